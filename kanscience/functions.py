@@ -97,6 +97,12 @@ class FunctionLibrary(Mapping[str, SymbolicFunction]):
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError("FunctionLibrary is immutable")
 
+    def __deepcopy__(self, memo: dict) -> "FunctionLibrary":
+        return self  # immutable: copies of a model share its library
+
+    def __copy__(self) -> "FunctionLibrary":
+        return self
+
     def __getitem__(self, name: str) -> SymbolicFunction:
         try:
             return self._functions[name]

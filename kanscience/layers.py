@@ -17,11 +17,14 @@ Tensor layouts follow pykan's KANLayer: ``(n_in, n_out, ...)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
 
 from . import splines
+from .contraction import contraction_weight, spline_contract
 from .functions import FunctionLibrary, resolve_library
 
 __all__ = ["KANLayer", "ZERO_FUNCTION"]
@@ -115,25 +118,50 @@ class KANLayer(nn.Module):
         self.symbolic_names: list[list[str]] = [[ZERO_FUNCTION] * out_dim for _ in range(in_dim)]
         self._symbolic_groups: dict[str, tuple[Tensor, Tensor]] | None = None
         self._table: Tensor | None = None
+        self._memo: tuple | None = None
         self._table_key: tuple | None = None
 
     # ------------------------------------------------------------------ forward
     def spline_weight(self) -> Tensor:
         """Weights contracted with the features, shape (in_dim * (G + k + 1), out_dim)."""
-        gate = self.mask
-        weight = torch.cat(
-            [(self.scale_base * gate)[..., None], self.coef * (self.scale_sp * gate)[..., None]],
-            dim=-1,
-        )
-        return weight.permute(0, 2, 1).reshape(-1, self.out_dim)
+        weight = contraction_weight(self.coef, self.scale_base, self.scale_sp, self.mask)
+        return weight.reshape(-1, self.out_dim)
 
     def forward(self, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0) -> Tensor:
         """Outputs of the layer, shape (batch, out_dim)."""
-        features = splines.spline_features(x, self.grid, self.k, self.base_fun, self.table())
-        y = features.reshape(x.shape[0], -1) @ self.spline_weight()
+        memo = self._memo
+        features = self.features(x) if memo is not None and memo[0] is x else None
+        y = spline_contract(x, self.coef, self.scale_base, self.scale_sp, self.mask, self.grid,
+                            self.k, self.base_fun, self.table(), features)
         if self.has_symbolic:
             y = y + self.symbolic_forward(x, singularity_avoiding, y_th)
         return y
+
+    def features(self, x: Tensor) -> Tensor:
+        """``splines.spline_features`` of ``x``, reused for the input of :meth:`reuse_features`."""
+        table = self.table()
+        memo = self._memo
+        if memo is None or memo[0] is not x:
+            return splines.spline_features(x, self.grid, self.k, self.base_fun, table)
+        if memo[1] != x._version or memo[2] is not table:  # first call, or data/grid changed
+            features = splines.spline_features(x, self.grid, self.k, self.base_fun, table)
+            self._memo = (x, x._version, table, features)
+        return self._memo[3]
+
+    @contextmanager
+    def reuse_features(self, x: Tensor) -> Iterator[None]:
+        """Within the block, compute the features of this exact input ``x`` once.
+
+        For training on a fixed batch: the first layer's bases do not change between
+        evaluations unless the grid does (which is detected). ``x`` must not require grad.
+        """
+        if x.requires_grad:
+            raise ValueError("reuse_features needs an input that does not require grad")
+        previous, self._memo = self._memo, (x, None, None, None)
+        try:
+            yield
+        finally:
+            self._memo = previous
 
     def table(self) -> Tensor:
         """``splines.spline_table`` of the current grid, recomputed when the grid changes."""

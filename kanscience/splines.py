@@ -250,17 +250,34 @@ _BASE_FUNCTIONS = {
 BASE_FUNCTION_NAMES = tuple(_BASE_FUNCTIONS)
 
 
+def base_function(name: str):
+    """``(f, f')`` of a residual base function by name ('silu', 'identity', 'zero')."""
+    if name not in _BASE_FUNCTIONS:
+        raise ValueError(f"base must be one of {BASE_FUNCTION_NAMES}, got {name!r}")
+    return _BASE_FUNCTIONS[name]
+
+
+def dense_features(x: Tensor, index: Tensor, values: Tensor, n_basis: int, base: str) -> Tensor:
+    """``[base(x), B_0(x), ..., B_{n_basis-1}(x)]`` from local bases, shape (batch, n_in, n_basis + 1)."""
+    features = x.new_zeros(*x.shape, n_basis + 1)
+    features[..., 0] = base_function(base)[0](x)
+    features[..., 1:].scatter_add_(-1, index, values)
+    return features
+
+
+def features_backward(grad: Tensor, x: Tensor, index: Tensor, derivatives: Tensor, base: str) -> Tensor:
+    """d(loss)/dx from d(loss)/d(features) (batch, n_in, n_basis + 1)."""
+    grad_x = grad[..., 0] * base_function(base)[1](x)
+    return grad_x + (grad[..., 1:].gather(-1, index) * derivatives).sum(-1)
+
+
 class _SplineFeatures(torch.autograd.Function):
     """features = [base(x), B_0(x), ..., B_{G+k-1}(x)] per input, with analytic backward."""
 
     @staticmethod
     def forward(ctx, x: Tensor, grid: Tensor, k: int, base: str, table: Tensor) -> Tensor:  # type: ignore[override]
         index, values, derivatives = local_bases(x, grid, k, table, ctx.needs_input_grad[0])
-        base_fn = _BASE_FUNCTIONS[base][0]
-        n_basis = grid.shape[1] - k - 1
-        features = x.new_zeros(*x.shape, n_basis + 1)
-        features[..., 0] = base_fn(x)
-        features[..., 1:].scatter_add_(-1, index, values)
+        features = dense_features(x, index, values, grid.shape[1] - k - 1, base)
         ctx.save_for_backward(x, grid, table, index, derivatives)
         ctx.k, ctx.base = k, base
         return features
@@ -268,13 +285,10 @@ class _SplineFeatures(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         x, grid, table, index, derivatives = ctx.saved_tensors
-        base_grad = _BASE_FUNCTIONS[ctx.base][1]
         if torch.is_grad_enabled():
             # higher-order request (create_graph=True): recompute with a graph to x
             index, _, derivatives = local_bases(x, grid, ctx.k, table)
-        grad_x = grad[..., 0] * base_grad(x)
-        grad_x = grad_x + (grad[..., 1:].gather(-1, index) * derivatives).sum(-1)
-        return grad_x, None, None, None, None
+        return features_backward(grad, x, index, derivatives, ctx.base), None, None, None, None
 
 
 def spline_features(
@@ -297,8 +311,7 @@ def spline_features(
         ``[..., 0]`` is ``base(x)``, ``[..., 1:]`` the bases. A layer contracts it with its
         weights in one matrix product.
     """
-    if base not in _BASE_FUNCTIONS:
-        raise ValueError(f"base must be one of {BASE_FUNCTION_NAMES}, got {base!r}")
+    base_function(base)  # validates the name
     if table is None:
         table = spline_table(grid, k)
     return _SplineFeatures.apply(x, grid, k, base, table)
@@ -332,9 +345,9 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
 
     Notes
     -----
-    One least-squares solve per input with all its outputs as right-hand sides. A solver
-    failure on a degenerate design (all samples in one interval, say) falls back to the
-    minimum-norm solution through the pseudo-inverse instead of crashing.
+    One least-squares solve per input with all its outputs as right-hand sides. Degenerate
+    designs (all samples in one interval, say) get the minimum-norm solution; a solver
+    failure falls back to the pseudo-inverse instead of crashing.
     """
     if x.ndim != 2 or y.ndim != 3 or y.shape[:2] != x.shape:
         raise ValueError(
@@ -344,7 +357,10 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
     design = basis_matrix(x, grid, k).transpose(0, 1)  # (n_in, batch, n_basis)
     target = y.transpose(0, 1)  # (n_in, batch, n_out)
     try:
-        solution = torch.linalg.lstsq(design, target).solution
+        # gelsd (SVD) gives the minimum-norm solution of rank-deficient designs; the
+        # default gelsy returns zeros for some of them
+        driver = "gelsd" if design.device.type == "cpu" else None
+        solution = torch.linalg.lstsq(design, target, driver=driver).solution
         if not torch.isfinite(solution).all():
             raise RuntimeError("non-finite least-squares solution")
     except RuntimeError:

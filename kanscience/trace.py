@@ -117,7 +117,7 @@ def forward_with_statistics(
     model.check_input(x)
     statistics = []
     for index, layer in enumerate(model.layers):
-        features = splines.spline_features(x, layer.grid, layer.k, layer.base_fun, layer.table())
+        features = layer.features(x)
         weight = _layer_weight(layer)
         subnodes = features.reshape(x.shape[0], -1) @ weight.reshape(-1, layer.out_dim)
         numeric_std = _std_from_covariance(features, weight)

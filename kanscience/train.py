@@ -207,20 +207,21 @@ def fit(
         if (update_grid and grid_update_freq and step % grid_update_freq == 0
                 and start_grid_update_step <= step < stop_grid_update_step):
             model.update_grid_(x)
-        if opt == "LBFGS":
-            def closure() -> Tensor:
-                value = objective(x, y)
-                value.backward()
-                return value.detach()
+        with model.layers[0].reuse_features(x):
+            if opt == "LBFGS":
+                def closure() -> Tensor:
+                    value = objective(x, y)
+                    value.backward()
+                    return value.detach()
 
-            before = optimizer.n_evaluations
-            optimizer.step(closure)
-            evaluations += optimizer.n_evaluations - before
-        else:
-            optimizer.zero_grad(set_to_none=True)
-            objective(x, y).backward()
-            optimizer.step()
-            evaluations += 1
+                before = optimizer.n_evaluations
+                optimizer.step(closure)
+                evaluations += optimizer.n_evaluations - before
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                objective(x, y).backward()
+                optimizer.step()
+                evaluations += 1
         with torch.no_grad():
             if full_batch or batch >= n_test:
                 test_x, test_y = data.test_input, data.test_label

@@ -1,0 +1,263 @@
+"""Speed and memory of kanscience against pykan, side by side in one process.
+
+    python benchmarks/speed.py                 # all sections, prints ratios
+    python benchmarks/speed.py --quick         # fewer repeats, no pykan wide network
+    python benchmarks/speed.py --out results.json --device cuda
+
+Sections (ARCHITECTURE/PERFORMANCE.md targets):
+1. small network [2,5,1], grid 5, k 3, batch 1000: forward, forward+backward, one L-BFGS
+   step, and the whole 50-step fit with test RMSE (pykan's default ``fit``);
+2. wide network [64,256,256,64], batch 1024: forward+backward time and peak memory against
+   pykan after ``speed()`` and against the dense-GEMM floor of the same FLOP count;
+3. scaling of forward+backward with the batch (256..16384) and the grid (5..50).
+Peak memory on the CPU is the growth of the peak RSS (VmHWM, reset just before) of a
+fresh child process running one forward+backward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kanscience import KAN, create_dataset, fit  # noqa: E402
+from kanscience.lbfgs import FlatLBFGS  # noqa: E402
+
+
+def timeit(fn, repeat: int, warmup: int = 3, device: str = "cpu") -> float:
+    """Median wall time of ``fn()`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def pykan_model(width, grid, k, seed, device):
+    import kan
+
+    return kan.MultKAN(width=width, grid=grid, k=k, seed=seed, auto_save=False, device=device).to(device)
+
+
+def target(x):
+    return torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
+
+
+def small_network(args) -> dict:
+    device = args.device
+    data = create_dataset(target, n_var=2, train_num=1000, test_num=1000, seed=0).to(device)
+    x = data.train_input
+    ours = KAN([2, 5, 1], grid=5, k=3, seed=0).to(device)
+    theirs = pykan_model([2, 5, 1], 5, 3, 0, device)
+    out = {}
+
+    def forward(model):
+        with torch.no_grad():
+            model(x)
+
+    def forward_backward(model):
+        model.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+
+    n = 20 if args.quick else 100
+    for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
+        a = timeit(lambda: fn(ours), n, device=device)
+        b = timeit(lambda: fn(theirs), max(n // 4, 5), device=device)
+        out[name] = {"kanscience_s": a, "pykan_s": b, "speedup": b / a}
+
+    y = data.train_label
+
+    def lbfgs_step_ours():
+        model = KAN([2, 5, 1], grid=5, k=3, seed=0).to(device)
+        optimizer = FlatLBFGS(list(model.parameters()), max_iter=20, tolerance_grad=1e-32,
+                              tolerance_change=1e-32)
+
+        def closure():
+            loss = (model(x) - y).square().mean()
+            loss.backward()
+            return loss.detach()
+
+        start = time.perf_counter()
+        optimizer.step(closure)
+        return time.perf_counter() - start, optimizer.n_evaluations
+
+    def lbfgs_step_pykan():
+        from kan.LBFGS import LBFGS
+
+        model = pykan_model([2, 5, 1], 5, 3, 0, device)
+        optimizer = LBFGS(model.parameters(), lr=1.0, history_size=10, line_search_fn="strong_wolfe",
+                          tolerance_grad=1e-32, tolerance_change=1e-32, tolerance_ys=1e-32)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = (model(x) - y).square().mean()
+            loss.backward()
+            return loss
+
+        start = time.perf_counter()
+        optimizer.step(closure)
+        return time.perf_counter() - start
+
+    a = sorted(lbfgs_step_ours()[0] for _ in range(3 if args.quick else 7))[1]
+    b = sorted(lbfgs_step_pykan() for _ in range(3))[1]
+    out["lbfgs_step"] = {"kanscience_s": a, "pykan_s": b, "speedup": b / a}
+
+    model = KAN([2, 5, 1], grid=5, k=3, seed=0).to(device)
+    start = time.perf_counter()
+    history = fit(model, data, steps=50, progress=False)
+    ours_fit = time.perf_counter() - start
+    pk = pykan_model([2, 5, 1], 5, 3, 0, device)
+    start = time.perf_counter()
+    results = pk.fit(data.as_dict(), steps=50, log=10**9)
+    pykan_fit = time.perf_counter() - start
+    out["fit_50_steps"] = {
+        "kanscience_s": ours_fit, "pykan_s": pykan_fit, "speedup": pykan_fit / ours_fit,
+        "kanscience_test_rmse": history.test_loss[-1],
+        "pykan_test_rmse": float(results["test_loss"][-1]),
+        "kanscience_evaluations": history.n_evaluations,
+    }
+    return out
+
+
+_MEMORY_CHILD = r"""
+import sys, torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads({threads})
+which = {which!r}
+x = torch.rand(1024, 64) * 2 - 1
+if which == "kanscience":
+    from kanscience import KAN
+    model = KAN([64, 256, 256, 64], grid=5, k=3, seed=0)
+elif which == "pykan":
+    import kan
+    model = kan.MultKAN(width=[64, 256, 256, 64], grid=5, k=3, seed=0, auto_save=False)
+    model.speed()
+else:
+    weights = [torch.randn(64 * 9, 256, requires_grad=True), torch.randn(256 * 9, 256, requires_grad=True),
+               torch.randn(256 * 9, 64, requires_grad=True)]
+    feats = [torch.rand(1024, 64 * 9), torch.rand(1024, 256 * 9), torch.rand(1024, 256 * 9)]
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak RSS (VmHWM) to the current RSS
+before = status("VmRSS:")
+if which == "dense":
+    loss = sum((f @ w).square().mean() for f, w in zip(feats, weights))
+else:
+    loss = model(x).square().mean()
+loss.backward()
+print((status("VmHWM:") - before) / 1024)
+"""
+
+
+def peak_memory_mib(which: str, threads: int) -> float:
+    code = _MEMORY_CHILD.format(root=str(Path(__file__).resolve().parents[1]), threads=threads, which=which)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def wide_network(args) -> dict:
+    device = args.device
+    x = torch.rand(1024, 64, device=device) * 2 - 1
+    ours = KAN([64, 256, 256, 64], grid=5, k=3, seed=0).to(device)
+
+    def fb(model):
+        model.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+
+    out = {"kanscience_s": timeit(lambda: fb(ours), 3 if args.quick else 10, 1, device)}
+    # floor: the same contraction as dense GEMMs, forward and backward
+    sizes = [(64, 256), (256, 256), (256, 64)]
+    feats = [torch.rand(1024, i * 9, device=device) for i, _ in sizes]
+    weights = [torch.randn(i * 9, o, device=device, requires_grad=True) for i, o in sizes]
+    inputs = [f.clone().requires_grad_() for f in feats]
+
+    def dense():
+        loss = sum((f @ w).square().mean() for f, w in zip(inputs, weights))
+        loss.backward()
+
+    out["dense_floor_s"] = timeit(dense, 10, 2, device)
+    out["ratio_to_floor"] = out["kanscience_s"] / out["dense_floor_s"]
+    if not args.quick:
+        theirs = pykan_model([64, 256, 256, 64], 5, 3, 0, device)
+        theirs.speed()
+        out["pykan_speed_s"] = timeit(lambda: fb(theirs), 2, 1, device)
+        out["speedup_vs_pykan_speed"] = out["pykan_speed_s"] / out["kanscience_s"]
+    if device == "cpu":
+        out["kanscience_peak_mib"] = peak_memory_mib("kanscience", args.threads)
+        out["dense_peak_mib"] = peak_memory_mib("dense", args.threads)
+        if not args.quick:
+            out["pykan_speed_peak_mib"] = peak_memory_mib("pykan", args.threads)
+            out["memory_fraction_of_pykan"] = out["kanscience_peak_mib"] / out["pykan_speed_peak_mib"]
+    else:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fb(ours)
+        out["kanscience_peak_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    return out
+
+
+def scaling(args) -> dict:
+    device = args.device
+    out = {"batch": {}, "grid": {}}
+    for batch in (256, 1024, 4096, 16384):
+        model = KAN([64, 256, 256, 64], grid=5, seed=0).to(device)
+        x = torch.rand(batch, 64, device=device) * 2 - 1
+        out["batch"][batch] = timeit(lambda: model(x).square().mean().backward(), 3, 1, device)
+    x = torch.rand(1024, 64, device=device) * 2 - 1
+    for grid in (5, 10, 20, 50):
+        model = KAN([64, 256, 256, 64], grid=grid, seed=0).to(device)
+        out["grid"][grid] = timeit(lambda: model(x).square().mean().backward(), 3, 1, device)
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sections", default="small,wide,scaling")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results = {"torch": torch.__version__, "threads": args.threads, "device": args.device,
+               "machine": platform.processor() or platform.machine()}
+    sections = args.sections.split(",")
+    if "small" in sections:
+        results["small"] = small_network(args)
+        for name, row in results["small"].items():
+            print(f"small {name:17s} ours {row['kanscience_s'] * 1e3:9.2f} ms  pykan "
+                  f"{row['pykan_s'] * 1e3:9.2f} ms  speedup {row['speedup']:6.1f}x", flush=True)
+        fit_row = results["small"]["fit_50_steps"]
+        print(f"  50-step fit test RMSE: ours {fit_row['kanscience_test_rmse']:.2e}, "
+              f"pykan {fit_row['pykan_test_rmse']:.2e}")
+    if "wide" in sections:
+        results["wide"] = wide_network(args)
+        print("wide", json.dumps(results["wide"], indent=1), flush=True)
+    if "scaling" in sections:
+        results["scaling"] = scaling(args)
+        print("scaling", json.dumps(results["scaling"], indent=1), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The numeric part of a KAN layer as one fused autograd operation.
+
+``y = features(x) @ W`` with ``W[i, :, o] = mask_io * [scale_base_io, scale_sp_io * coef_io]``.
+Autograd through the pieces costs a dozen graph nodes per layer; this function records
+one and computes the gradients of ``x``, ``coef``, ``scale_base`` and ``scale_sp`` in a
+handful of operations (two matrix products and a gather). For second derivatives
+(``create_graph=True``, e.g. Hessians in hypothesis tests) its backward recomputes the
+layer from differentiable pieces, so higher-order autograd stays exact.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import splines
+
+__all__ = ["contraction_weight", "spline_contract"]
+
+
+def contraction_weight(coef: Tensor, scale_base: Tensor, scale_sp: Tensor, mask: Tensor) -> Tensor:
+    """The weights ``W`` of shape (in, G + k + 1, out)."""
+    weight = torch.cat([(scale_base * mask)[..., None], coef * (scale_sp * mask)[..., None]], dim=-1)
+    return weight.permute(0, 2, 1)
+
+
+def _composed(x, coef, scale_base, scale_sp, mask, grid, table, k, base):
+    features = splines.spline_features(x, grid, k, base, table)
+    weight = contraction_weight(coef, scale_base, scale_sp, mask)
+    return features.reshape(x.shape[0], -1) @ weight.reshape(-1, coef.shape[1])
+
+
+class _SplineContract(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coef, scale_base, scale_sp, mask, grid, table, k, base, features):  # type: ignore[override]
+        need_x = ctx.needs_input_grad[0]
+        index = derivatives = None
+        if features is None or need_x:
+            index, values, derivatives = splines.local_bases(x, grid, k, table, need_x)
+            if features is None:
+                features = splines.dense_features(x, index, values, grid.shape[1] - k - 1, base)
+        weight = contraction_weight(coef, scale_base, scale_sp, mask).reshape(-1, coef.shape[1])
+        flat = features.reshape(x.shape[0], -1)
+        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid, table, flat, weight,
+                              index, derivatives)
+        ctx.k, ctx.base = k, base
+        return flat @ weight
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (x, coef, scale_base, scale_sp, mask, grid, table, flat, weight, index,
+         derivatives) = ctx.saved_tensors
+        wants = ctx.needs_input_grad[:4]
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
+            inputs = [t for t, w in zip((x, coef, scale_base, scale_sp), wants) if w]
+            with torch.enable_grad():
+                y = _composed(x, coef, scale_base, scale_sp, mask, grid, table, ctx.k, ctx.base)
+                grads = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
+            return (*(next(grads) if w else None for w in wants), *(None,) * 6)
+        n_in, n_out = coef.shape[0], coef.shape[1]
+        grad_x = grad_coef = grad_base = grad_sp = None
+        if any(wants[1:]):
+            grad_weight = (flat.t() @ grad).view(n_in, -1, n_out)  # (in, P, out)
+            grad_spline = grad_weight[:, 1:, :].permute(0, 2, 1)  # (in, out, G + k)
+            if wants[1]:
+                grad_coef = grad_spline * (scale_sp * mask)[..., None]
+            if wants[2]:
+                grad_base = grad_weight[:, 0, :] * mask
+            if wants[3]:
+                grad_sp = (grad_spline * coef).sum(-1) * mask
+        if wants[0]:
+            grad_features = (grad @ weight.t()).view(*x.shape, -1)
+            grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
+        return grad_x, grad_coef, grad_base, grad_sp, None, None, None, None, None, None
+
+
+def spline_contract(
+    x: Tensor, coef: Tensor, scale_base: Tensor, scale_sp: Tensor, mask: Tensor,
+    grid: Tensor, k: int, base: str = "silu", table: Tensor | None = None,
+    features: Tensor | None = None,
+) -> Tensor:
+    """Numeric layer output ``features(x) @ W``, shape (batch, out).
+
+    Parameters
+    ----------
+    x : (batch, in)
+    coef : (in, out, G + k)
+    scale_base, scale_sp, mask : (in, out)
+    grid : (in, G + 2k + 1)
+    k : int
+    base : residual function name
+    table : ``splines.spline_table(grid, k)`` if the caller keeps it
+    features : precomputed ``splines.spline_features(x, ...)`` of a constant ``x``
+    """
+    if table is None:
+        table = splines.spline_table(grid, k)
+    if features is not None:
+        features = features.detach()
+    return _SplineContract.apply(x, coef, scale_base, scale_sp, mask, grid, table, k, base, features)

@@ -1,0 +1,151 @@
+"""Checkpoints: one safetensors file, tensors plus a versioned JSON config, never pickle.
+
+The JSON (stored in the safetensors header's metadata) holds the architecture, the
+symbolic function names of every edge, the format version and a SHA-256 digest of the
+tensor data, so a truncated or edited file is refused with a clear message.
+
+Examples
+--------
+>>> import torch, tempfile, os
+>>> from kanscience import KAN
+>>> model = KAN([2, 3, 1], seed=0)
+>>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+>>> save(model, path)
+>>> x = torch.rand(5, 2)
+>>> bool(torch.equal(load(path)(x), model(x)))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .functions import FunctionLibrary, resolve_library
+from .network import KAN
+
+__all__ = ["FORMAT_VERSION", "CheckpointError", "save", "load"]
+
+FORMAT_VERSION = 1
+_KEY = "kanscience"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, edited or from an incompatible version."""
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    sha = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        sha.update(name.encode())
+        sha.update(str(tensor.dtype).encode())
+        sha.update(str(tuple(tensor.shape)).encode())
+        sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return sha.hexdigest()
+
+
+def save(model: KAN, path: str | os.PathLike) -> None:
+    """Write ``model`` to ``path`` (conventionally ``*.safetensors``).
+
+    Parameters
+    ----------
+    model : KAN
+    path : str or PathLike
+        Destination file; its folder must exist. Written atomically (temp file + rename).
+    """
+    if not isinstance(model, KAN):
+        raise TypeError(f"model must be a kanscience KAN, got {type(model).__name__}")
+    tensors = {name: value.detach().cpu().contiguous().clone() for name, value in model.state_dict().items()}
+    config = {
+        "format_version": FORMAT_VERSION,
+        "architecture": model.config(),
+        "symbolic_names": [layer.symbolic_names for layer in model.layers],
+        "digest": _digest(tensors),
+    }
+    path = os.fspath(path)
+    temporary = f"{path}.tmp"
+    save_file(tensors, temporary, metadata={_KEY: json.dumps(config)})
+    os.replace(temporary, path)
+
+
+def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} does not exist")
+    try:
+        tensors = load_file(path)
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"checkpoint {path!r} is not a readable safetensors file "
+                              f"(truncated or corrupt?): {error}") from error
+    if _KEY not in metadata:
+        raise CheckpointError(f"checkpoint {path!r} has no kanscience config; not saved by kanscience.io.save")
+    try:
+        config = json.loads(metadata[_KEY])
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"checkpoint {path!r} has a malformed JSON config: {error}") from error
+    return tensors, config
+
+
+def load(
+    path: str | os.PathLike,
+    library: FunctionLibrary | None = None,
+    map_location: str | torch.device | None = None,
+) -> KAN:
+    """Rebuild the model saved at ``path``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    library : FunctionLibrary, optional
+        Needed when the model uses functions beyond the built-in library.
+    map_location : device, optional
+
+    Raises
+    ------
+    CheckpointError
+        For a missing, truncated, edited or incompatible file.
+    """
+    path = os.fspath(path)
+    tensors, config = _read(path)
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path!r} has format version {version!r}; this kanscience reads {FORMAT_VERSION}"
+        )
+    if config.get("digest") != _digest(tensors):
+        raise CheckpointError(f"checkpoint {path!r} failed its integrity check: the tensors were edited or corrupted")
+    try:
+        architecture = dict(config["architecture"])
+        names = config["symbolic_names"]
+        library_names = architecture.pop("library")
+        lib = resolve_library(library)
+        missing = [n for n in library_names if n not in lib]
+        if missing:
+            raise CheckpointError(f"checkpoint {path!r} needs symbolic functions {missing} "
+                                  "that are not in the library; pass library=")
+        dtype = next(iter(tensors.values())).dtype
+        model = KAN(**architecture, library=lib.subset(library_names), dtype=dtype)
+        model.load_state_dict(tensors, strict=True)
+        if len(names) != model.depth:
+            raise ValueError("symbolic_names does not match the number of layers")
+        for layer, layer_names in zip(model.layers, names):
+            if len(layer_names) != layer.in_dim or any(len(row) != layer.out_dim for row in layer_names):
+                raise ValueError("symbolic_names does not match the layer shapes")
+            for i, row in enumerate(layer_names):
+                for j, name in enumerate(row):
+                    layer.set_symbolic_name(i, j, name)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"checkpoint {path!r} does not describe a consistent model: {error}") from error
+    return model.to(map_location) if map_location is not None else model
