@@ -101,6 +101,7 @@ def fit(
     singularity_avoiding: bool = False,
     y_th: float = 1000.0,
     metrics: Sequence[Callable[[], float]] | None = None,
+    objective: Callable[[KAN, Tensor, Tensor], Tensor] | None = None,
     max_iter: int = 20,
     tolerance_change: float = 1e-7,
     seed: int = 0,
@@ -130,6 +131,10 @@ def fit(
         Evaluate symbolic edges in their singularity-safe form during training.
     metrics : list of callables, optional
         Called without arguments after each step; results go to ``History.metrics``.
+    objective : callable, optional
+        ``objective(model, inputs, labels) -> scalar`` replacing ``loss_fn(model(inputs),
+        labels)`` for losses that are not a function of the output alone (physics losses on
+        input gradients or Hessians, say). The reported train/test losses are its values.
     max_iter : int
         L-BFGS iterations per step.
     tolerance_change : float
@@ -182,7 +187,22 @@ def fit(
         optimizer = torch.optim.Adam(params, lr=lr)
     state: dict[str, Tensor] = {}
 
-    def objective(x: Tensor, y: Tensor) -> Tensor:
+    def loss_of(x: Tensor, y: Tensor) -> Tensor:
+        if objective is not None:
+            with torch.enable_grad():
+                return objective(model, x, y)
+        return loss_fn(model(x, singularity_avoiding, y_th), y)
+
+    def total_objective(x: Tensor, y: Tensor) -> Tensor:
+        if objective is not None:
+            loss = loss_of(x, y)
+            reg = loss.new_zeros(())
+            if lamb > 0:
+                _, statistics = forward_with_statistics(model, x, singularity_avoiding, y_th)
+                reg = penalty(model, statistics, reg_metric, lamb_l1, lamb_entropy, lamb_coef,
+                              lamb_coefdiff)
+            state["loss"], state["reg"] = loss.detach(), reg.detach()
+            return loss + lamb * reg
         if lamb > 0:
             prediction, statistics = forward_with_statistics(model, x, singularity_avoiding, y_th)
             reg = penalty(model, statistics, reg_metric, lamb_l1, lamb_entropy, lamb_coef,
@@ -210,7 +230,7 @@ def fit(
         with model.layers[0].reuse_features(x):
             if opt == "LBFGS":
                 def closure() -> Tensor:
-                    value = objective(x, y)
+                    value = total_objective(x, y)
                     value.backward()
                     return value.detach()
 
@@ -219,7 +239,7 @@ def fit(
                 evaluations += optimizer.n_evaluations - before
             else:
                 optimizer.zero_grad(set_to_none=True)
-                objective(x, y).backward()
+                total_objective(x, y).backward()
                 optimizer.step()
                 evaluations += 1
         with torch.no_grad():
@@ -228,7 +248,7 @@ def fit(
             else:
                 index = torch.randperm(n_test, generator=generator)[:batch].to(reference.device)
                 test_x, test_y = data.test_input[index], data.test_label[index]
-            test_loss = loss_fn(model(test_x), test_y)
+            test_loss = loss_of(test_x, test_y).detach()
         train_loss, reg_value = float(state["loss"]), float(state["reg"])
         if not all(map(torch.isfinite, (state["loss"], state["reg"], test_loss))) or not all(
             bool(torch.isfinite(p).all()) for p in params
