@@ -143,13 +143,12 @@ def spline_table(grid: Tensor, k: int) -> Tensor:
 
     On interval ``i`` (``t_i <= x < t_{i+1}``), with ``s = (x - t_i) / (t_{i+1} - t_i)``,
     ``B_{i-k+r}(x) = sum_p C[p, r] s^p``. Row ``i`` of the table holds
-    ``[t_i, 1 / h_i, C.flatten(), D.flatten()]`` with ``D[p, r] = (p + 1) C[p + 1, r]`` the
-    coefficients of the derivative in ``s``; the last row (index ``G + 2k``) is all zeros
-    and serves samples outside the grid. Computed in float64 from the recursion.
+    ``[t_i, 1 / h_i, C.flatten()]``; the last row (index ``G + 2k``) is all zeros and serves
+    samples outside the grid. Computed in float64 from the recursion.
 
     Returns
     -------
-    Tensor, shape (n_in, G + 2k + 1, 2 + (2k + 1)(k + 1)), dtype of ``grid``.
+    Tensor, shape (n_in, G + 2k + 1, 2 + (k + 1)**2), dtype of ``grid``.
     """
     g = grid.detach().to(torch.float64)
     n_in, n_knots = g.shape
@@ -166,14 +165,26 @@ def spline_table(grid: Tensor, k: int) -> Tensor:
     coefficients = torch.linalg.solve(vandermonde, values)  # (in, i, p, r)
     nonempty = h > 0
     coefficients = coefficients * valid[None, :, None, :] * nonempty[..., None, None]
-    powers = torch.arange(1, k + 1, dtype=torch.float64, device=g.device)
-    slopes = coefficients[..., 1:, :] * powers[:, None]  # (in, i, k, r)
     inv_h = torch.where(nonempty, 1.0 / torch.where(nonempty, h, 1.0), 0.0)
-    rows = torch.cat(
-        [g[:, :-1, None], inv_h[..., None], coefficients.flatten(2), slopes.flatten(2)], dim=-1
-    )
+    rows = torch.cat([g[:, :-1, None], inv_h[..., None], coefficients.flatten(2)], dim=-1)
     outside = rows.new_zeros(n_in, 1, rows.shape[-1])
     return torch.cat([rows, outside], dim=1).to(grid.dtype)
+
+
+def _gather_rows(table: Tensor, index: Tensor) -> Tensor:
+    """``table[index].t()`` as a contiguous (width, N) tensor.
+
+    Elementwise work afterwards runs on contiguous rows. For large N one 1-D gather per
+    column (from a table that fits in cache) beats a row gather plus a transposing copy;
+    for small N the two-operation route has less dispatch overhead.
+    """
+    if index.numel() * table.shape[1] < 2**17:
+        return torch.nn.functional.embedding(index, table).t().contiguous()
+    columns = table.t().contiguous()
+    out = table.new_empty(table.shape[1], index.numel())
+    for column, target in zip(columns, out):
+        torch.index_select(column, 0, index, out=target)
+    return out
 
 
 def local_bases(
@@ -209,27 +220,30 @@ def local_bases(
         table = spline_table(grid, k)
     n_in, n_knots = grid.shape
     n_rows, width = table.shape[1], table.shape[2]
+    batch = x.shape[0]
     interval = torch.searchsorted(grid, x.t().contiguous(), right=True).t() - 1
     # samples off the grid (interval -1 or n_knots - 1) read the all-zero last row
     row = interval.remainder(n_rows)
-    flat = row + torch.arange(0, n_in * n_rows, n_rows, device=x.device)
-    entries = table.reshape(-1, width).index_select(0, flat.reshape(-1)).view(*x.shape, width)
-    s = ((x - entries[..., 0]) * entries[..., 1])[..., None]
+    flat = (row + torch.arange(0, n_in * n_rows, n_rows, device=x.device)).reshape(-1)
+    entries = _gather_rows(table.reshape(-1, width), flat)  # (width, N), coefficient-major
+    s = (x.reshape(-1) - entries[0]) * entries[1]  # (N,)
     n = k + 1
-    coefficients = entries[..., 2 : 2 + n * n]
-    values = coefficients[..., k * n :]
+    coefficient = [entries[2 + p * n : 2 + (p + 1) * n] for p in range(n)]  # each (n, N)
+    values = coefficient[k]
     for p in range(k - 1, -1, -1):  # Horner in s
-        values = torch.addcmul(coefficients[..., p * n : (p + 1) * n], values, s)
-    if not derivatives or k == 0:
-        slopes = torch.zeros_like(values) if derivatives else None
-    else:
-        slope_coefficients = entries[..., 2 + n * n :]
-        slopes = slope_coefficients[..., (k - 1) * n :]
-        for p in range(k - 2, -1, -1):
-            slopes = torch.addcmul(slope_coefficients[..., p * n : (p + 1) * n], slopes, s)
-        slopes = slopes * entries[..., 1:2]
-    index = row[..., None] + torch.arange(-k, 1, device=x.device)
-    return index.clamp_(0, n_knots - k - 2), values, slopes
+        values = torch.addcmul(coefficient[p], values, s)
+    slopes = None
+    if derivatives:
+        if k == 0:
+            slopes = torch.zeros_like(values)
+        else:  # Horner for sum_p p C_p s^(p-1)
+            slopes = coefficient[k] * k
+            for p in range(k - 1, 0, -1):
+                slopes = torch.add(slopes * s, coefficient[p], alpha=p)
+            slopes = (slopes * entries[1]).t().view(batch, n_in, n)
+    index = row.reshape(-1)[:, None] + torch.arange(-k, 1, device=x.device)
+    index = index.clamp_(0, n_knots - k - 2).view(batch, n_in, n)
+    return index, values.t().view(batch, n_in, n), slopes
 
 
 def basis_matrix(x: Tensor, grid: Tensor, k: int, table: Tensor | None = None) -> Tensor:
