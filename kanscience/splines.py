@@ -172,14 +172,14 @@ def spline_table(grid: Tensor, k: int) -> Tensor:
 
 
 def _gather_rows(table: Tensor, index: Tensor) -> Tensor:
-    """``table[index].t()`` as a contiguous (width, N) tensor.
+    """``table[index].t()``, shape (width, N).
 
-    Elementwise work afterwards runs on contiguous rows. For large N one 1-D gather per
-    column (from a table that fits in cache) beats a row gather plus a transposing copy;
-    for small N the two-operation route has less dispatch overhead.
+    For large N one 1-D gather per column (from a table that fits in cache) gives
+    contiguous rows for the elementwise work that follows; for small N a single row gather
+    (its transpose viewed, not copied) has less dispatch overhead.
     """
-    if index.numel() * table.shape[1] < 2**17:
-        return torch.nn.functional.embedding(index, table).t().contiguous()
+    if index.numel() * table.shape[1] < 2**17:  # small: strided rows are cheap enough
+        return torch.nn.functional.embedding(index, table).t()
     columns = table.t().contiguous()
     out = table.new_empty(table.shape[1], index.numel())
     for column, target in zip(columns, out):
