@@ -30,20 +30,44 @@ def _composed(x, coef, scale_base, scale_sp, mask, grid, table, k, base):
     return features.reshape(x.shape[0], -1) @ weight.reshape(-1, coef.shape[1])
 
 
+# Above this many feature entries per call the features are not kept for the backward
+# pass: they are recomputed chunk by chunk (2**22 floats = 16 MiB), which bounds memory
+# and keeps every intermediate below the size where the allocator starts to page-fault.
+CHUNK_ELEMENTS = 2**22
+
+
+def _chunks(batch: int, per_row: int) -> list[slice]:
+    size = max(1, CHUNK_ELEMENTS // max(per_row, 1))
+    return [slice(start, min(start + size, batch)) for start in range(0, batch, size)]
+
+
+def _local(x, grid, table, k, base, need_x):
+    index, values, derivatives = splines.local_bases(x, grid, k, table, need_x)
+    features = splines.dense_features(x, index, values, grid.shape[1] - k - 1, base)
+    return features.reshape(x.shape[0], -1), index, derivatives
+
+
 class _SplineContract(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, scale_base, scale_sp, mask, grid, table, k, base, features):  # type: ignore[override]
         need_x = ctx.needs_input_grad[0]
-        index = derivatives = None
-        if features is None or need_x:
-            index, values, derivatives = splines.local_bases(x, grid, k, table, need_x)
-            if features is None:
-                features = splines.dense_features(x, index, values, grid.shape[1] - k - 1, base)
         weight = contraction_weight(coef, scale_base, scale_sp, mask).reshape(-1, coef.shape[1])
-        flat = features.reshape(x.shape[0], -1)
+        ctx.k, ctx.base = k, base
+        chunks = _chunks(x.shape[0], weight.shape[0]) if features is None else [slice(None)]
+        if len(chunks) > 1:  # large batch: keep only x, recompute features in backward
+            y = torch.cat([_local(x[c], grid, table, k, base, False)[0] @ weight for c in chunks])
+            ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid, table, None, weight,
+                                  None, None)
+            return y
+        index = derivatives = None
+        if features is None:
+            flat, index, derivatives = _local(x, grid, table, k, base, need_x)
+        else:
+            flat = features.reshape(x.shape[0], -1)
+            if need_x:
+                index, _, derivatives = splines.local_bases(x, grid, k, table, True)
         ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid, table, flat, weight,
                               index, derivatives)
-        ctx.k, ctx.base = k, base
         return flat @ weight
 
     @staticmethod
@@ -58,9 +82,26 @@ class _SplineContract(torch.autograd.Function):
                 grads = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
             return (*(next(grads) if w else None for w in wants), *(None,) * 6)
         n_in, n_out = coef.shape[0], coef.shape[1]
-        grad_x = grad_coef = grad_base = grad_sp = None
-        if any(wants[1:]):
-            grad_weight = (flat.t() @ grad).view(n_in, -1, n_out)  # (in, P, out)
+        if flat is None:  # recompute chunk by chunk
+            grad_weight = torch.zeros_like(weight) if any(wants[1:]) else None
+            grad_x = torch.empty_like(x) if wants[0] else None
+            for c in _chunks(x.shape[0], weight.shape[0]):
+                flat_c, index_c, derivatives_c = _local(x[c], grid, table, ctx.k, ctx.base, wants[0])
+                if grad_weight is not None:
+                    grad_weight.addmm_(flat_c.t(), grad[c])
+                if grad_x is not None:
+                    grad_features = (grad[c] @ weight.t()).view(*x[c].shape, -1)
+                    grad_x[c] = splines.features_backward(grad_features, x[c], index_c,
+                                                          derivatives_c, ctx.base)
+        else:
+            grad_weight = flat.t() @ grad if any(wants[1:]) else None
+            grad_x = None
+            if wants[0]:
+                grad_features = (grad @ weight.t()).view(*x.shape, -1)
+                grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
+        grad_coef = grad_base = grad_sp = None
+        if grad_weight is not None:
+            grad_weight = grad_weight.view(n_in, -1, n_out)  # (in, P, out)
             grad_spline = grad_weight[:, 1:, :].permute(0, 2, 1)  # (in, out, G + k)
             if wants[1]:
                 grad_coef = grad_spline * (scale_sp * mask)[..., None]
@@ -68,9 +109,6 @@ class _SplineContract(torch.autograd.Function):
                 grad_base = grad_weight[:, 0, :] * mask
             if wants[3]:
                 grad_sp = (grad_spline * coef).sum(-1) * mask
-        if wants[0]:
-            grad_features = (grad @ weight.t()).view(*x.shape, -1)
-            grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
         return grad_x, grad_coef, grad_base, grad_sp, None, None, None, None, None, None
 
 

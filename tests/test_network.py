@@ -141,3 +141,38 @@ def test_forward_rejects_wrong_shapes():
         model(torch.zeros(4, 2))
     with pytest.raises(ValueError, match=r"shape \(batch, 3\)"):
         model(torch.zeros(3))
+
+
+def test_chunked_large_batch_path_gives_identical_values_and_gradients(float64, monkeypatch):
+    import kanscience.contraction as contraction
+
+    model = KAN([3, 4, 2], grid=5, seed=0, noise_scale=1.0)
+    x = random_input(50, 3).requires_grad_()
+
+    def outputs_and_grads():
+        model.zero_grad()
+        x.grad = None
+        y = model(x)
+        y.square().sum().backward()
+        return [y.detach(), x.grad.clone()] + [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    whole = outputs_and_grads()
+    monkeypatch.setattr(contraction, "CHUNK_ELEMENTS", 100)  # forces chunks of a few rows
+    chunked = outputs_and_grads()
+    for a, b in zip(whole, chunked):
+        torch.testing.assert_close(a, b, atol=1e-14, rtol=0)
+
+
+def test_reused_first_layer_features_follow_grid_updates(float64):
+    model = KAN([2, 3, 1], grid=5, seed=0, noise_scale=1.0)
+    x = random_input(200, 2) * 0.7
+    layer = model.layers[0]
+    with layer.reuse_features(x):
+        first = model(x)
+        torch.testing.assert_close(model(x), first, atol=0, rtol=0)
+        model.update_grid_(x)  # the memo must notice the new grid
+        after = model(x)
+    torch.testing.assert_close(after, model(x), atol=1e-14, rtol=0)
+    with pytest.raises(ValueError, match="does not require grad"):
+        with layer.reuse_features(x.clone().requires_grad_()):
+            pass
