@@ -40,7 +40,7 @@ def as_tensor(value: Any, name: str, dtype: torch.dtype | None = None) -> Tensor
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from error
-        tensor = torch.from_numpy(array)
+        tensor = torch.from_numpy(np.require(array, requirements="W"))  # copy read-only arrays
     if tensor.dtype.is_complex or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must be real-valued numbers, got dtype {tensor.dtype}")
     tensor = tensor.to(dtype or (tensor.dtype if tensor.is_floating_point() else torch.get_default_dtype()))

@@ -29,6 +29,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .data import Dataset
+from .distributed import DataParallel, unwrap
 from .lbfgs import FlatLBFGS
 from .network import KAN
 from .regularization import REG_METRICS, penalty
@@ -81,7 +82,7 @@ def _mse(prediction: Tensor, target: Tensor) -> Tensor:
 
 
 def fit(
-    model: KAN,
+    model: KAN | torch.nn.parallel.DistributedDataParallel,
     dataset: Dataset | Mapping[str, Tensor],
     opt: str = "LBFGS",
     steps: int = 100,
@@ -106,13 +107,17 @@ def fit(
     tolerance_change: float = 1e-7,
     seed: int = 0,
     progress: bool = True,
+    distributed: bool | Any = False,
 ) -> History:
     """Train ``model`` in place on ``dataset``.
 
     Parameters
     ----------
-    model : KAN
+    model : KAN, or DistributedDataParallel wrapping a KAN
+        A DDP-wrapped model trains data-parallel on the DDP's process group (see
+        ``distributed``).
     dataset : Dataset or pykan's dict
+        In data-parallel training: this rank's shard.
     opt : {'LBFGS', 'Adam'}
     steps : int
         Optimizer steps (an L-BFGS step runs up to ``max_iter`` iterations).
@@ -143,6 +148,13 @@ def fit(
         Seed of the mini-batch sampler (a private generator).
     progress : bool
         Show a tqdm progress bar.
+    distributed : bool or ProcessGroup
+        Data-parallel training (:mod:`kanscience.distributed`): every rank of the process
+        group (``True``: the default one) calls ``fit`` with its shard of the data and the
+        same settings; the steps are those of one process on the union of the shards in
+        rank order (global mini-batches, all-reduced gradients and losses, grid updates on
+        all-gathered inputs, penalty statistics over all rows). Implied by a DDP-wrapped
+        ``model``. ``loss_fn`` and ``objective`` must be means over the rows.
 
     Returns
     -------
@@ -155,6 +167,7 @@ def fit(
     ValueError
         For an unknown ``opt`` or ``reg_metric``, or data that do not fit the model.
     """
+    model, group = unwrap(model, distributed)
     data = Dataset.coerce(dataset)
     if opt not in ("LBFGS", "Adam"):
         raise ValueError(f"opt must be 'LBFGS' or 'Adam', got {opt!r}")
@@ -171,6 +184,14 @@ def fit(
         )
     loss_fn = loss_fn or _mse
     n_train, n_test = data.train_input.shape[0], data.test_input.shape[0]
+    comm = None
+    if group is not None:
+        comm = DataParallel(group, n_train, n_test, reference.device,
+                            (int(seed), int(batch), int(steps),
+                             sum(p.numel() for p in model.parameters())))
+        comm.broadcast_(model)
+        n_train, n_test = comm.n_train, comm.n_test
+    statistics_of = forward_with_statistics if comm is None else comm.forward_with_statistics
     full_batch = batch == -1 or batch >= n_train
     generator = torch.Generator().manual_seed(int(seed))
     grid_update_freq = max(int(stop_grid_update_step / grid_update_num), 1) if grid_update_num else 0
@@ -198,13 +219,13 @@ def fit(
             loss = loss_of(x, y)
             reg = loss.new_zeros(())
             if lamb > 0:
-                _, statistics = forward_with_statistics(model, x, singularity_avoiding, y_th)
+                _, statistics = statistics_of(model, x, singularity_avoiding, y_th)
                 reg = penalty(model, statistics, reg_metric, lamb_l1, lamb_entropy, lamb_coef,
                               lamb_coefdiff)
             state["loss"], state["reg"] = loss.detach(), reg.detach()
             return loss + lamb * reg
         if lamb > 0:
-            prediction, statistics = forward_with_statistics(model, x, singularity_avoiding, y_th)
+            prediction, statistics = statistics_of(model, x, singularity_avoiding, y_th)
             reg = penalty(model, statistics, reg_metric, lamb_l1, lamb_entropy, lamb_coef,
                           lamb_coefdiff)
         else:
@@ -221,16 +242,21 @@ def fit(
     for step in bar:
         if full_batch:
             x, y = data.train_input, data.train_label
+            if comm is not None:
+                comm.select("train")
         else:
-            index = torch.randperm(n_train, generator=generator)[:batch].to(reference.device)
+            index = (torch.randperm(n_train, generator=generator)[:batch] if comm is None
+                     else comm.select("train", generator, batch)).to(reference.device)
             x, y = data.train_input[index], data.train_label[index]
         if (update_grid and grid_update_freq and step % grid_update_freq == 0
                 and start_grid_update_step <= step < stop_grid_update_step):
-            model.update_grid_(x)
+            model.update_grid_(x if comm is None else comm.gather_rows(x))
         with model.layers[0].reuse_features(x):
             if opt == "LBFGS":
                 def closure() -> Tensor:
                     value = total_objective(x, y)
+                    if comm is not None:
+                        return comm.backward(value, params, state)
                     value.backward()
                     return value.detach()
 
@@ -239,16 +265,25 @@ def fit(
                 evaluations += optimizer.n_evaluations - before
             else:
                 optimizer.zero_grad(set_to_none=True)
-                total_objective(x, y).backward()
+                value = total_objective(x, y)
+                if comm is not None:
+                    comm.backward(value, params, state)
+                else:
+                    value.backward()
                 optimizer.step()
                 evaluations += 1
         with torch.no_grad():
             if full_batch or batch >= n_test:
                 test_x, test_y = data.test_input, data.test_label
+                if comm is not None:
+                    comm.select("test")
             else:
-                index = torch.randperm(n_test, generator=generator)[:batch].to(reference.device)
+                index = (torch.randperm(n_test, generator=generator)[:batch] if comm is None
+                         else comm.select("test", generator, batch)).to(reference.device)
                 test_x, test_y = data.test_input[index], data.test_label[index]
             test_loss = loss_of(test_x, test_y).detach()
+            if comm is not None:
+                test_loss = comm.average(test_loss)
         train_loss, reg_value = float(state["loss"]), float(state["reg"])
         if not all(map(torch.isfinite, (state["loss"], state["reg"], test_loss))) or not all(
             bool(torch.isfinite(p).all()) for p in params
