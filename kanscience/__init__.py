@@ -5,7 +5,21 @@ from .data import Dataset, FeynmanEquation, create_dataset, load_feynman
 from .functions import DEFAULT_LIBRARY, FunctionLibrary, SymbolicFunction, get_function
 from .interop import from_pykan, to_pykan
 from .layers import KANLayer
+from .modularity import find_communities, importance_graph, input_modules
 from .network import KAN
+from .plot import plot
+from .prune import PruneResult, important_nodes, prune, prune_edges, prune_inputs, prune_nodes
+from .surgery import (
+    auto_swap,
+    connection_cost,
+    module,
+    remove_edge,
+    remove_node,
+    select_nodes,
+    set_mode,
+    subnodes_of,
+    swap,
+)
 from .trace import forward_with_statistics, trace
 from .train import History, TrainingDivergedError, fit
 
@@ -14,6 +28,25 @@ __version__ = "0.1.0"
 MultKAN = KAN
 
 __all__ = [
+    "PruneResult",
+    "auto_swap",
+    "connection_cost",
+    "find_communities",
+    "importance_graph",
+    "important_nodes",
+    "input_modules",
+    "module",
+    "plot",
+    "prune",
+    "prune_edges",
+    "prune_inputs",
+    "prune_nodes",
+    "remove_edge",
+    "remove_node",
+    "select_nodes",
+    "set_mode",
+    "subnodes_of",
+    "swap",
     "Attribution",
     "DEFAULT_LIBRARY",
     "Dataset",
