@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="discover a built-in Feynman equation from its data")
     demo.add_argument("--equation", default="I.12.1", help="Feynman equation id (default I.12.1)")
     demo.add_argument("--samples", type=int, default=2000)
-    demo.add_argument("--time-budget", type=float, default=120.0, help="seconds (default 120)")
+    demo.add_argument("--time-budget", type=float, default=60.0, help="seconds (default 60)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="print only the results")
     demo.set_defaults(handler=_demo)

@@ -50,3 +50,18 @@ def test_sympy_expressions_with_plain_symbols_are_accepted():
 def test_bad_auxiliary_definitions_raise(expressions, message):
     with pytest.raises(ValueError, match=message):
         auxiliary_columns(torch.tensor([[0.5, 2.0]]), ["v", "c"], expressions)
+
+
+@pytest.mark.slow
+def test_relativistic_mass_with_auxiliary_gamma_is_discovered_exactly():
+    """KAN 2.0's auxiliary-variable example: with beta and gamma as inputs the law is m0*gamma."""
+    from kanscience.discover import discover
+
+    data = create_dataset(lambda x: x[:, [0]] / torch.sqrt(1 - (x[:, [1]] / x[:, [2]]) ** 2), n_var=3,
+                          ranges=[[1, 2], [0.1, 0.8], [1, 1.5]], train_num=600, test_num=300, seed=0,
+                          dtype=torch.float64)
+    data, names = with_auxiliary(data, ["m0", "v", "c"], {"beta": "v / c", "gamma": "1 / sqrt(1 - v**2 / c**2)"})
+    result = discover(data, var_names=names, time_budget=60, seed=0)
+    m0, gamma = sympy.Symbol("m0", real=True), sympy.Symbol("gamma", real=True)
+    assert sympy.simplify(result.best.expr - m0 * gamma) == 0
+    assert result.best.test_rmse < 1e-9
