@@ -1,6 +1,9 @@
 """kanscience: symbolic-modular scientific discovery with Kolmogorov-Arnold Networks."""
 
 from .attribution import Attribution, attribute, feature_interaction
+from .auxiliary import with_auxiliary
+from .discover import Candidate, DiscoveryResult, discover
+from .formula import formula_to_torch, snap_constants, symbolic_formula
 from .data import Dataset, FeynmanEquation, create_dataset, load_feynman
 from .functions import DEFAULT_LIBRARY, FunctionLibrary, SymbolicFunction, get_function
 from .interop import from_pykan, to_pykan
@@ -9,6 +12,7 @@ from .modularity import find_communities, importance_graph, input_modules
 from .network import KAN
 from .plot import plot
 from .prune import PruneResult, important_nodes, prune, prune_edges, prune_inputs, prune_nodes
+from .symbolic import auto_symbolic, fit_affine, fix_symbolic, suggest_symbolic, unfix_symbolic
 from .surgery import (
     auto_swap,
     connection_cost,
@@ -28,6 +32,18 @@ __version__ = "0.1.0"
 MultKAN = KAN
 
 __all__ = [
+    "Candidate",
+    "DiscoveryResult",
+    "auto_symbolic",
+    "discover",
+    "fit_affine",
+    "fix_symbolic",
+    "formula_to_torch",
+    "snap_constants",
+    "suggest_symbolic",
+    "symbolic_formula",
+    "unfix_symbolic",
+    "with_auxiliary",
     "PruneResult",
     "auto_swap",
     "connection_cost",
