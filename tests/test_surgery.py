@@ -278,6 +278,8 @@ def test_module_blocks_stay_disconnected_after_training(no_files_written):
     model = module(model, 0, "[2,3]->[2,3]->[2,3]->[1]")
     history = fit(model, data, steps=15, progress=False)
     assert history.test_loss[-1] < 0.05 * float(data.test_label.std())
+    free = fit(KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64), data, steps=15, progress=False)
+    assert history.test_loss[-1] < 2 * free.test_loss[-1]  # the imposed structure costs no accuracy
     acts = trace(model, data.test_input)
     assert (acts[0].activations[:, :2, 2:] == 0).all() and (acts[0].activations[:, 2:, :2] == 0).all()
     assert (acts[1].activations[:, :2, 1] == 0).all() and (acts[1].activations[:, 2:, 0] == 0).all()
