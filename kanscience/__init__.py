@@ -1,5 +1,6 @@
 """kanscience: symbolic-modular scientific discovery with Kolmogorov-Arnold Networks."""
 
+from . import physics
 from .attribution import Attribution, attribute, feature_interaction
 from .auxiliary import with_auxiliary
 from .discover import Candidate, DiscoveryResult, discover
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 MultKAN = KAN
 
 __all__ = [
+    "physics",
     "Candidate",
     "DiscoveryResult",
     "auto_symbolic",

@@ -177,7 +177,8 @@ def fit(
         raise ValueError(f"steps must be >= 0, got {steps}")
     reference = model.layers[0].coef
     data = data.to(device=reference.device, dtype=reference.dtype)
-    if data.n_in != model.n_in or data.n_out != model.n_out:
+    # with a custom objective the labels are whatever it needs (flows, accelerations...)
+    if data.n_in != model.n_in or (objective is None and data.n_out != model.n_out):
         raise ValueError(
             f"dataset has {data.n_in} inputs and {data.n_out} outputs; the model expects "
             f"{model.n_in} and {model.n_out}"

@@ -1,0 +1,118 @@
+"""Physics discovery with KANs: from data to closed-form laws that check themselves.
+
+Workflows (each learns a KAN with a physics loss through :func:`kanscience.fit`, reads
+candidate terms off it, gets the coefficients from the data by a sparse linear solve,
+snaps them, and verifies the formula on fresh samples):
+
+* :func:`find_conserved_quantities` -- every independent conserved quantity of a flow
+  (deflation + a rank test of the gradients decide the count).
+* :func:`fit_lagrangian` -- a Lagrangian from ``(q, qdot, qddot)`` (Euler-Lagrange loss;
+  formula in the gauge of :func:`canonical_lagrangian`).
+* :func:`learn_time_shift` -- a time shift ``t' = t + f(r)`` that flattens the spatial
+  part of a metric (hidden symmetry of Schwarzschild).
+* :func:`fit_constitutive` -- a stress component as a function of the deformation
+  gradient, from a linear-elastic prior.
+"""
+
+from .candidates import (
+    Candidate,
+    edge_candidates,
+    independent_terms,
+    polynomial_terms,
+    unique_terms,
+)
+from .compare import LawComparison, compare_laws
+from .conserved import (
+    ConservedQuantities,
+    ConservedStage,
+    conservation_loss,
+    conservation_residual,
+    dependence,
+    find_conserved_quantities,
+    gradient_rank,
+)
+from .constitutive import (
+    ConstitutiveResult,
+    deformation_symbols,
+    determinant_feature,
+    fit_constitutive,
+    linear_elastic_prior,
+)
+from .expressions import combine_terms, expression_gradient, split_terms, term_matrix
+from .lagrangian import (
+    LagrangianResult,
+    SingularMassMatrixError,
+    acceleration_loss,
+    canonical_lagrangian,
+    euler_lagrange,
+    fit_lagrangian,
+    lagrangian_accelerations,
+    lagrangian_energy,
+    residual_loss,
+    rollout,
+)
+from .snap import normalize_scale, snap_expression, snap_number
+from .sparse import NullVectors, Regression, sparse_null_vectors, sparse_regression
+from .symmetry import (
+    TimeShiftResult,
+    flatness_loss,
+    learn_time_shift,
+    metric_function,
+    schwarzschild_metric,
+    shifted_spatial_metric,
+    time_shift_residual,
+)
+from .univariate import UnivariateFit, apply_transform, univariate_formula
+
+__all__ = [
+    "Candidate",
+    "ConservedQuantities",
+    "ConservedStage",
+    "ConstitutiveResult",
+    "LagrangianResult",
+    "LawComparison",
+    "NullVectors",
+    "Regression",
+    "SingularMassMatrixError",
+    "TimeShiftResult",
+    "UnivariateFit",
+    "acceleration_loss",
+    "apply_transform",
+    "canonical_lagrangian",
+    "combine_terms",
+    "compare_laws",
+    "conservation_loss",
+    "conservation_residual",
+    "deformation_symbols",
+    "dependence",
+    "determinant_feature",
+    "edge_candidates",
+    "euler_lagrange",
+    "expression_gradient",
+    "find_conserved_quantities",
+    "fit_constitutive",
+    "fit_lagrangian",
+    "flatness_loss",
+    "gradient_rank",
+    "independent_terms",
+    "lagrangian_accelerations",
+    "lagrangian_energy",
+    "learn_time_shift",
+    "linear_elastic_prior",
+    "metric_function",
+    "normalize_scale",
+    "polynomial_terms",
+    "residual_loss",
+    "rollout",
+    "schwarzschild_metric",
+    "shifted_spatial_metric",
+    "snap_expression",
+    "snap_number",
+    "sparse_null_vectors",
+    "sparse_regression",
+    "split_terms",
+    "term_matrix",
+    "time_shift_residual",
+    "unique_terms",
+    "univariate_formula",
+]
