@@ -5,6 +5,7 @@
     kanscience compile "x*sin(y)" --vars x,y -o model.safetensors
     kanscience tree "(a+b)*(c+d)" --vars a,b,c,d
     kanscience sweep I.12.1 II.38.14 --seeds 3 --workers 2
+    kanscience physics pendulum                       # a law from data, checked
 
 Every subcommand has ``--help``. Errors are one line on stderr with exit code 2 (bad
 input: missing file, unknown column, unparsable formula) or 1 (a failure while working);
@@ -241,6 +242,25 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if (table["status"] != "ok").any() else 0
 
 
+PHYSICS_CASES = ("harmonic_oscillator", "isotropic_oscillator", "pendulum", "relativistic_particle",
+                 "schwarzschild", "neo_hookean")
+
+
+def _physics(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        case = importlib.import_module(f"physics_examples.{args.case}")
+    except ImportError as error:
+        raise CommandError(f"cannot import physics_examples.{args.case}: {error}") from error
+    options = {"seed": args.seed}
+    if args.steps is not None:
+        options["steps"] = args.steps
+    result = case.main(**options)
+    print(result.report())
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kanscience`` command."""
     parser = argparse.ArgumentParser(prog="kanscience", description="Symbolic-modular discovery with KANs.")
@@ -292,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="write the results table as CSV here")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
+
+    physics = sub.add_parser("physics", help="run a physics discovery example and check its law")
+    physics.add_argument("case", choices=PHYSICS_CASES)
+    physics.add_argument("--seed", type=int, default=0)
+    physics.add_argument("--steps", type=int, help="training steps (default: the example's)")
+    physics.set_defaults(handler=_physics)
     return parser
 
 
