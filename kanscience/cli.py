@@ -80,7 +80,9 @@ def _discover_data(frame, target: str, variables: list[str]):
     if missing:
         raise CommandError(f"column(s) {', '.join(missing)} not in the file; columns: {', '.join(columns)}")
     chosen = frame[variables + [target]]
-    non_numeric = [c for c in chosen.columns if not np.issubdtype(chosen[c].dtype, np.number)]
+    from pandas.api.types import is_numeric_dtype
+
+    non_numeric = [c for c in chosen.columns if not is_numeric_dtype(chosen[c])]
     if non_numeric:
         raise CommandError(f"column(s) {', '.join(map(str, non_numeric))} are not numeric")
     values = chosen.to_numpy(dtype=float)
@@ -330,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"kanscience {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
         print(f"kanscience {args.command}: error: {error}", file=sys.stderr)
         return 1
 
