@@ -3,7 +3,7 @@
 from . import physics
 from .attribution import Attribution, attribute, feature_interaction
 from .auxiliary import with_auxiliary
-from .discover import Candidate, DiscoveryResult, discover
+from .discover import Candidate, DiscoveryResult
 from .formula import formula_to_torch, snap_constants, symbolic_formula
 from .data import Dataset, FeynmanEquation, create_dataset, load_feynman
 from .functions import DEFAULT_LIBRARY, FunctionLibrary, SymbolicFunction, get_function
@@ -37,7 +37,6 @@ __all__ = [
     "Candidate",
     "DiscoveryResult",
     "auto_symbolic",
-    "discover",
     "fit_affine",
     "fix_symbolic",
     "formula_to_torch",
