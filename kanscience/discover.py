@@ -3,23 +3,35 @@
 :func:`discover` tries a few KAN structures on the data, each through the same steps,
 and returns every formula it found, ranked:
 
-1. train a KAN (float64, L-BFGS; hidden layers with a sparsity penalty, then pruned),
-   refine its grid and train again;
+1. train a KAN (float64, L-BFGS; hidden layers with a sparsity penalty, then pruned with
+   :func:`kanscience.prune.prune`), refine its grid and train again;
 2. fix every edge symbolically (:func:`kanscience.symbolic.auto_symbolic`), extract the
    formula, simplify it and refit all of its constants on the data by least squares
-   (:func:`kanscience.formula.fit_constants`), which is far better conditioned than
-   training the redundant ``(a, b, c, d)`` of every edge;
+   (:func:`kanscience.formula.fit_constants`, Levenberg-Marquardt), which is far better
+   conditioned than training the redundant ``(a, b, c, d)`` of every edge;
 3. snap constants to simple numbers at several tolerances (with and without ``pi``),
    refitting the remaining floats each time, and try the runner-up function on the edges
-   where the choice was close;
+   where the choice was close (top-2 suggestions);
 4. score every formula on a validation split of the training data.
 
-The structures, cheapest first: an additive KAN ``[n, 1]`` on ``y``; the same on
-``log|y|`` (products and power laws; ``y`` must keep one sign), followed by a product
-KAN ``[n, [0, 1], 1]`` whose multiplication node combines one factor per variable; a
-KAN with multiplication nodes ``[n, [0, m], 1]`` for sums of products; then hidden-layer
-KANs ``[n, h, 1]`` on ``y`` and ``log|y|``. The search stops early once a formula fits
-the validation data to rounding error, and when ``time_budget`` runs out.
+The structures, cheapest first (``n`` inputs):
+
+- an additive KAN ``[n, 1]`` on ``y``, and on ``log|y|`` when ``y`` keeps one sign (power
+  laws and products); the latter's edges ``g_i`` also give a product KAN
+  ``[n, [0, 1], 1]`` whose factors ``exp(g_i)`` are fitted by the library;
+- a product KAN ``[n, [0, 1], 1]`` (one multiplication node of arity ``n``, one factor
+  per variable, every factor starting as the constant 1) trained on ``y`` (signs allowed)
+  and on ``log|y|``;
+- ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` with a sparsity
+  penalty and pruning;
+- a split: :func:`kanscience.hypothesis.detect_separability` on the trained ``[n, h, 1]``
+  (a surrogate of the data) finds additive or multiplicative groups of variables; each
+  group is discovered on surrogate data (the other variables at their medians) and the
+  parts are added or multiplied and refitted on the real data;
+- ``[n, h, 1]`` on ``log|y|``.
+
+The search stops once a formula fits the validation data to rounding error, or when
+``time_budget`` runs out (a training run is cut short at its structure's share).
 
 Candidates are ranked by ``(val_rmse > tolerance, complexity)``: the simplest formula
 whose validation RMSE is within 10% of the best one (or below ``1e-9`` of the target's
@@ -29,6 +41,7 @@ for fitting or ranking; on noisy data they report the noise honestly.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -54,7 +67,7 @@ from .network import KAN
 from .symbolic import _fix, auto_symbolic, fit_affine, symbolic_score
 from .train import TrainingDivergedError, fit
 
-__all__ = ["Candidate", "DiscoveryResult", "DISCOVERY_LIBRARY", "discover"]
+__all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
 
 _log = logging.getLogger(__name__)
 
@@ -132,6 +145,7 @@ class _Search:
     library: Any
     options: dict
     deadline: float
+    probe_x: Tensor | None = None
     found: dict = field(default_factory=dict)
     log: list = field(default_factory=list)
     branch_deadline: float = math.inf
@@ -166,7 +180,7 @@ def _split(data: Any, test_fraction: float, seed: int) -> Dataset:
         if x.shape[0] < 8:
             raise ValueError(f"need at least 8 samples, got {x.shape[0]}")
         order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-        n_test = max(1, int(round(test_fraction * x.shape[0])))
+        n_test = max(1, round(test_fraction * x.shape[0]))
         test, train = order[:n_test], order[n_test:]
         return Dataset(x[train], y[train], x[test], y[test])
     if isinstance(data, (Dataset, dict)):
@@ -180,10 +194,32 @@ def _rmse(prediction: Tensor, target: Tensor) -> float:
     return value if math.isfinite(value) else math.inf
 
 
+def _probe(x: Tensor, seed: int) -> Tensor:
+    """The data, plus points in its bounding box widened by 0.1% on each side: random
+    ones, and each variable at both ends with the others random."""
+    lo, hi = x.min(0).values, x.max(0).values
+    margin = 1e-3 * (hi - lo)
+    lo, hi = lo - margin, hi + margin
+    u = torch.rand(256, x.shape[1], generator=torch.Generator().manual_seed(seed),
+                   dtype=x.dtype)
+    inside = lo + u * (hi - lo)
+    ends = []
+    for i in range(x.shape[1]):
+        for end in (lo, hi):
+            rows = inside[:8].clone()
+            rows[:, i] = end[i]
+            ends.append(rows)
+    return torch.cat([x, inside, *ends])
+
+
 def _evaluate(search: _Search, expr: sympy.Expr) -> tuple[float, float, float]:
+    """(validation RMSE, test RMSE, test R^2); a formula that is not finite on the training
+    data and its bounding box (say ``sqrt(x - 1.0014)`` for ``x`` from 1) gets inf."""
     try:
         fn = formula_to_torch(expr, search.symbols)
         with torch.no_grad():
+            if search.probe_x is not None and not bool(torch.isfinite(fn(search.probe_x)).all()):
+                return math.inf, math.inf, -math.inf
             val = _rmse(fn(search.val_x), search.val_y)
             test_pred = fn(search.test_x)
     except (ValueError, TypeError, RuntimeError, OverflowError):
@@ -240,7 +276,7 @@ def _train(search: _Search, model: KAN, x: Tensor, t: Tensor, hidden: bool) -> K
     options = search.options
     n_val = max(1, x.shape[0] // 5)
     data = Dataset(x, t[:, None], x[:n_val], t[:n_val, None])
-    common = dict(progress=False, seed=options["seed"], metrics=[search.clock])
+    common = {"progress": False, "seed": options["seed"], "metrics": [search.clock]}
     try:
         fit(model, data, steps=options["steps"], lamb=options["lamb"] if hidden else 0.0,
             **common)
@@ -296,8 +332,8 @@ def _symbolic_model(search: _Search, model: KAN, x: Tensor, inverse: Any, mean: 
         runner_up = choice.suggestions[1]
         variant = symbolic.copy()
         _fix(variant, choice.layer, choice.i, choice.j, runner_up.name, runner_up.params)
-        variants.append((variant, f"{source}/edge{choice.layer},{choice.i},{choice.j}="
-                                  f"{runner_up.name}"))
+        edge = f"{choice.layer},{choice.i},{choice.j}"
+        variants.append((variant, f"{source}/edge{edge}={runner_up.name}"))
     for number, (variant, name) in enumerate(variants):
         if number and search.time_left() <= 0:
             return
@@ -309,7 +345,8 @@ def _symbolic_model(search: _Search, model: KAN, x: Tensor, inverse: Any, mean: 
 
 
 def _kan_branch(search: _Search, width: list, mult_arity: Any, transform: tuple,
-                hidden: bool, model: KAN | None = None, label: str | None = None) -> KAN | None:
+                hidden: bool, model: KAN | None = None, label: str | None = None
+                ) -> tuple[KAN, float, float] | None:
     name, t, inverse, _ = transform
     options = search.options
     if search.time_left() <= 0:
@@ -324,7 +361,8 @@ def _kan_branch(search: _Search, width: list, mult_arity: Any, transform: tuple,
     source = f"{name}~{label or f'KAN{width}'}"
     _symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
-    return model
+    model.requires_grad_(False)
+    return model, mean, std
 
 
 def _product_model(search: _Search, n: int) -> KAN:
@@ -395,7 +433,118 @@ def _product_branch(search: _Search, log_model: KAN, transform: tuple) -> None:
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
 
 
-def _rank(found: list[Candidate], spread: float) -> tuple[tuple[Candidate, ...], tuple]:
+def _explore(search: _Search, hidden: int | None, split: bool) -> None:
+    """Try the structures in order until solved or out of time."""
+    n = search.fit_x.shape[1]
+    transforms = _transforms(search.fit_y)
+    identity, log = transforms[0], (transforms[1] if len(transforms) > 1 else None)
+    h = hidden or min(n + 2, 7)
+    plans: list[tuple] = [("kan", [n, 1], identity, False)]
+    if log is not None:
+        plans += [("kan", [n, 1], log, False)]
+        if n >= 2:
+            plans += [("log-product", None, log, None)]
+    if n >= 2:
+        plans += [("product", [n, [0, 1], 1], t, False) for t in transforms]
+        plans += [("kan", [n, [0, max(1, n // 2)], 1], identity, True)]
+    plans += [("kan", [n, h, 1], identity, True)]
+    if split and n >= 3:
+        plans += [("split", None, identity, None)]
+    if log is not None:
+        plans += [("kan", [n, h, 1], log, True)]
+    log_model = surrogate = None
+    for index, (kind, width, transform, is_hidden) in enumerate(plans):
+        if search.deadline <= time.perf_counter() or search.solved():
+            break
+        remaining = search.deadline - time.perf_counter()
+        last = index == len(plans) - 1
+        search.start_branch(remaining if last else remaining * (0.7 if kind == "split" else
+                                                                0.5 if is_hidden else 1.0))
+        if kind == "log-product":
+            if log_model is not None:
+                _product_branch(search, log_model[0], transform)
+        elif kind == "split":
+            if surrogate is not None:
+                _split_branch(search, *surrogate)
+        elif kind == "product":
+            _kan_branch(search, width, None, transform, False, _product_model(search, n),
+                        f"product{width}")
+        else:
+            trained = _kan_branch(search, width, 2, transform, is_hidden)
+            if transform is log and width == [n, 1]:
+                log_model = trained
+            if transform is identity and is_hidden and width[1] == h:
+                surrogate = trained
+    search.start_branch(math.inf)
+
+
+def _split_branch(search: _Search, model: KAN, mean: float, std: float) -> None:
+    """Split by separability of the trained KAN ``std * model + mean`` (a surrogate of the
+    data): discover each group's factor (or term) on surrogate data with the other
+    variables at their medians, multiply (or add) the results and refit on the data."""
+    from .hypothesis import detect_separability
+
+    def surrogate(z: Tensor) -> Tensor:
+        return std * model(z)[:, 0] + mean
+
+    start = time.perf_counter()
+    with torch.no_grad():
+        error = _rmse(surrogate(search.val_x), search.val_y)
+    if not error <= 0.03 * float(search.val_y.std()):  # R^2 > 0.999
+        return
+    # a spline surrogate's second derivatives are rough: spurious interaction scores
+    # reach ~0.2 where true ones are ~0.7, hence the loose threshold
+    report = detect_separability(surrogate, search.fit_x[:300].clone(), threshold=0.3)
+    groups = [list(g) for g in report.groups]
+    if report.label == "none" or len(groups) < 2 or all(len(g) == 1 for g in groups):
+        return
+    median = search.fit_x.median(0).values
+    parts = []
+    for position, group in enumerate(groups):
+        share = search.time_left() / (len(groups) - position + 0.5)
+        x = median.expand_as(search.fit_x).clone()
+        x[:, group] = search.fit_x[:, group]
+        with torch.no_grad():
+            values = surrogate(x)
+        n_val = max(1, x.shape[0] // 5)
+        sub = _Search(symbols=[search.symbols[i] for i in group], fit_x=x[n_val:, group],
+                      fit_y=values[n_val:], val_x=x[:n_val, group], val_y=values[:n_val],
+                      test_x=x[:n_val, group], test_y=values[:n_val], library=search.library,
+                      options=search.options, deadline=time.perf_counter() + share,
+                      probe_x=_probe(x[:, group], search.options["seed"]))
+        _explore(sub, None, split=False)
+        # surrogate data carry the surrogate's error, relatively larger on a slice: keep
+        # the simplest formulas within 1% and within 5% of the slice's spread
+        options: list[sympy.Expr] = []
+        for floor in (1e-2, 5e-2):
+            ranked, _ = _rank(list(sub.found.values()), float(sub.val_y.std()), floor=floor)
+            if ranked and ranked[0].expr not in options:
+                options.append(ranked[0].expr)
+        if not options:
+            return
+        parts.append(options)
+        _log.debug("split group %s: %s", group, options)
+    join = sympy.Mul if report.label == "multiplicative" else sympy.Add
+    label = "*" if report.label == "multiplicative" else "+"
+    source = f"split{label.join(str(tuple(g)) for g in groups)}"
+    search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
+    best, best_error = None, math.inf
+    for choice in list(itertools.product(*parts))[:16]:
+        combo = (sympy.Float(1.0) * join(*choice) if join is sympy.Mul
+                 else join(*choice) + sympy.Float(1.0))
+        fitted = _refit(search, combo)
+        error = _evaluate(search, fitted)[0]
+        if error < best_error:
+            best, best_error = fitted, error
+    if best is None:
+        return
+    _log.debug("split combined: %s", best)
+    _candidates_from(search, best, source)
+    search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
+
+
+def _rank(found: list[Candidate], spread: float, floor: float = 1e-9
+          ) -> tuple[tuple[Candidate, ...], tuple]:
     by_complexity = sorted(found, key=lambda c: (c.complexity, c.val_rmse, sympy.srepr(c.expr)))
     front, best_so_far = [], math.inf
     for c in by_complexity:
@@ -404,7 +553,7 @@ def _rank(found: list[Candidate], spread: float) -> tuple[tuple[Candidate, ...],
             best_so_far = c.val_rmse
     if not front:
         return (), tuple(by_complexity)
-    tolerance = max(1.1 * min(c.val_rmse for c in front), 1e-9 * spread)
+    tolerance = max(1.1 * min(c.val_rmse for c in front), floor * spread)
     ranked = sorted(front, key=lambda c: (c.val_rmse > tolerance,
                                           c.complexity if c.val_rmse <= tolerance else c.val_rmse))
     return tuple(ranked), tuple(by_complexity)
@@ -492,44 +641,14 @@ def discover(
         symbols=[sympy.Symbol(v, real=True) for v in names],
         fit_x=x[n_val:], fit_y=y[n_val:], val_x=x[:n_val], val_y=y[:n_val],
         test_x=dataset.test_input, test_y=dataset.test_label[:, 0], library=library,
-        options=dict(steps=steps, lamb=lamb, grid=grid, refine_grid=refine_grid,
-                     weight_simple=weight_simple, grid_number=grid_number,
-                     alternatives=alternatives, alternative_gap=alternative_gap,
-                     polish_steps=polish_steps, seed=seed, max_symbolic=1000),
+        options={"steps": steps, "lamb": lamb, "grid": grid, "refine_grid": refine_grid,
+                     "weight_simple": weight_simple, "grid_number": grid_number,
+                     "alternatives": alternatives, "alternative_gap": alternative_gap,
+                     "polish_steps": polish_steps, "seed": seed, "max_symbolic": 1000},
         deadline=started + (math.inf if time_budget is None else time_budget),
+        probe_x=_probe(x, seed),
     )
-    transforms = _transforms(search.fit_y)
-    identity, log = transforms[0], (transforms[1] if len(transforms) > 1 else None)
-    h = hidden or min(n + 2, 7)
-    plans: list[tuple] = [("kan", [n, 1], identity, False)]
-    if log is not None:
-        plans += [("kan", [n, 1], log, False)]
-        if n >= 2:
-            plans += [("log-product", None, log, None)]
-    if n >= 2:
-        plans += [("product", [n, [0, 1], 1], identity, False),
-                  ("kan", [n, [0, max(1, n // 2)], 1], identity, True)]
-    plans += [("kan", [n, h, 1], identity, True)]
-    if log is not None:
-        plans += [("kan", [n, h, 1], log, True)]
-    log_model = None
-    for index, (kind, width, transform, is_hidden) in enumerate(plans):
-        if search.deadline <= time.perf_counter() or search.solved():
-            break
-        remaining = search.deadline - time.perf_counter()
-        search.start_branch(remaining / 2 if is_hidden and index < len(plans) - 1
-                            else remaining)
-        if kind == "log-product":
-            if log_model is not None:
-                _product_branch(search, log_model, transform)
-            continue
-        if kind == "product":
-            _kan_branch(search, width, None, transform, False, _product_model(search, n),
-                        f"product{width}")
-            continue
-        model = _kan_branch(search, width, 2, transform, is_hidden)
-        if transform is log and width == [n, 1]:
-            log_model = model
+    _explore(search, hidden, split=True)
     search.start_branch(math.inf)
     ranked, everything = _rank(list(search.found.values()), float(search.val_y.std()))
     return DiscoveryResult(ranked, everything, tuple(search.symbols),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["KANRegressor"]
+__all__ = ["KANRegressor"]  # noqa: F822 - built on first access by __getattr__
 
 _EXTRA = "KANRegressor needs scikit-learn; install it with: pip install 'kanscience[sklearn]'"
 
@@ -103,7 +103,7 @@ def _build() -> type:
                 return [str(n) for n in names]
             return [f"x{i}" for i in range(self.n_features_in_)]
 
-        def fit(self, X: Any, y: Any) -> "KANRegressor":
+        def fit(self, X: Any, y: Any) -> KANRegressor:
             """Fit on ``X`` (n_samples, n_features) and ``y`` (n_samples,); returns self."""
             if self.mode not in ("symbolic", "kan"):
                 raise ValueError(f"mode must be 'symbolic' or 'kan', got {self.mode!r}")

@@ -34,8 +34,16 @@ from .functions import LibraryLike, torch_function_table
 from .layers import ZERO_FUNCTION
 from .network import KAN
 
-__all__ = ["UnsupportedExpressionError", "symbolic_formula", "ex_round", "snap_constants",
-           "simplify_formula", "expression_complexity", "formula_to_torch", "fit_constants"]
+__all__ = [
+    "UnsupportedExpressionError",
+    "ex_round",
+    "expression_complexity",
+    "fit_constants",
+    "formula_to_torch",
+    "simplify_formula",
+    "snap_constants",
+    "symbolic_formula",
+]
 
 
 class UnsupportedExpressionError(ValueError):
@@ -271,7 +279,7 @@ def _compile(expr: sympy.Expr, index: dict, table: dict) -> Callable[[Tensor], T
         fn, arg = table[expr.func], _compile(expr.args[0], index, table)
         return lambda x: fn(arg(x))
     if isinstance(expr, sympy.Symbol):
-        raise ValueError(f"symbol {expr} is not among the variables {list(index)}")
+        raise ValueError(f"symbol {expr} is not among the variables {list(index)}")  # noqa: TRY004
     raise UnsupportedExpressionError(
         f"cannot evaluate sympy head {expr.func.__name__!r} (in {expr}) with torch; "
         "supported: numbers, +, *, powers and the heads of torch_function_table()")

@@ -42,9 +42,21 @@ from .layers import ZERO_FUNCTION
 from .network import KAN
 from .trace import trace
 
-__all__ = ["AffineFit", "Suggestion", "EdgeChoice", "AutoSymbolicResult", "fit_affine",
-           "symbolic_score", "suggest_symbolic", "auto_symbolic", "auto_symbolic_",
-           "fix_symbolic", "fix_symbolic_", "unfix_symbolic", "unfix_symbolic_"]
+__all__ = [
+    "AffineFit",
+    "AutoSymbolicResult",
+    "EdgeChoice",
+    "Suggestion",
+    "auto_symbolic",
+    "auto_symbolic_",
+    "fit_affine",
+    "fix_symbolic",
+    "fix_symbolic_",
+    "suggest_symbolic",
+    "symbolic_score",
+    "unfix_symbolic",
+    "unfix_symbolic_",
+]
 
 _CHUNK_ELEMENTS = 1 << 22  # elements of the (edges, G, G, samples) grid tensor per chunk
 
@@ -118,7 +130,7 @@ def _grid_search(fn, x: Tensor, y: Tensor, a_lim: tuple[float, float], b_lim: tu
                  grid_number: int, iterations: int, zoom_number: int) -> tuple[Tensor, Tensor]:
     """Best (a, b) per edge by zoomed grid search (pykan's ``fit_params`` schedule)."""
     n_edges, m = x.shape
-    options = dict(dtype=x.dtype, device=x.device)
+    options = {"dtype": x.dtype, "device": x.device}
     yc = y - y.mean(1, keepdim=True)
     syy = (yc * yc).sum(1)
     syy = torch.where(syy > 0, syy, 1.0)

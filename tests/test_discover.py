@@ -92,12 +92,12 @@ def test_discover_reports_noise_honestly():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(var_names=["a"]), ValueError, "var_names must be 2 distinct strings"),
-    (dict(var_names=["a", "a"]), ValueError, "var_names must be 2 distinct strings"),
-    (dict(steps=0), ValueError, "steps must be an int >= 1"),
-    (dict(time_budget=0), ValueError, "time_budget must be > 0"),
-    (dict(lib=[]), ValueError, "is empty"),
-    (dict(lib=["sin", "nope"]), ValueError, "'nope'"),
+    ({"var_names": ["a"]}, ValueError, "var_names must be 2 distinct strings"),
+    ({"var_names": ["a", "a"]}, ValueError, "var_names must be 2 distinct strings"),
+    ({"steps": 0}, ValueError, "steps must be an int >= 1"),
+    ({"time_budget": 0}, ValueError, "time_budget must be > 0"),
+    ({"lib": []}, ValueError, "is empty"),
+    ({"lib": ["sin", "nope"]}, ValueError, "'nope'"),
 ])
 def test_discover_bad_input(additive, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -9,13 +9,13 @@ import pytest
 import sympy
 
 sklearn = pytest.importorskip("sklearn")
-from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from kanscience.estimator import KANRegressor  # noqa: E402
+from kanscience.estimator import KANRegressor
 
 # A KAN holds its function library (lambdas in a read-only mapping) and so cannot be
 # pickled; the project never pickles models (see io.save for safetensors + JSON).
@@ -60,7 +60,7 @@ def test_symbolic_mode_fit_predict_score_sympy_latex(law_data, tmp_path, monkeyp
 
 def test_kan_mode_sympy_and_feature_names(law_data):
     pandas = pytest.importorskip("pandas")
-    X, y = law_data
+    X = law_data[0]
     frame = pandas.DataFrame(X, columns=["mass", "speed"])
     model = KANRegressor(mode="kan", hidden=(), grid=5, steps=20).fit(frame, X[:, 0] + X[:, 1] ** 2)
     assert list(model.feature_names_in_) == ["mass", "speed"]
@@ -98,7 +98,7 @@ def test_bad_input(law_data):
 
 
 def test_missing_sklearn_names_the_extra(monkeypatch):
-    import kanscience.estimator as estimator
+    from kanscience import estimator
 
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.base", None)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 import sympy
 import torch
 
-from kanscience import KAN, create_dataset, fit
+from kanscience import KAN, fit
 from kanscience.functions import DEFAULT_LIBRARY, SymbolicFunction
 from kanscience.symbolic import (
     auto_symbolic,
-    auto_symbolic_,
     fit_affine,
     fix_symbolic,
     fix_symbolic_,
@@ -166,12 +164,12 @@ def test_fit_affine_beats_pykan_fit_params():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(functions=["nope"]), "unknown symbolic function 'nope'"),
-    (dict(functions=[]), "functions is empty"),
-    (dict(a_range=(1, 0)), "a_range must be finite with lo <= hi"),
-    (dict(b_range=(0,)), "b_range must be a pair"),
-    (dict(grid_number=2), "grid_number must be an int >= 3"),
-    (dict(iterations=0), "iterations must be an int >= 1"),
+    ({"functions": ["nope"]}, "unknown symbolic function 'nope'"),
+    ({"functions": []}, "functions is empty"),
+    ({"a_range": (1, 0)}, "a_range must be finite with lo <= hi"),
+    ({"b_range": (0,)}, "b_range must be a pair"),
+    ({"grid_number": 2}, "grid_number must be an int >= 3"),
+    ({"iterations": 0}, "iterations must be an int >= 1"),
 ])
 def test_fit_affine_bad_input(kwargs, match):
     x = torch.linspace(0, 1, 10, dtype=F64)
@@ -298,7 +296,7 @@ def test_training_after_auto_symbolic_reduces_the_loss(spline_model, inputs, tmp
     model, _ = auto_symbolic(spline_model, x, lib=["x", "sin", "exp", "x^2"])
     with torch.no_grad():
         before = float(((model(x) - data.train_label) ** 2).mean().sqrt())
-    history = fit(model, data, steps=10, update_grid=False, progress=False)
+    fit(model, data, steps=10, update_grid=False, progress=False)
     with torch.no_grad():
         after = float(((model(x) - data.train_label) ** 2).mean().sqrt())
     assert before > 0.1 and after < 0.1 * before  # L-BFGS then crawls: (a, b, c, d) are redundant
