@@ -118,7 +118,7 @@ class KANLayer(nn.Module):
         self.symbolic_names: list[list[str]] = [[ZERO_FUNCTION] * out_dim for _ in range(in_dim)]
         self._symbolic_groups: dict[str, tuple[Tensor, Tensor]] | None = None
         self._table: Tensor | None = None
-        self._memo: tuple | None = None
+        self._memo: dict[int, tuple] = {}
         self._table_key: tuple | None = None
 
     # ------------------------------------------------------------------ forward
@@ -129,8 +129,7 @@ class KANLayer(nn.Module):
 
     def forward(self, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0) -> Tensor:
         """Outputs of the layer, shape (batch, out_dim)."""
-        memo = self._memo
-        features = self.features(x) if memo is not None and memo[0] is x else None
+        features = self.features(x) if id(x) in self._memo else None
         y = spline_contract(x, self.coef, self.scale_base, self.scale_sp, self.mask, self.grid,
                             self.k, self.base_fun, self.table(), features)
         if self.has_symbolic:
@@ -138,26 +137,28 @@ class KANLayer(nn.Module):
         return y
 
     def features(self, x: Tensor) -> Tensor:
-        """``splines.spline_features`` of ``x``, reused for the input of :meth:`reuse_features`."""
+        """``splines.spline_features`` of ``x``, reused for the inputs of :meth:`reuse_features`."""
         table = self.table()
-        memo = self._memo
-        if memo is None or memo[0] is not x:
+        entry = self._memo.get(id(x))
+        if entry is None or entry[0] is not x:
             return splines.spline_features(x, self.grid, self.k, self.base_fun, table)
-        if memo[1] != x._version or memo[2] is not table:  # first call, or data/grid changed
+        if entry[1] != x._version or entry[2] is not table:  # first call, or data/grid changed
             features = splines.spline_features(x, self.grid, self.k, self.base_fun, table)
-            self._memo = (x, x._version, table, features)
-        return self._memo[3]
+            self._memo[id(x)] = (x, x._version, table, features)
+        return self._memo[id(x)][3]
 
     @contextmanager
-    def reuse_features(self, x: Tensor) -> Iterator[None]:
-        """Within the block, compute the features of this exact input ``x`` once.
+    def reuse_features(self, *inputs: Tensor) -> Iterator[None]:
+        """Within the block, compute the features of these exact inputs once each.
 
-        For training on a fixed batch: the first layer's bases do not change between
-        evaluations unless the grid does (which is detected). ``x`` must not require grad.
+        For training on fixed data: the first layer's bases do not change between
+        evaluations unless the grid or the data do (both detected). The inputs must not
+        require grad.
         """
-        if x.requires_grad:
-            raise ValueError("reuse_features needs an input that does not require grad")
-        previous, self._memo = self._memo, (x, None, None, None)
+        if any(x.requires_grad for x in inputs):
+            raise ValueError("reuse_features needs inputs that do not require grad")
+        previous = self._memo
+        self._memo = {**previous, **{id(x): (x, None, None, None) for x in inputs}}
         try:
             yield
         finally:

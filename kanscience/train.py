@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import Dataset
 from .distributed import DataParallel, unwrap
 from .lbfgs import FlatLBFGS
+from .levenberg import LevenbergMarquardt
 from .network import KAN
 from .regularization import REG_METRICS, penalty
 from .trace import forward_with_statistics
@@ -81,6 +83,19 @@ def _mse(prediction: Tensor, target: Tensor) -> Tensor:
     return torch.mean((prediction - target) ** 2)
 
 
+def _check_least_squares(lamb, loss_fn, objective, comm, singularity_avoiding) -> None:
+    """Levenberg-Marquardt minimizes a plain mean squared error: refuse anything else."""
+    for name, value, ok in (("lamb", lamb, lamb == 0), ("loss_fn", loss_fn, loss_fn is None),
+                            ("objective", objective, objective is None),
+                            ("distributed", comm, comm is None),
+                            ("singularity_avoiding", singularity_avoiding,
+                             not singularity_avoiding)):
+        if not ok:
+            raise ValueError(
+                f"opt='LM' minimizes the mean squared error alone; got {name}={value!r} "
+                "(use opt='LBFGS' for penalties, custom losses and distributed training)")
+
+
 def fit(
     model: KAN | torch.nn.parallel.DistributedDataParallel,
     dataset: Dataset | Mapping[str, Tensor],
@@ -118,9 +133,13 @@ def fit(
         ``distributed``).
     dataset : Dataset or pykan's dict
         In data-parallel training: this rank's shard.
-    opt : {'LBFGS', 'Adam'}
+    opt : {'LBFGS', 'Adam', 'LM'}
+        ``'LM'``: Levenberg-Marquardt (:mod:`kanscience.levenberg`), for the mean squared
+        error without penalty on models up to a few thousand parameters; far fewer
+        evaluations than L-BFGS and usually a lower error.
     steps : int
-        Optimizer steps (an L-BFGS step runs up to ``max_iter`` iterations).
+        Optimizer steps (an L-BFGS step runs up to ``max_iter`` iterations; an LM step is
+        one Jacobian and as many damped solves as it takes to lower the loss).
     lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : float
         Sparsity penalty weights (pykan's).
     update_grid, grid_update_num, start_grid_update_step, stop_grid_update_step
@@ -169,8 +188,8 @@ def fit(
     """
     model, group = unwrap(model, distributed)
     data = Dataset.coerce(dataset)
-    if opt not in ("LBFGS", "Adam"):
-        raise ValueError(f"opt must be 'LBFGS' or 'Adam', got {opt!r}")
+    if opt not in ("LBFGS", "Adam", "LM"):
+        raise ValueError(f"opt must be 'LBFGS', 'Adam' or 'LM', got {opt!r}")
     if reg_metric not in REG_METRICS:
         raise ValueError(f"reg_metric must be one of {REG_METRICS}, got {reg_metric!r}")
     if steps < 0:
@@ -183,6 +202,7 @@ def fit(
             f"dataset has {data.n_in} inputs and {data.n_out} outputs; the model expects "
             f"{model.n_in} and {model.n_out}"
         )
+    custom_loss = loss_fn
     loss_fn = loss_fn or _mse
     n_train, n_test = data.train_input.shape[0], data.test_input.shape[0]
     comm = None
@@ -202,7 +222,10 @@ def fit(
     if not params:
         raise ValueError("model has no trainable parameter")
     optimizer: Any
-    if opt == "LBFGS":
+    if opt == "LM":
+        _check_least_squares(lamb, custom_loss, objective, comm, singularity_avoiding)
+        optimizer = LevenbergMarquardt(model)
+    elif opt == "LBFGS":
         optimizer = FlatLBFGS(params, lr=lr, max_iter=max_iter, tolerance_grad=1e-32,
                               tolerance_change=tolerance_change, history_size=10)
     else:
@@ -240,76 +263,85 @@ def fit(
     last_good = [p.detach().clone() for p in params]
     bar = tqdm(range(steps), disable=not progress, ncols=100)
     evaluations = 0
-    for step in bar:
-        if full_batch:
-            x, y = data.train_input, data.train_label
-            if comm is not None:
-                comm.select("train")
-        else:
-            index = (torch.randperm(n_train, generator=generator)[:batch] if comm is None
-                     else comm.select("train", generator, batch)).to(reference.device)
-            x, y = data.train_input[index], data.train_label[index]
-        if (update_grid and grid_update_freq and step % grid_update_freq == 0
-                and start_grid_update_step <= step < stop_grid_update_step):
-            model.update_grid_(x if comm is None else comm.gather_rows(x))
-        with model.layers[0].reuse_features(x):
-            if opt == "LBFGS":
-                def closure() -> Tensor:
+    with contextlib.ExitStack() as stack:
+        if full_batch:  # the first layer's bases of fixed data are computed once per grid
+            stack.enter_context(model.layers[0].reuse_features(data.train_input,
+                                                               data.test_input))
+        for step in bar:
+            if full_batch:
+                x, y = data.train_input, data.train_label
+                if comm is not None:
+                    comm.select("train")
+            else:
+                index = (torch.randperm(n_train, generator=generator)[:batch] if comm is None
+                         else comm.select("train", generator, batch)).to(reference.device)
+                x, y = data.train_input[index], data.train_label[index]
+            if (update_grid and grid_update_freq and step % grid_update_freq == 0
+                    and start_grid_update_step <= step < stop_grid_update_step):
+                model.update_grid_(x if comm is None else comm.gather_rows(x))
+            with model.layers[0].reuse_features(x) if not full_batch else contextlib.nullcontext():
+                if opt == "LM":
+                    before = optimizer.n_evaluations
+                    state["loss"] = torch.tensor(optimizer.step(x, y))
+                    state["reg"] = torch.zeros(())
+                    evaluations += optimizer.n_evaluations - before
+                elif opt == "LBFGS":
+                    def closure() -> Tensor:
+                        value = total_objective(x, y)
+                        if comm is not None:
+                            return comm.backward(value, params, state)
+                        value.backward()
+                        return value.detach()
+
+                    before = optimizer.n_evaluations
+                    optimizer.step(closure)
+                    evaluations += optimizer.n_evaluations - before
+                else:
+                    optimizer.zero_grad(set_to_none=True)
                     value = total_objective(x, y)
                     if comm is not None:
-                        return comm.backward(value, params, state)
-                    value.backward()
-                    return value.detach()
-
-                before = optimizer.n_evaluations
-                optimizer.step(closure)
-                evaluations += optimizer.n_evaluations - before
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                value = total_objective(x, y)
-                if comm is not None:
-                    comm.backward(value, params, state)
+                        comm.backward(value, params, state)
+                    else:
+                        value.backward()
+                    optimizer.step()
+                    evaluations += 1
+            with torch.no_grad():
+                if full_batch or batch >= n_test:
+                    test_x, test_y = data.test_input, data.test_label
+                    if comm is not None:
+                        comm.select("test")
                 else:
-                    value.backward()
-                optimizer.step()
-                evaluations += 1
-        with torch.no_grad():
-            if full_batch or batch >= n_test:
-                test_x, test_y = data.test_input, data.test_label
+                    index = (torch.randperm(n_test, generator=generator)[:batch] if comm is None
+                             else comm.select("test", generator, batch)).to(reference.device)
+                    test_x, test_y = data.test_input[index], data.test_label[index]
+                test_loss = loss_of(test_x, test_y).detach()
                 if comm is not None:
-                    comm.select("test")
-            else:
-                index = (torch.randperm(n_test, generator=generator)[:batch] if comm is None
-                         else comm.select("test", generator, batch)).to(reference.device)
-                test_x, test_y = data.test_input[index], data.test_label[index]
-            test_loss = loss_of(test_x, test_y).detach()
-            if comm is not None:
-                test_loss = comm.average(test_loss)
-        train_loss, reg_value = float(state["loss"]), float(state["reg"])
-        if not all(map(torch.isfinite, (state["loss"], state["reg"], test_loss))) or not all(
-            bool(torch.isfinite(p).all()) for p in params
-        ):
+                    test_loss = comm.average(test_loss)
+            train_loss, reg_value = float(state["loss"]), float(state["reg"])
+            if not all(map(torch.isfinite, (state["loss"], state["reg"], test_loss))) or not all(
+                bool(torch.isfinite(p).all()) for p in params
+            ):
+                with torch.no_grad():
+                    for p, good in zip(params, last_good):
+                        p.copy_(good)
+                history.n_evaluations, history.seconds = evaluations, time.perf_counter() - start
+                raise TrainingDivergedError(
+                    f"the loss became NaN or Inf at step {step}; the model was restored to the "
+                    "parameters after the last good step (try a smaller lr, a smaller lamb, or "
+                    "singularity_avoiding=True)", history,
+                )
             with torch.no_grad():
                 for p, good in zip(params, last_good):
-                    p.copy_(good)
-            history.n_evaluations, history.seconds = evaluations, time.perf_counter() - start
-            raise TrainingDivergedError(
-                f"the loss became NaN or Inf at step {step}; the model was restored to the "
-                "parameters after the last good step (try a smaller lr, a smaller lamb, or "
-                "singularity_avoiding=True)", history,
-            )
-        with torch.no_grad():
-            for p, good in zip(params, last_good):
-                good.copy_(p)
-        history.train_loss.append(train_loss ** 0.5)
-        history.test_loss.append(float(test_loss) ** 0.5)
-        history.reg.append(reg_value)
-        for metric in metrics or ():
-            history.metrics[metric.__name__].append(float(metric()))
-        if progress:
-            bar.set_description(
-                f"| train_loss: {train_loss ** 0.5:.2e} | test_loss: {float(test_loss) ** 0.5:.2e} "
-                f"| reg: {reg_value:.2e} |"
-            )
+                    good.copy_(p)
+            history.train_loss.append(train_loss ** 0.5)
+            history.test_loss.append(float(test_loss) ** 0.5)
+            history.reg.append(reg_value)
+            for metric in metrics or ():
+                history.metrics[metric.__name__].append(float(metric()))
+            if progress:
+                bar.set_description(
+                    f"| train_loss: {train_loss ** 0.5:.2e} | test_loss: {float(test_loss) ** 0.5:.2e} "
+                    f"| reg: {reg_value:.2e} |"
+                )
     history.n_evaluations, history.seconds = evaluations, time.perf_counter() - start
     return history

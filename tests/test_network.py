@@ -173,6 +173,19 @@ def test_reused_first_layer_features_follow_grid_updates(float64):
         model.update_grid_(x)  # the memo must notice the new grid
         after = model(x)
     torch.testing.assert_close(after, model(x), atol=1e-14, rtol=0)
-    with pytest.raises(ValueError, match="does not require grad"):
+    with pytest.raises(ValueError, match="do not require grad"):
         with layer.reuse_features(x.clone().requires_grad_()):
             pass
+
+
+def test_reused_features_of_several_inputs_equal_fresh_ones(float64):
+    model = KAN([2, 3, 1], grid=5, seed=0, noise_scale=1.0)
+    x, z = random_input(100, 2) * 0.7, random_input(50, 2)
+    fresh = model(x), model(z)
+    with model.layers[0].reuse_features(x, z):
+        torch.testing.assert_close(model(x), fresh[0], atol=1e-15, rtol=0)
+        torch.testing.assert_close(model(z), fresh[1], atol=1e-15, rtol=0)
+        z.mul_(0.5)  # edited in place: the memo notices the new version
+        torch.testing.assert_close(model(z), KAN([2, 3, 1], grid=5, seed=0, noise_scale=1.0)(z),
+                                   atol=1e-15, rtol=0)
+    assert model.layers[0]._memo == {}
