@@ -18,6 +18,7 @@ accuracy solution when the test R^2 against the noise-free target exceeds 0.999.
 Usage::
 
     python benchmarks/feynman.py --max-equations 5 --budget 120 [--noisy] [--out r.json]
+    python benchmarks/feynman.py --resume runs.jsonl   # resumable: reuses finished records
 """
 
 from __future__ import annotations
@@ -232,6 +233,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write all records as JSON here")
+    parser.add_argument("--resume", default=None, help=(
+        "JSON-lines file: records already there are reused, new ones appended as they "
+        "finish (a long run can be split over several sittings)"))
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from kanscience import load_feynman
@@ -240,12 +244,27 @@ def main(argv=None) -> dict:
     ids = ids[: args.max_equations] if args.max_equations else ids
     methods = args.methods.split(",")
     noises = [0.01] if args.only_noisy else ([0.0, 0.01] if args.noisy else [0.0])
+    done = {}
+    if args.resume and os.path.exists(args.resume):
+        with open(args.resume) as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    done[(record["method"], record["id"], record["noise"])] = record
     records = []
     print(f"{'equation':12s} {'noise':>5s} " + "  ".join(f"{m:^26s}" for m in methods),
           flush=True)
     for equation_id in ids:
         for noise in noises:
-            row = [run_one(method, equation_id, noise, args) for method in methods]
+            row = []
+            for method in methods:
+                record = done.get((method, equation_id, noise))
+                if record is None:
+                    record = run_one(method, equation_id, noise, args)
+                    if args.resume:
+                        with open(args.resume, "a") as handle:
+                            handle.write(json.dumps(record) + "\n")
+                row.append(record)
             records += row
             print(f"{equation_id:12s} {noise:5.2f} " + "  ".join(f"{_fmt(r):26s}" for r in row),
                   flush=True)
