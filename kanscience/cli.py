@@ -260,6 +260,8 @@ def _physics(args: argparse.Namespace) -> int:
         options["steps"] = args.steps
     result = case.main(**options)
     print(result.report())
+    if args.plot:
+        result.plot(args.plot)
     return 0 if result.passed else 1
 
 
@@ -319,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     physics.add_argument("case", choices=PHYSICS_CASES)
     physics.add_argument("--seed", type=int, default=0)
     physics.add_argument("--steps", type=int, help="training steps (default: the example's)")
+    physics.add_argument("--plot", metavar="PATH", help="write the learned-vs-true law figure here")
     physics.set_defaults(handler=_physics)
     return parser
 

@@ -7,6 +7,11 @@ coefficients must be within 2% before snapping, no spurious term may exceed 1% o
 leading one, and a numerical criterion on fresh samples must hold. ``main`` never prints;
 run as a script, a case prints a short report.
 
+Each result also carries the data of a plot of the learned versus the true law
+(``CaseResult.panels``, see :mod:`kanscience.physics.plot`), in the law's gauge so that the
+curves coincide when the law is right; ``result.plot(path)`` draws it, and
+``python -m physics_examples.<name> --plot out.png`` writes it.
+
 Cases: :mod:`~physics_examples.harmonic_oscillator`,
 :mod:`~physics_examples.isotropic_oscillator`, :mod:`~physics_examples.pendulum`,
 :mod:`~physics_examples.relativistic_particle`, :mod:`~physics_examples.schwarzschild`,
@@ -16,11 +21,15 @@ Cases: :mod:`~physics_examples.harmonic_oscillator`,
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
+
+from kanscience.physics.plot import LawPanel, plot_law_comparison
 
 __all__ = ["CASES", "CaseResult", "run_as_script", "uniform"]
 
@@ -47,6 +56,8 @@ class CaseResult:
         Wall time of ``main``.
     details : Any
         The library's full result object.
+    panels : list of LawCurves, LawParity or LawContours
+        The learned versus the true law, as :meth:`plot` draws it.
     """
 
     name: str
@@ -56,6 +67,7 @@ class CaseResult:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     details: Any = None
+    panels: list[LawPanel] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -69,6 +81,25 @@ class CaseResult:
         lines += [f"  {name} = {value:.3g}" for name, value in self.metrics.items()]
         return "\n".join(lines)
 
+    def plot(self, path: str | os.PathLike | None = None) -> Figure:
+        """The learned versus the true law (:attr:`panels`) on one Figure.
+
+        Parameters
+        ----------
+        path : str or PathLike, optional
+            Also save the figure there (format from the suffix). Nothing is written otherwise.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            ``fig.axes[i]`` shows ``panels[i]``.
+        """
+        if not self.panels:
+            raise ValueError(f"{self.name} has no plot data (its main stores it in panels)")
+        verdict = "passed" if self.passed else "FAILED"
+        return plot_law_comparison(self.panels, title=f"{self.name}: learned vs true law "
+                                   f"({verdict})", path=path)
+
 
 def uniform(n: int, ranges: Sequence[tuple[float, float]], seed: int) -> torch.Tensor:
     """``n`` float64 samples uniform in the box ``ranges`` (private generator)."""
@@ -78,15 +109,26 @@ def uniform(n: int, ranges: Sequence[tuple[float, float]], seed: int) -> torch.T
     return lo + (hi - lo) * torch.rand(n, len(ranges), generator=generator, dtype=torch.float64)
 
 
-def run_as_script(main: Callable[..., CaseResult], description: str) -> int:
-    """Parse ``--steps/--seed/--n`` (when ``main`` takes them), run, print the report."""
+def run_as_script(main: Callable[..., CaseResult], description: str,
+                  argv: Sequence[str] | None = None) -> int:
+    """Parse ``--steps/--seed/--n`` (when ``main`` takes them) and ``--plot PATH``, run,
+    print the report, and write the learned-versus-true plot to ``PATH`` when asked."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--n", type=int, default=None, help="number of samples")
-    args = parser.parse_args()
+    parser.add_argument("--plot", default=None, metavar="PATH",
+                        help="write the learned-versus-true plot there (e.g. out.png)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny tensors: more threads only add overhead
-    options = {k: v for k, v in vars(args).items() if v is not None}
+    path = args.plot
+    options = {k: v for k, v in vars(args).items() if v is not None and k != "plot"}
     result = main(**options)
     print(result.report())
+    if path is not None:
+        if result.panels:
+            result.plot(path)
+            print(f"  plot written to {path}")
+        else:
+            print("  no plot data: nothing written")
     return 0 if result.passed else 1

@@ -1,4 +1,11 @@
-"""Shared steps of the Lagrangian cases: a kanpiler prior, the checks, a rollout."""
+"""Shared steps of the Lagrangian cases: a kanpiler prior, the checks, a rollout, the plot.
+
+The plot shows the Lagrangian along ``q`` (at ``qdot = 0``) and along ``qdot`` (at
+``q = 0``, or the middle of the box): the formula in the reference's gauge (its best
+``a L + b`` over the box; the formula is already in the canonical gauge, so no ``dF/dt``
+is left), and predicted against true accelerations on fresh states for the formula and
+for the KAN itself (accelerations are gauge-free, so nothing is fitted there).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import torch
 from kanscience import KAN
 from kanscience.formula import formula_to_torch
 from kanscience.physics import (
+    LagrangianResult,
     canonical_lagrangian,
     compare_laws,
     fit_lagrangian,
@@ -18,8 +26,10 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
+from kanscience.physics.plot import LawCurves, LawPanel, LawParity
 
 from . import CaseResult, uniform
+from ._plots import N_PARITY, box_grid, in_gauge, values
 
 Q, QDOT = sympy.symbols("q qdot", real=True)
 
@@ -42,6 +52,42 @@ def kanpiler_prior(prior: str, ranges: Sequence[tuple[float, float]], grid: int)
     return model
 
 
+def law_panels(found: LagrangianResult, truth: sympy.Expr, q: torch.Tensor, qdot: torch.Tensor,
+               true_acceleration: torch.Tensor, ranges: Sequence[tuple[float, float]],
+               m: int = 41, n_slice: int = 201) -> list[LawPanel]:
+    """Two slices of ``L`` (when a formula was found) and a parity panel of the
+    accelerations at the fresh states ``(q, qdot)`` (see the module docstring); the gauge
+    is fitted on an ``m x m`` grid, each slice has ``n_slice`` points."""
+    panels: list[LawPanel] = []
+    symbols = [Q, QDOT]
+    if found.expression is not None:
+        _, _, grid = box_grid(ranges, m)
+        centre = [min(max(0.0, lo), hi) for lo, hi in ranges]
+        along = []
+        for axis in range(2):
+            points = torch.tensor(centre, dtype=torch.float64).repeat(n_slice, 1)
+            points[:, axis] = torch.linspace(*ranges[axis], n_slice, dtype=torch.float64)
+            along.append(points)
+        _, *on_slices = in_gauge({"formula": values(found.expression, symbols, grid)},
+                                 values(truth, symbols, grid),
+                                 *({"formula": values(found.expression, symbols, s)}
+                                   for s in along))
+        for axis, (points, learned) in enumerate(zip(along, on_slices)):
+            other = symbols[1 - axis]
+            panels.append(LawCurves(points[:, axis].numpy(), values(truth, symbols, points),
+                                    learned, title=f"L along {symbols[axis]} at {other} = "
+                                    f"{centre[1 - axis]:g} (learned: a L + b)",
+                                    xlabel=str(symbols[axis]), ylabel="L"))
+    learned = {}
+    if found.expression is not None:
+        learned["formula"] = found.accelerations(q, qdot)[:, 0].numpy()
+    learned["KAN"] = lagrangian_accelerations(found.model, q, qdot, on_singular="ignore"
+                                              )[:, 0].detach().numpy()
+    panels.append(LawParity(true_acceleration[:, 0].numpy(), learned,
+                            title="accelerations on fresh states", quantity="qddot"))
+    return panels
+
+
 def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
              ranges: Sequence[tuple[float, float]], steps: int, seed: int, n: int, grid: int,
              rollout_time: float, rollout_ranges: Sequence[tuple[float, float]]) -> CaseResult:
@@ -59,6 +105,9 @@ def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Ten
     result.metrics["kan_acceleration_error"] = found.kan_error
     if law is None:
         result.checks["formula found"] = False
+        fresh = uniform(N_PARITY, ranges, seed + 10_000)
+        result.panels = law_panels(found, truth, fresh[:, :1], fresh[:, 1:],
+                                   acceleration(fresh[:, :1], fresh[:, 1:]), ranges)
         result.seconds = time.perf_counter() - start
         return result
     exact = compare_laws(law, truth, [Q, QDOT], ignore_constant=True)
@@ -94,5 +143,7 @@ def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Ten
         "rollout follows the true dynamics (max deviation < 1e-3)": deviation < 1e-3,
         "energy conserved along the rollout (relative drift < 1e-6)": drift < 1e-6,
     })
+    result.panels = law_panels(found, truth, fq[:N_PARITY], fv[:N_PARITY], true[:N_PARITY],
+                               ranges)
     result.seconds = time.perf_counter() - start
     return result

@@ -3,7 +3,12 @@
 Flow ``(dx/dt, dp/dt) = (p, -x)`` sampled at ``(x, p)`` uniform in ``[-1, 1]^2``. Expected:
 one conserved quantity, ``H = (x^2 + p^2) / 2`` up to ``a H + b``.
 
-Run: ``python -m physics_examples.harmonic_oscillator [--seed S] [--steps N] [--n N]``.
+Plot (``result.plot()``): the level sets of the learned quantity (the formula and the KAN
+itself, each mapped by its best ``a H + b``) over those of ``H``, i.e. the phase-space
+orbits, and learned against true ``H`` on fresh states.
+
+Run: ``python -m physics_examples.harmonic_oscillator [--seed S] [--steps N] [--n N]
+[--plot out.png]``.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import sympy
 import torch
 
 from kanscience.physics import (
+    ConservedQuantities,
     compare_laws,
     conservation_residual,
     expression_gradient,
     find_conserved_quantities,
 )
+from kanscience.physics.plot import LawContours, LawPanel, LawParity
 
 from . import CaseResult, run_as_script, uniform
+from ._plots import N_PARITY, box_grid, gauge_note, gauges, in_gauge, values
 
 X, P = sympy.symbols("x p", real=True)
 REFERENCE = (X**2 + P**2) / 2
@@ -30,6 +38,31 @@ RANGES = [(-1.0, 1.0), (-1.0, 1.0)]
 def flow(states: torch.Tensor) -> torch.Tensor:
     """``(p, -x)``."""
     return torch.stack([states[:, 1], -states[:, 0]], 1)
+
+
+def law_panels(found: ConservedQuantities, law: sympy.Expr | None, seed: int, m: int = 61
+               ) -> list[LawPanel]:
+    """Level sets on an ``m x m`` grid and a parity panel on fresh states: the true ``H``
+    against the formula ``law`` (when found) and the first KAN of ``found``, each in the
+    gauge ``a Q + b`` fitted on the grid."""
+    x, p, grid = box_grid(RANGES, m)
+    fresh = uniform(N_PARITY, RANGES, seed + 30_000)
+    true_grid, true_fresh = values(REFERENCE, [X, P], grid), values(REFERENCE, [X, P], fresh)
+    on_grid, on_fresh = {}, {}
+    if law is not None:
+        on_grid["formula"] = values(law, [X, P], grid)
+        on_fresh["formula"] = values(law, [X, P], fresh)
+    if found.models:
+        with torch.no_grad():
+            on_grid["KAN"] = found.kan_values(0, grid).double().numpy()
+            on_fresh["KAN"] = found.kan_values(0, fresh).double().numpy()
+    note = gauge_note(gauges(on_grid, true_grid))
+    on_grid, on_fresh = in_gauge(on_grid, true_grid, on_fresh)
+    contours = {label: v.reshape(m, m) for label, v in on_grid.items()}
+    return [LawContours(x, p, true_grid.reshape(m, m), contours,
+                        title="level sets of H = orbits (learned: a Q + b)", xlabel="x",
+                        ylabel="p", note=note),
+            LawParity(true_fresh, on_fresh, title="H on fresh states", quantity="H")]
 
 
 def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseResult:
@@ -68,6 +101,7 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
         })
     else:
         result.checks["formula found"] = False
+    result.panels = law_panels(found, law, seed)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -9,7 +9,14 @@ are related by ``4 H1 H2 = L^2 + K^2``, so exactly three are independent. The co
 must come from the data (deflation + rank test), and the three formulas must each be one
 of ``H1, H2, L, K`` up to scale, with independent gradients.
 
-Run: ``python -m physics_examples.isotropic_oscillator [--seed S] [--steps N] [--n N]``.
+Plot (``result.plot()``): one panel per recovered quantity, learned against true values on
+fresh states, against the reference it matches (or, failing that, the one it is closest
+to), for the formula and for its coefficients before snapping, each mapped by its best
+``a Q + b``. (The KANs are not shown: each learns some function of the invariants, not
+necessarily one of them.)
+
+Run: ``python -m physics_examples.isotropic_oscillator [--seed S] [--steps N] [--n N]
+[--plot out.png]``.
 """
 
 from __future__ import annotations
@@ -20,14 +27,17 @@ import sympy
 import torch
 
 from kanscience.physics import (
+    ConservedQuantities,
     compare_laws,
     conservation_residual,
     expression_gradient,
     find_conserved_quantities,
     gradient_rank,
 )
+from kanscience.physics.plot import LawPanel, LawParity
 
 from . import CaseResult, run_as_script, uniform
+from ._plots import N_PARITY, gauge_note, gauges, in_gauge, values
 
 X1, X2, X3, X4 = SYMBOLS = sympy.symbols("x1 x2 x3 x4", real=True)
 REFERENCE = {"H1": (X1**2 + X2**2) / 2, "H2": (X3**2 + X4**2) / 2, "L": X1 * X4 - X2 * X3,
@@ -45,6 +55,28 @@ def _match(expr: sympy.Expr) -> str | None:
         if compare_laws(expr, reference, SYMBOLS, ignore_constant=True).exact:
             return name
     return None
+
+
+def law_panels(found: ConservedQuantities, names: list[str | None], seed: int
+               ) -> list[LawPanel]:
+    """One parity panel per expression of ``found`` (see the module docstring); ``names``
+    are the references the expressions matched (None: take the closest)."""
+    fresh = uniform(N_PARITY, RANGES, seed + 30_000)
+    truths = {name: values(ref, SYMBOLS, fresh) for name, ref in REFERENCE.items()}
+    panels: list[LawPanel] = []
+    for index, (expr, name) in enumerate(zip(found.expressions, names)):
+        learned = {"formula": values(expr, SYMBOLS, fresh)}
+        if index < len(found.fitted):
+            learned["before snapping"] = values(found.fitted[index], SYMBOLS, fresh)
+        if name is None:  # closest reference: smallest residual after the gauge
+            name = min(truths, key=lambda k: float(
+                ((in_gauge(learned, truths[k])[0]["formula"] - truths[k]) ** 2).mean()
+                / (truths[k] ** 2).mean()))
+        note = gauge_note(gauges(learned, truths[name]))
+        (learned,) = in_gauge(learned, truths[name])
+        panels.append(LawParity(truths[name], learned, title=f"quantity {index + 1}: ${name} = "
+                                f"{sympy.latex(REFERENCE[name])}$", quantity=name, note=note))
+    return panels
 
 
 def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseResult:
@@ -78,6 +110,7 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
     result.checks["no spurious term above 1%"] = max(spurious) < 0.01
     result.checks["conservation residual < 1e-3 on fresh states"] = max(residuals) < 1e-3
     result.checks["formula gradients have rank 3"] = rank == 3
+    result.panels = law_panels(found, names, seed)
     result.seconds = time.perf_counter() - start
     return result
 

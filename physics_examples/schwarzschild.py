@@ -6,7 +6,12 @@ The metric in Cartesian-like coordinates (``r_s = 1``) at points with ``r`` unif
 integrates it. Expected (Gullstrand-Painleve):
 ``f(r) = +-(2 sqrt(r) + log((sqrt(r) - 1) / (sqrt(r) + 1))) + C``.
 
-Run: ``python -m physics_examples.schwarzschild [--seed S] [--steps N] [--n N]``.
+Plot (``result.plot()``): the time shift ``f(r)`` and its derivative ``f'(r)`` over the
+sampled radii, true against the formula and the KAN itself, each mapped by its best
+``a f + b`` (``a`` should come out ``+-1``; ``f'`` is mapped by the same ``a``).
+
+Run: ``python -m physics_examples.schwarzschild [--seed S] [--steps N] [--n N]
+[--plot out.png]``.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import sympy
 import torch
 
 from kanscience.physics import (
+    TimeShiftResult,
     compare_laws,
     learn_time_shift,
     schwarzschild_metric,
     time_shift_residual,
 )
+from kanscience.physics.plot import LawCurves, LawPanel
 from kanscience.physics.univariate import apply_transform
 
 from . import CaseResult, run_as_script
+from ._plots import gauge_note, gauges, in_gauge, kan_values, values
 
 R = sympy.Symbol("r", positive=True)
 REFERENCE = 2 * sympy.sqrt(R) + sympy.log((sympy.sqrt(R) - 1) / (sympy.sqrt(R) + 1))
@@ -41,6 +49,31 @@ def sample_points(n: int, seed: int) -> torch.Tensor:
     return r[:, None] * direction / direction.norm(dim=1, keepdim=True)
 
 
+def law_panels(found: TimeShiftResult, law: sympy.Expr | None, m: int = 181
+               ) -> list[LawPanel]:
+    """``f`` and ``f'`` on ``m`` radii: true against the formula ``law`` (of :data:`R`, when
+    found) and the KAN, each mapped by the ``a f + b`` fitted on ``f``."""
+    r = torch.linspace(*R_RANGE, m, dtype=torch.float64)[:, None]
+    f_true = values(REFERENCE, [R], r)
+    df_true = values(sympy.diff(REFERENCE, R), [R], r)
+    f, df = {}, {}
+    if law is not None:
+        f["formula"], df["formula"] = values(law, [R], r), values(sympy.diff(law, R), [R], r)
+    f["KAN"] = kan_values(found.model, r)
+    points = r.clone().requires_grad_(True)
+    with torch.enable_grad():
+        (slope,) = torch.autograd.grad(found.model(points).sum(), points)
+    df["KAN"] = slope[:, 0].detach().numpy()
+    maps = gauges(f, f_true)
+    (f,) = in_gauge(f, f_true)
+    df = {label: maps[label][0] * v for label, v in df.items()}
+    x = r[:, 0].numpy()
+    note = gauge_note(maps) + "\n(a = +-1 for the right law)"
+    return [LawCurves(x, f_true, f, title="time shift f(r) (learned: a f + b)", xlabel="r",
+                      ylabel="f", note=note),
+            LawCurves(x, df_true, df, title="f'(r) (learned: a f')", xlabel="r", ylabel="f'")]
+
+
 def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = (10, 20)
          ) -> CaseResult:
     """Learn the time shift and check it (see the module docstring)."""
@@ -53,6 +86,7 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = 
     result.metrics["kan_residual"] = found.kan_residual
     if law is None:
         result.checks["formula found"] = False
+        result.panels = law_panels(found, None)
         result.seconds = time.perf_counter() - start
         return result
     law = law.xreplace({found.symbol: R})
@@ -75,6 +109,7 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = 
         "no spurious term above 1%": fitted.spurious < 0.01,
         "shifted spatial metric flat on fresh points (residual < 1e-3)": residual < 1e-3,
     })
+    result.panels = law_panels(found, law)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -27,7 +27,7 @@ def table(tmp_path):
 
 @pytest.mark.slow
 def test_discover_prints_the_law_and_writes_only_when_asked(table, tmp_path):
-    result = run("discover", str(table), "--target", "y", "--time-budget", "30", "--quiet", cwd=tmp_path)
+    result = run("discover", str(table), "--target", "y", "--time-budget", "120", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.strip().startswith("1 ")]
     formula = sympy.parse_expr(rows[0].split(maxsplit=4)[4], local_dict={n: sympy.Symbol(n, real=True) for n in "ab"})
@@ -88,3 +88,12 @@ def test_every_subcommand_has_help(tmp_path):
     for command in ("demo", "discover", "compile", "tree", "sweep", "physics"):
         result = run(command, "--help", cwd=tmp_path)
         assert result.returncode == 0 and "usage: kanscience " + command in result.stdout
+
+
+def test_physics_case_checks_its_law_and_writes_the_requested_plot(tmp_path):
+    # (without --plot nothing is written: tests/test_physics_plots.py::run_as_script)
+    result = run("physics", "schwarzschild", "--steps", "30", "--plot", "law.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "log" in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["law.png"]
+    assert (tmp_path / "law.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

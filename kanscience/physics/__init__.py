@@ -12,6 +12,10 @@ snaps them, and verifies the formula on fresh samples):
   part of a metric (hidden symmetry of Schwarzschild).
 * :func:`fit_constitutive` -- a stress component as a function of the deformation
   gradient, from a linear-elastic prior.
+
+:func:`plot_law_comparison` draws a learned law against the true one (curves, parity,
+level sets; :mod:`kanscience.physics.plot`), after :func:`affine_gauge` where the law is
+defined up to scale and offset.
 """
 
 from .candidates import (
@@ -51,6 +55,14 @@ from .lagrangian import (
     residual_loss,
     rollout,
 )
+from .plot import (
+    LawContours,
+    LawCurves,
+    LawPanel,
+    LawParity,
+    affine_gauge,
+    plot_law_comparison,
+)
 from .snap import normalize_scale, snap_expression, snap_number
 from .sparse import NullVectors, Regression, sparse_null_vectors, sparse_regression
 from .symmetry import (
@@ -71,12 +83,17 @@ __all__ = [
     "ConstitutiveResult",
     "LagrangianResult",
     "LawComparison",
+    "LawContours",
+    "LawCurves",
+    "LawPanel",
+    "LawParity",
     "NullVectors",
     "Regression",
     "SingularMassMatrixError",
     "TimeShiftResult",
     "UnivariateFit",
     "acceleration_loss",
+    "affine_gauge",
     "apply_transform",
     "canonical_lagrangian",
     "combine_terms",
@@ -101,6 +118,7 @@ __all__ = [
     "linear_elastic_prior",
     "metric_function",
     "normalize_scale",
+    "plot_law_comparison",
     "polynomial_terms",
     "residual_loss",
     "rollout",
