@@ -20,9 +20,6 @@
 # network, then make the grid finer and continue.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # the notebook shows figures inline anyway
 import matplotlib.pyplot as plt
 import torch
 

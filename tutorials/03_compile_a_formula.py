@@ -21,9 +21,6 @@
 # data that actually follow $x y + \tfrac12 \sin(\pi z)$.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # the notebook shows figures inline anyway
 import sympy
 import torch
 

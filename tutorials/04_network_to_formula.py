@@ -21,9 +21,6 @@
 # $f(x, y) = \exp(\sin(\pi x) + y^2)$.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # the notebook shows figures inline anyway
 import sympy
 import torch
 

@@ -21,9 +21,6 @@
 # tree; `input_modules` reads the groups off a trained KAN's wiring.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # the notebook shows figures inline anyway
 import torch
 
 from kanscience import KAN, create_dataset, fit, input_modules, plot, prune

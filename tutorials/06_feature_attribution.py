@@ -21,9 +21,6 @@
 # distractors.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # the notebook shows figures inline anyway
 import matplotlib.pyplot as plt
 import torch
 
