@@ -166,11 +166,14 @@ class KANLayer(nn.Module):
 
     def table(self) -> Tensor:
         """``splines.spline_table`` of the current grid, recomputed when the grid changes."""
-        key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype, self.grid.device)
+        key = self._grid_key()
         if self._table_key != key:
             self._table = splines.spline_table(self.grid, self.k)
             self._table_key = key
         return self._table
+
+    def _grid_key(self) -> tuple:
+        return (self.grid._version, self.grid.data_ptr(), self.grid.dtype, self.grid.device)
 
     @property
     def has_symbolic(self) -> bool:
@@ -239,9 +242,12 @@ class KANLayer(nn.Module):
     @torch.no_grad()
     def update_grid_(self, x: Tensor, mode: str = "sample") -> None:
         """Move the grid to the samples ``x`` (batch, in_dim), keeping each spline (in place)."""
-        grid, coef = splines.update_grid(x, self.grid, self.coef, self.k, self.grid_eps, mode)
+        grid, coef, table = splines.update_grid(x, self.grid, self.coef, self.k, self.grid_eps,
+                                                mode, self.table(), return_table=True)
         self.grid.copy_(grid)
         self.coef.copy_(coef)
+        self._table = table.to(self.grid.dtype)
+        self._table_key = self._grid_key()
 
     def extra_repr(self) -> str:
         return (

@@ -218,6 +218,7 @@ class LevenbergMarquardt:
 
     def check(self) -> list[Coordinate]:
         """The free coordinates, validated against :data:`MAX_PARAMETERS`."""
+        self._tensors = [*self.model.parameters(), *self.model.buffers()]
         coordinates = free_coordinates(self.model)
         size = sum(c.index.numel() for c in coordinates)
         if size > MAX_PARAMETERS:
@@ -230,7 +231,7 @@ class LevenbergMarquardt:
 
     def normal_equations(self, x: Tensor, y: Tensor, coordinates: list[Coordinate]
                          ) -> tuple[Tensor, Tensor, float]:
-        """``(J^T J, J^T r, sum r^2)`` in float64, accumulated over row chunks."""
+        """``(J^T J, J^T r, sum r^2)`` as float64, accumulated over row chunks."""
         size = sum(c.index.numel() for c in coordinates)
         rows = max(1, JACOBIAN_ELEMENTS // max(size * y.shape[1], 1))
         gram = torch.zeros(size, size, dtype=torch.float64, device=x.device)
@@ -240,16 +241,17 @@ class LevenbergMarquardt:
             chunk = slice(start, start + rows)
             out, jac = output_jacobian(self.model, x[chunk] if rows < x.shape[0] else x,
                                        coordinates)
-            residual = (out - y[chunk]).reshape(-1).double()
-            jac = jac.reshape(residual.shape[0], size).double()
-            gram.addmm_(jac.t(), jac)
-            gradient.addmv_(jac.t(), residual)
-            total += float(residual @ residual)
+            residual = (out - y[chunk]).reshape(-1)
+            jac = jac.reshape(residual.shape[0], size)
+            # products in the model's precision (the Jacobian has no more), sums in float64
+            gram += (jac.t() @ jac).double()
+            gradient += (jac.t() @ residual).double()
+            total += float(residual.double() @ residual.double())
         self.n_evaluations += 1
         return gram, gradient, total
 
     def _key(self, x: Tensor, y: Tensor) -> tuple:
-        tensors = (x, y, *self.model.parameters(), *self.model.buffers())
+        tensors = (x, y, *self._tensors)
         return tuple((id(t), t._version) for t in tensors)
 
     def _apply(self, coordinates: list[Coordinate], delta: Tensor) -> None:

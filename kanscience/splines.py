@@ -331,7 +331,8 @@ def spline_features(
     return _SplineFeatures.apply(x, grid, k, base, table)
 
 
-def evaluate_splines(x: Tensor, grid: Tensor, coef: Tensor, k: int) -> Tensor:
+def evaluate_splines(x: Tensor, grid: Tensor, coef: Tensor, k: int,
+                     table: Tensor | None = None) -> Tensor:
     """Per-edge spline values, shape (batch, n_in, n_out); pykan's ``coef2curve``.
 
     Parameters
@@ -339,11 +340,14 @@ def evaluate_splines(x: Tensor, grid: Tensor, coef: Tensor, k: int) -> Tensor:
     x : Tensor, shape (batch, n_in)
     grid : Tensor, shape (n_in, G + 2k + 1)
     coef : Tensor, shape (n_in, n_out, G + k)
+    table : Tensor, optional
+        ``spline_table(grid, k)`` if the caller keeps it.
     """
-    return torch.einsum("bin,ion->bio", basis_matrix(x, grid, k), coef)
+    return torch.einsum("bin,ion->bio", basis_matrix(x, grid, k, table), coef)
 
 
-def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
+def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int,
+                     table: Tensor | None = None) -> Tensor:
     """Least-squares spline coefficients for samples of each edge (pykan's ``curve2coef``).
 
     Parameters
@@ -352,6 +356,8 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
     y : Tensor, shape (batch, n_in, n_out)
         Target value of edge (i, j) at ``x[:, i]``.
     grid : Tensor, shape (n_in, G + 2k + 1)
+    table : Tensor, optional
+        ``spline_table(grid, k)`` if the caller keeps it.
 
     Returns
     -------
@@ -368,7 +374,7 @@ def fit_coefficients(x: Tensor, y: Tensor, grid: Tensor, k: int) -> Tensor:
             f"expected x (batch, n_in) and y (batch, n_in, n_out), got {tuple(x.shape)} "
             f"and {tuple(y.shape)}"
         )
-    design = basis_matrix(x, grid, k).transpose(0, 1)  # (n_in, batch, n_basis)
+    design = basis_matrix(x, grid, k, table).transpose(0, 1)  # (n_in, batch, n_basis)
     target = y.transpose(0, 1)  # (n_in, batch, n_out)
     try:
         # gelsd (SVD) gives the minimum-norm solution of rank-deficient designs; the
@@ -408,8 +414,9 @@ def adaptive_grid(x_sorted: Tensor, num: int, grid_eps: float) -> Tensor:
 
 
 def update_grid(
-    x: Tensor, grid: Tensor, coef: Tensor, k: int, grid_eps: float, mode: str = "sample"
-) -> tuple[Tensor, Tensor]:
+    x: Tensor, grid: Tensor, coef: Tensor, k: int, grid_eps: float, mode: str = "sample",
+    table: Tensor | None = None, return_table: bool = False,
+) -> tuple[Tensor, ...]:
     """Move the grid to the data and refit the coefficients to keep each spline.
 
     Parameters
@@ -419,10 +426,15 @@ def update_grid(
     grid, coef : the layer's current grid and coefficients.
     mode : {'sample', 'grid'}
         Refit at the samples (pykan's default) or at ``2G + 1`` points of the new grid.
+    table : Tensor, optional
+        ``spline_table(grid, k)`` of the current grid if the caller keeps it.
+    return_table : bool
+        Also return ``spline_table`` of the new grid (computed anyway).
 
     Returns
     -------
-    (grid, coef) : the new grid (n_in, G + 2k + 1) and coefficients (n_in, n_out, G + k).
+    (grid, coef) : the new grid (n_in, G + 2k + 1) and coefficients (n_in, n_out, G + k),
+    then the new grid's table if ``return_table``.
     """
     if mode not in ("sample", "grid"):
         raise ValueError(f"mode must be 'sample' or 'grid', got {mode!r}")
@@ -431,8 +443,10 @@ def update_grid(
     new_grid = extend_grid(adaptive_grid(x_sorted, num, grid_eps), k)
     if mode == "grid":
         x_sorted = adaptive_grid(x_sorted, 2 * num, grid_eps).t()
-    y = evaluate_splines(x_sorted, grid, coef, k)
-    return new_grid, fit_coefficients(x_sorted, y, new_grid, k)
+    y = evaluate_splines(x_sorted, grid, coef, k, table)
+    new_table = spline_table(new_grid, k)
+    new_coef = fit_coefficients(x_sorted, y, new_grid, k, new_table)
+    return (new_grid, new_coef, new_table) if return_table else (new_grid, new_coef)
 
 
 def refine_grid(
