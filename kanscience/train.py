@@ -259,6 +259,17 @@ def fit(
         state["loss"], state["reg"] = loss.detach(), reg.detach()
         return loss + lamb * reg
 
+    def rows(split: str, inputs: Tensor, labels: Tensor, n: int, whole: bool
+             ) -> tuple[Tensor, Tensor]:
+        """All rows of a split, or a random mini-batch (this rank's part of a global one)."""
+        if whole:
+            if comm is not None:
+                comm.select(split)
+            return inputs, labels
+        index = (torch.randperm(n, generator=generator)[:batch] if comm is None
+                 else comm.select(split, generator, batch)).to(reference.device)
+        return inputs[index], labels[index]
+
     start = time.perf_counter()
     last_good = [p.detach().clone() for p in params]
     bar = tqdm(range(steps), disable=not progress, ncols=100)
@@ -268,14 +279,7 @@ def fit(
             stack.enter_context(model.layers[0].reuse_features(data.train_input,
                                                                data.test_input))
         for step in bar:
-            if full_batch:
-                x, y = data.train_input, data.train_label
-                if comm is not None:
-                    comm.select("train")
-            else:
-                index = (torch.randperm(n_train, generator=generator)[:batch] if comm is None
-                         else comm.select("train", generator, batch)).to(reference.device)
-                x, y = data.train_input[index], data.train_label[index]
+            x, y = rows("train", data.train_input, data.train_label, n_train, full_batch)
             if (update_grid and grid_update_freq and step % grid_update_freq == 0
                     and start_grid_update_step <= step < stop_grid_update_step):
                 model.update_grid_(x if comm is None else comm.gather_rows(x))
@@ -306,14 +310,8 @@ def fit(
                     optimizer.step()
                     evaluations += 1
             with torch.no_grad():
-                if full_batch or batch >= n_test:
-                    test_x, test_y = data.test_input, data.test_label
-                    if comm is not None:
-                        comm.select("test")
-                else:
-                    index = (torch.randperm(n_test, generator=generator)[:batch] if comm is None
-                             else comm.select("test", generator, batch)).to(reference.device)
-                    test_x, test_y = data.test_input[index], data.test_label[index]
+                test_x, test_y = rows("test", data.test_input, data.test_label, n_test,
+                                      full_batch or batch >= n_test)
                 test_loss = loss_of(test_x, test_y).detach()
                 if comm is not None:
                     test_loss = comm.average(test_loss)
