@@ -329,14 +329,18 @@ class KAN(nn.Module):
         return refined
 
     # ----------------------------------------------------------------- edges
-    def _check_edge(self, layer: int, i: int, j: int) -> KANLayer:
+    def check_edge(self, layer: int, i: int, j: int) -> KANLayer:
+        """The layer holding edge (layer, i, j); TypeError/ValueError for a bad index."""
+        for name, value in (("layer", layer), ("i", i), ("j", j)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {value!r}")
         if not 0 <= layer < self.depth:
-            raise ValueError(f"layer index {layer} out of range [0, {self.depth})")
+            raise ValueError(f"layer must be in [0, {self.depth}), got {layer}")
         kan_layer = self.layers[layer]
         if not 0 <= i < kan_layer.in_dim:
-            raise ValueError(f"input node {i} out of range [0, {kan_layer.in_dim}) in layer {layer}")
+            raise ValueError(f"i must be in [0, {kan_layer.in_dim}) for layer {layer}, got {i}")
         if not 0 <= j < kan_layer.out_dim:
-            raise ValueError(f"output subnode {j} out of range [0, {kan_layer.out_dim}) in layer {layer}")
+            raise ValueError(f"j must be in [0, {kan_layer.out_dim}) for layer {layer}, got {j}")
         return kan_layer
 
     @torch.no_grad()
@@ -346,7 +350,7 @@ class KAN(nn.Module):
         ``mode`` is 'n' (spline), 's' (symbolic), 'ns' (both; the spline part weighted by
         ``numeric_mask``) or 'off'.
         """
-        kan_layer = self._check_edge(layer, i, j)
+        kan_layer = self.check_edge(layer, i, j)
         masks = {"n": (1.0, 0.0), "s": (0.0, 1.0), "ns": (numeric_mask, 1.0),
                  "sn": (numeric_mask, 1.0), "off": (0.0, 0.0)}
         if mode not in masks:
@@ -368,7 +372,7 @@ class KAN(nn.Module):
 
         ``affine`` is ``(a, b, c, d)``; they stay trainable. ``mode`` as in :meth:`set_mode_`.
         """
-        kan_layer = self._check_edge(layer, i, j)
+        kan_layer = self.check_edge(layer, i, j)
         if len(affine) != 4:
             raise ValueError(f"affine must be (a, b, c, d), got {affine!r}")
         kan_layer.set_symbolic_name(i, j, name)
@@ -379,7 +383,7 @@ class KAN(nn.Module):
 
     def unset_symbolic_(self, layer: int, i: int, j: int) -> None:
         """Return edge (layer, i, j) to a plain spline edge (in place)."""
-        kan_layer = self._check_edge(layer, i, j)
+        kan_layer = self.check_edge(layer, i, j)
         kan_layer.set_symbolic_name(i, j, ZERO_FUNCTION)
         self.set_mode_(layer, i, j, "n")
 

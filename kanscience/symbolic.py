@@ -407,19 +407,6 @@ def _check_model(model: object) -> None:
         raise TypeError(f"model must be a kanscience.KAN, got {type(model).__name__}")
 
 
-def _check_edge(model: KAN, layer: int, i: int, j: int) -> None:
-    for name, value in (("layer", layer), ("i", i), ("j", j)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {value!r}")
-    if not 0 <= layer < model.depth:
-        raise ValueError(f"layer must be in [0, {model.depth}), got {layer}")
-    kan_layer = model.layers[layer]
-    if not 0 <= i < kan_layer.in_dim:
-        raise ValueError(f"i must be in [0, {kan_layer.in_dim}) for layer {layer}, got {i}")
-    if not 0 <= j < kan_layer.out_dim:
-        raise ValueError(f"j must be in [0, {kan_layer.out_dim}) for layer {layer}, got {j}")
-
-
 def _library_for(model: KAN, lib: LibraryLike) -> FunctionLibrary:
     return model.library if lib is None else resolve_library(lib)
 
@@ -477,7 +464,7 @@ def suggest_symbolic(
     list of Suggestion
     """
     _check_model(model)
-    _check_edge(model, layer, i, j)
+    model.check_edge(layer, i, j)
     if not 0.0 <= weight_simple <= 1.0:
         raise ValueError(f"weight_simple must be in [0, 1], got {weight_simple!r}")
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
@@ -611,7 +598,7 @@ def fix_symbolic_(
     otherwise the fit (a :class:`Suggestion`, score with ``weight_simple = 0.8``).
     """
     _check_model(model)
-    _check_edge(model, layer, i, j)
+    model.check_edge(layer, i, j)
     record = name if isinstance(name, SymbolicFunction) else get_function(name, model.library)
     if x is None:
         _ensure_library(model, [record])
@@ -640,14 +627,14 @@ def fix_symbolic(model: KAN, x: Tensor | None, layer: int, i: int, j: int,
 def unfix_symbolic_(model: KAN, layer: int, i: int, j: int) -> None:
     """Return edge ``(layer, i, j)`` to a spline edge, in place."""
     _check_model(model)
-    _check_edge(model, layer, i, j)
+    model.check_edge(layer, i, j)
     model.unset_symbolic_(layer, i, j)
 
 
 def unfix_symbolic(model: KAN, layer: int, i: int, j: int) -> KAN:
     """A new model with edge ``(layer, i, j)`` back to a spline edge."""
     _check_model(model)
-    _check_edge(model, layer, i, j)
+    model.check_edge(layer, i, j)
     new = copy.deepcopy(model)
     new.unset_symbolic_(layer, i, j)
     return new

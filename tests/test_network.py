@@ -127,9 +127,9 @@ def test_symbolic_edges_need_known_functions_and_valid_indices():
     model = KAN([2, 2, 1], seed=0)
     with pytest.raises(ValueError, match="unknown symbolic function 'sinc'"):
         model.set_symbolic_(0, 0, 0, "sinc")
-    with pytest.raises(ValueError, match="input node 5 out of range"):
+    with pytest.raises(ValueError, match=r"i must be in \[0, 2\) for layer 0, got 5"):
         model.set_symbolic_(0, 5, 0, "sin")
-    with pytest.raises(ValueError, match="layer index 3"):
+    with pytest.raises(ValueError, match=r"layer must be in \[0, 2\), got 3"):
         model.set_mode_(3, 0, 0, "s")
     with pytest.raises(ValueError, match="mode must be"):
         model.set_mode_(0, 0, 0, "q")
