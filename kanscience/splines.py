@@ -235,7 +235,7 @@ def local_bases(
     slopes = None
     if derivatives:
         if k == 0:
-            slopes = torch.zeros_like(values)
+            slopes = torch.zeros(batch, n_in, n, dtype=values.dtype, device=values.device)
         else:  # Horner for sum_p p C_p s^(p-1)
             slopes = coefficient[k] * k
             for p in range(k - 1, 0, -1):

@@ -77,6 +77,17 @@ def test_feature_gradients_first_and_second_order(base):
     assert torch.autograd.gradgradcheck(fn, (x,))
 
 
+def test_piecewise_constant_splines_have_zero_slopes_of_the_bases_shape():
+    grid = random_grid(3, 9, seed=0)
+    x = torch.rand(50, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    index, values, slopes = splines.local_bases(x, grid, 0)
+    assert slopes.shape == values.shape == index.shape == (50, 3, 1)
+    assert torch.equal(slopes, torch.zeros_like(values))
+    xg = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(splines.spline_features(xg, grid, 0, "identity").sum(), xg)
+    torch.testing.assert_close(grad, torch.ones_like(x), atol=0, rtol=0)  # d(identity)/dx
+
+
 def test_least_squares_matches_pykan_curve2coef():
     grid = random_grid(2, 12, seed=7)
     g = torch.Generator().manual_seed(2)
