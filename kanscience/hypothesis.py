@@ -7,7 +7,9 @@ rescaled by its standard deviation, so every score is unit-free and lies in [0, 
 a property holds when its score is *below* the threshold.
 
 * :func:`separability` -- ``f = sum_k f_k(x_Gk)`` (Hessian of ``f``) or
-  ``prod_k f_k(x_Gk)`` (Hessian of ``log|f|``); groups = connected interacting pairs.
+  ``prod_k f_k(x_Gk)`` (Hessian of ``log|f|``); groups = connected interacting pairs;
+  ``method='difference'`` scores mixed differences of values instead, for fitted models
+  (:mod:`kanscience.interactions`).
 * :func:`symmetry` -- ``f`` sees ``x_A`` only through one combination ``phi(x_A)``.
 * :func:`general_separability` -- ``f = h(p(x_A) + q(x_B))``.
 * :func:`detect_separability` -- the top-level label: additive, multiplicative or none.
@@ -15,8 +17,9 @@ a property holds when its score is *below* the threshold.
 Default thresholds, from the exact Feynman equations (float64, 100-500 points): exact
 structure scores ~1e-15; the weakest true interaction scores 0.03 (``asin(l/(n d))``,
 multiplicative), the weakest broken symmetry 0.011 and the weakest broken general
-separability 0.025.  For a learned, approximate model raise the thresholds towards the
-model's relative error.
+separability 0.025; with ``method='difference'`` the weakest true interaction scores 0.019.
+For a learned, approximate model use ``method='difference'`` and raise the threshold
+above the model's relative error (spurious mixed differences of a fit are of that order).
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ from typing import Literal
 
 import numpy as np
 import torch
+
+from kanscience.interactions import (
+    _blocks,
+    _derangement,
+    _evaluate,
+    _gradient,
+    difference_interactions,
+    hessian_interactions,
+)
 
 __all__ = [
     "GENERAL_THRESHOLD",
@@ -47,7 +59,6 @@ __all__ = [
 SEPARABILITY_THRESHOLD = 5e-3
 SYMMETRY_THRESHOLD = 1e-3
 GENERAL_THRESHOLD = 1e-3
-_ROW_FLOOR = 1e-2  # rows of H below 1% of the point's largest entry are normalized by that 1%
 _TINY = 1e-12      # gradients below this fraction of the largest are left out of angle tests
 
 Ranges = Sequence[Sequence[float]] | Mapping[str, Sequence[float]]
@@ -59,16 +70,22 @@ Groups = tuple[tuple[int, ...], ...]
 class SeparabilityResult:
     """Outcome of :func:`separability`.
 
-    ``score`` is the largest normalized cross-block entry of ``hessian_matrix`` for the
-    reported ``groups``; with a single group it is the same quantity for the best
-    two-way split.  ``separable`` is ``score < threshold``.
+    ``score`` is the largest cross-block entry of ``interaction_matrix`` (computed by
+    ``method``) for the reported ``groups``; with a single group it is the same quantity
+    for the best two-way split.  ``separable`` is ``score < threshold``.
     """
 
     mode: str
     separable: bool
     groups: Groups
     score: float
-    hessian_matrix: np.ndarray = field(compare=False, repr=False)
+    interaction_matrix: np.ndarray = field(compare=False, repr=False)
+    method: str = "hessian"
+
+    @property
+    def hessian_matrix(self) -> np.ndarray:
+        """``interaction_matrix`` under its former name."""
+        return self.interaction_matrix
 
 
 @dataclass(frozen=True)
@@ -183,106 +200,40 @@ def _check_threshold(threshold: float, name: str = "threshold") -> None:
         raise ValueError(f"{name} must be a number in (0, 1), got {threshold!r}")
 
 
-# ---------------------------------------------------------------------- derivatives
-def _evaluate(f: Callable, x: torch.Tensor) -> torch.Tensor:
-    y = f(x)
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"f must return a torch.Tensor, got {type(y).__name__}")
-    n = x.shape[0]
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"f must return shape ({n},) or ({n}, 1) for x of shape "
-                         f"{tuple(x.shape)}, got {tuple(y.shape)}")
-    y = y.reshape(n)
-    if not bool(torch.isfinite(y).all()):
-        raise ValueError("f returned NaN or Inf on the sample points")
-    return y
-
-
-def _gradient(f: Callable, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
-    if not x.requires_grad:
-        x = x.detach().requires_grad_(True)
-    y = _evaluate(f, x)
-    if not y.requires_grad:
-        raise ValueError("f(x) has no autograd graph; f must be built from torch operations")
-    (g,) = torch.autograd.grad(y.sum(), x, create_graph=create_graph)
-    if not bool(torch.isfinite(g).all()):
-        raise ValueError("the gradient of f is NaN or Inf at some sample points")
-    return g if create_graph else g.detach()
-
-
-def _hessian(f: Callable, x: torch.Tensor) -> torch.Tensor:
-    x = x.detach().requires_grad_(True)
-    g = _gradient(f, x, create_graph=True)  # rows of f are independent: d/dx sum_k f(x_k)
-    n, d = x.shape
-    if not g.requires_grad:  # f is affine
-        return torch.zeros(n, d, d, dtype=x.dtype)
-    rows = []
-    for i in range(d):
-        (h,) = torch.autograd.grad(g[:, i].sum(), x, retain_graph=True, allow_unused=True)
-        rows.append(torch.zeros_like(x) if h is None else h.detach())
-    hess = torch.stack(rows, dim=1)
-    if not bool(torch.isfinite(hess).all()):
-        raise ValueError("the Hessian of f is NaN or Inf at some sample points")
-    return hess
-
-
-def _interaction_matrix(hess: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    s = (hess * scale[None, :, None] * scale[None, None, :]).abs()
-    peak = s.amax(dim=(1, 2), keepdim=True)[:, :, 0]
-    rows = torch.maximum(s.amax(dim=2), _ROW_FLOOR * peak)
-    den = (rows[:, :, None] * rows[:, None, :]).sqrt()
-    return torch.where(den > 0, s / den.clamp_min(1e-300), torch.zeros_like(s)).mean(0)
-
-
-def _blocks(m: np.ndarray, threshold: float) -> tuple[Groups, float]:
-    """Connected components of the pairs scoring >= threshold, and the split score:
-    the largest cross-block entry, or for one block the weakest edge needed to join it
-    (Kruskal on the complete graph, heaviest pairs first)."""
-    d = m.shape[0]
-    comp = list(range(d))
-    edges = sorted(((float(m[i, j]), i, j) for i in range(d) for j in range(i + 1, d)),
-                   reverse=True)
-    score = 1.0
-    for w, i, j in edges:
-        ci, cj = comp[i], comp[j]
-        if ci == cj:
-            continue
-        if w < threshold:  # the heaviest pair left between blocks
-            score = w
-            break
-        comp = [ci if c == cj else c for c in comp]
-        score = min(score, w)
-    blocks: dict[int, list[int]] = {}
-    for i, c in enumerate(comp):
-        blocks.setdefault(c, []).append(i)
-    return tuple(sorted(tuple(b) for b in blocks.values())), score
-
-
 # ----------------------------------------------------------------------- public API
 def separability(f: Callable, x: torch.Tensor | np.ndarray | None = None, *,
                  mode: Literal["add", "mul"] = "add",
-                 threshold: float = SEPARABILITY_THRESHOLD, ranges: Ranges | None = None,
-                 n_samples: int = 300, seed: Seed = 0) -> SeparabilityResult:
+                 threshold: float = SEPARABILITY_THRESHOLD,
+                 method: Literal["hessian", "difference"] = "hessian",
+                 ranges: Ranges | None = None, n_samples: int = 300,
+                 seed: Seed = 0) -> SeparabilityResult:
     """Finest additive (``f = sum f_k``) or multiplicative (``prod f_k``) split of ``f``.
 
-    Per point, the rescaled ``|H_ij| s_i s_j`` is divided by ``sqrt(r_i r_j)``, ``r_i`` the
-    largest entry of row ``i`` (floored at 1% of the point's largest entry), and averaged
-    over points: ``hessian_matrix``.  Pairs scoring at least ``threshold`` interact; the
-    groups are the connected components of the interacting pairs.
+    A pairwise interaction matrix of ``f`` (``'add'``) or ``log|f|`` (``'mul'``) is
+    scored on ``x``: ``method='hessian'`` averages normalized mixed second derivatives
+    (:func:`~kanscience.interactions.hessian_interactions`; exact for formulas),
+    ``method='difference'`` normalizes mixed differences of function values between
+    paired sample points (:func:`~kanscience.interactions.difference_interactions`;
+    robust for fitted models, whose derivatives amplify the fit error).  Pairs scoring at
+    least ``threshold`` interact; the groups are the connected components of the
+    interacting pairs.
 
     Parameters
     ----------
     f : callable
-        ``(n, d)`` float64 tensor -> ``(n,)`` or ``(n, 1)``, row by row, differentiable
-        twice with torch autograd.
+        ``(n, d)`` float64 tensor -> ``(n,)`` or ``(n, 1)``, row by row (differentiable
+        twice with torch autograd for ``method='hessian'``).
     x : array of shape (n, d), optional
         Sample points; if omitted, ``n_samples`` points are drawn from ``ranges``.
     mode : {'add', 'mul'}
         ``'mul'`` tests ``log|f|`` and needs ``f != 0`` on the sample.
     threshold : float in (0, 1)
-        Pairs whose normalized Hessian score reaches it interact.
+        Pairs whose normalized score reaches it interact.
+    method : {'hessian', 'difference'}
+        How interactions are scored (see above).
     ranges, n_samples, seed
-        Used only when ``x`` is omitted (see :func:`sample_inputs`).
+        Sampling when ``x`` is omitted (see :func:`sample_inputs`); ``seed`` also pairs
+        the points for ``method='difference'``.
 
     Returns
     -------
@@ -293,23 +244,28 @@ def separability(f: Callable, x: torch.Tensor | np.ndarray | None = None, *,
     >>> f = lambda x: x[:, 0] ** 2 + torch.sin(x[:, 1] * x[:, 2])
     >>> separability(f, ranges=[(1, 2)] * 3, seed=0).groups
     ((0,), (1, 2))
+    >>> separability(f, ranges=[(1, 2)] * 3, method="difference").groups
+    ((0,), (1, 2))
     """
     if mode not in ("add", "mul"):
         raise ValueError(f"mode must be 'add' or 'mul', got {mode!r}")
+    if method not in ("hessian", "difference"):
+        raise ValueError(f"method must be 'hessian' or 'difference', got {method!r}")
     _check_threshold(threshold)
     f = _as_callable(f)
-    x = _inputs(x, ranges, n_samples, _generator(seed))
+    gen = _generator(seed)
+    x = _inputs(x, ranges, n_samples, gen)
     if x.shape[1] < 2:
         raise ValueError(f"separability needs at least two variables, x has {x.shape[1]}")
-    target = f
-    if mode == "mul":
-        if bool((_evaluate(f, x) == 0).any()):
-            raise ValueError("f is zero at some sample points; mode='mul' needs f != 0")
-        target = lambda z: torch.log(torch.abs(_evaluate(f, z)))
-    m = _interaction_matrix(_hessian(target, x), x.std(0)).numpy()
+    if mode == "mul" and bool((_evaluate(f, x) == 0).any()):
+        raise ValueError("f is zero at some sample points; mode='mul' needs f != 0")
+    if method == "hessian":
+        m = hessian_interactions(f, x, log=mode == "mul")
+    else:
+        m = difference_interactions(f, x, log=mode == "mul", generator=gen)
     groups, score = _blocks(m, float(threshold))
     return SeparabilityResult(mode=mode, separable=len(groups) > 1, groups=groups,
-                              score=score, hessian_matrix=m)
+                              score=score, interaction_matrix=m, method=method)
 
 
 def _check_block(block: Sequence[int], d: int, name: str) -> tuple[int, ...]:
@@ -320,13 +276,6 @@ def _check_block(block: Sequence[int], d: int, name: str) -> tuple[int, ...]:
     if len(out) == 0 or len(set(out)) != len(out) or not all(0 <= i < d for i in out):
         raise ValueError(f"{name} must hold distinct indices in [0, {d}), got {block!r}")
     return tuple(sorted(out))
-
-
-def _derangement(n: int, gen: torch.Generator) -> torch.Tensor:
-    order = torch.randperm(n, generator=gen)
-    perm = torch.empty_like(order)
-    perm[order] = order.roll(-1)  # every point is paired with another one
-    return perm
 
 
 def _angle_change(u: torch.Tensor, v: torch.Tensor) -> float:
@@ -464,6 +413,7 @@ def general_separability(f: Callable, x: torch.Tensor | np.ndarray | None,
 
 def detect_separability(f: Callable, x: torch.Tensor | np.ndarray | None = None, *,
                         threshold: float = SEPARABILITY_THRESHOLD,
+                        method: Literal["hessian", "difference"] = "hessian",
                         ranges: Ranges | None = None, n_samples: int = 300,
                         seed: Seed = 0) -> SeparabilityReport:
     """Top-level separability of ``f``: additive first, then multiplicative.
@@ -473,8 +423,9 @@ def detect_separability(f: Callable, x: torch.Tensor | np.ndarray | None = None,
 
     Parameters
     ----------
-    f, x, threshold, ranges, n_samples, seed
-        As in :func:`separability`.
+    f, x, threshold, method, ranges, n_samples, seed
+        As in :func:`separability`.  For a fitted model (a KAN surrogate), use
+        ``method='difference'`` with a threshold above the model's relative error.
 
     Returns
     -------
@@ -489,16 +440,17 @@ def detect_separability(f: Callable, x: torch.Tensor | np.ndarray | None = None,
     """
     _check_threshold(threshold)
     f = _as_callable(f)
-    x = _inputs(x, ranges, n_samples, _generator(seed))
+    gen = _generator(seed)
+    x = _inputs(x, ranges, n_samples, gen)
     d = x.shape[1]
     if d == 1:
         _evaluate(f, x)
         nan = float("nan")
         return SeparabilityReport("none", ((0,),), nan, nan, None, None)
-    add = separability(f, x, mode="add", threshold=threshold)
+    add = separability(f, x, mode="add", threshold=threshold, method=method, seed=gen)
     mul = None
     if not bool((_evaluate(f, x) == 0).any()):
-        mul = separability(f, x, mode="mul", threshold=threshold)
+        mul = separability(f, x, mode="mul", threshold=threshold, method=method, seed=gen)
     if add.separable:
         label, groups = "additive", add.groups
     elif mul is not None and mul.separable:

@@ -19,6 +19,7 @@ from kanscience.hypothesis import (
     separability,
     symmetry,
 )
+from kanscience.interactions import _derangement, difference_interactions, hessian_interactions
 
 DATA = Path(__file__).resolve().parents[1] / "kanscience" / "datasets" / "feynman_dev.json"
 EQUATIONS = json.loads(DATA.read_text())["equations"]
@@ -46,15 +47,20 @@ def truth(eq: dict) -> tuple[str, set[frozenset[int]]]:
     return "none", {frozenset(range(len(names)))}
 
 
+METHODS = ("hessian", "difference")
+
+
 @pytest.fixture(scope="module")
-def feynman_reports() -> dict[str, object]:
-    return {eq["id"]: detect_separability(exact_callable(eq), inputs(eq)) for eq in EQUATIONS}
+def feynman_reports() -> dict[tuple[str, str], object]:
+    return {(eq["id"], method): detect_separability(exact_callable(eq), inputs(eq), method=method)
+            for eq in EQUATIONS for method in METHODS}
 
 
-def test_feynman_accuracy(feynman_reports):
+@pytest.mark.parametrize("method", METHODS)
+def test_feynman_accuracy(feynman_reports, method):
     wrong = []
     for eq in EQUATIONS:
-        report = feynman_reports[eq["id"]]
+        report = feynman_reports[eq["id"], method]
         label, groups = truth(eq)
         if report.label != label or {frozenset(g) for g in report.groups} != groups:
             wrong.append((eq["id"], report.label, report.groups))
@@ -63,10 +69,11 @@ def test_feynman_accuracy(feynman_reports):
     assert wrong == []
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("eq", EQUATIONS, ids=[eq["id"] for eq in EQUATIONS])
-def test_feynman_scores_have_margin(eq, feynman_reports):
+def test_feynman_scores_have_margin(eq, method, feynman_reports):
     """Exact structure scores at round-off; true interactions 3x above the threshold."""
-    report = feynman_reports[eq["id"]]
+    report = feynman_reports[eq["id"], method]
     if len(eq["variables"]) < 2:
         return
     for name, score in (("additive", report.additive_score),
@@ -88,10 +95,11 @@ def test_multiplicative_split_is_general_split(eq):
     assert result.separable and result.score < EXACT
 
 
-def test_feynman_results_do_not_depend_on_seed():
+@pytest.mark.parametrize("method", METHODS)
+def test_feynman_results_do_not_depend_on_seed(method):
     for eq in EQUATIONS[:20]:
-        a = detect_separability(exact_callable(eq), inputs(eq, seed=1))
-        b = detect_separability(exact_callable(eq), inputs(eq, seed=2))
+        a = detect_separability(exact_callable(eq), inputs(eq, seed=1), method=method, seed=1)
+        b = detect_separability(exact_callable(eq), inputs(eq, seed=2), method=method, seed=2)
         assert (a.label, a.groups) == (b.label, b.groups)
 
 
@@ -106,6 +114,44 @@ def test_product_is_multiplicative():
     assert report.groups == ((0,), (1,))
     assert report.multiplicative_score < EXACT
     assert report.additive_score == pytest.approx(1.0, abs=1e-12)  # only cross curvature
+
+
+def test_difference_scores_of_a_product_closed_form():
+    """x0 * x1, x ~ U(0.5, 2)^2: D_01 = (x0' - x0)(x1' - x1), D_0 = (x0' - x0) x1, so the
+    score tends to E[(x' - x)^2] / sqrt(E[(x' - x)^2] E[x^2]) = sqrt(0.375 / 1.75)."""
+    x = sample_inputs([(0.5, 2.0)] * 2, 20000, seed=0)
+    f = lambda z: z[:, 0] * z[:, 1]
+    m = difference_interactions(f, x)
+    assert m[0, 1] == pytest.approx((0.375 / 1.75) ** 0.5, abs=0.01)
+    assert np.all(np.diag(m) == 0)
+    assert np.abs(difference_interactions(f, x, log=True)).max() < EXACT
+
+
+def test_difference_scores_ignore_small_wiggles_that_derivatives_amplify():
+    """A fitted model's error: 1e-3 sin(40 x0 x1) on an additive function. Its Hessian
+    term (~1.6) rivals the true curvature (2); its mixed difference (< 4e-3) does not."""
+    f = lambda z: z[:, 0] ** 2 + z[:, 1] ** 2 + 1e-3 * torch.sin(40 * z[:, 0] * z[:, 1])
+    x = grid(2)
+    assert hessian_interactions(f, x)[0, 1] > 0.3
+    assert difference_interactions(f, x)[0, 1] < 4e-3
+    report = detect_separability(f, x, method="difference", threshold=0.01)
+    assert report.label == "additive" and report.additive_score < 4e-3
+    assert detect_separability(f, x, threshold=0.01).label == "none"
+
+
+def test_difference_method_leaves_out_zero_corners():
+    """log|f| at a corner where f vanishes is -inf: those quadruples are left out, and
+    when every quadruple has one the test refuses."""
+    f = lambda z: z[:, 0] - z[:, 1]
+    x = grid(2, 0.0, 1.0)
+    perm = _derangement(N, torch.Generator().manual_seed(0))  # the default pairing
+    x[perm[:10], 0] = x[:10, 1]  # f(x0', x1) = 0 at the first corner of 10 quadruples
+    assert bool((f(x) != 0).all())
+    m = difference_interactions(f, x, log=True)
+    assert np.isfinite(m).all() and 0.1 < m[0, 1] <= 1
+    with pytest.raises(ValueError, match="infinite at a corner of every quadruple"):
+        difference_interactions(f, torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64),
+                                log=True)
 
 
 def test_sum_with_square_is_additive():
@@ -193,6 +239,8 @@ def test_bad_inputs_raise():
             separability(f, x, threshold=bad)
     with pytest.raises(ValueError, match="mode must be 'add' or 'mul'"):
         separability(f, x, mode="sum")
+    with pytest.raises(ValueError, match="method must be 'hessian' or 'difference'"):
+        detect_separability(f, x, method="finite")
     with pytest.raises(ValueError, match="zero at some sample points"):
         separability(lambda z: z[:, 0] * torch.zeros_like(z[:, 1]), x, mode="mul")
     with pytest.raises(ValueError, match="either x"):
