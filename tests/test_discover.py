@@ -9,7 +9,11 @@ import sympy
 import torch
 
 from kanscience import Dataset
-from kanscience.discover import Candidate, DiscoveryResult, discover
+from kanscience.discover import DISCOVERY_LIBRARY, Candidate, DiscoveryResult, _explore, discover
+from kanscience.discover_forms import combine_roots, expand_polynomials, normalize_scales
+from kanscience.discover_search import Search, add, probe, rank, refit, snap_greedy
+from kanscience.discover_split import split_branch
+from kanscience.functions import resolve_library
 
 F64 = torch.float64
 
@@ -56,12 +60,13 @@ def test_candidates_form_a_ranked_pareto_front(additive):
 
 def test_discover_is_deterministic():
     x = _inputs(200, 1, -1.0, 1.0, seed=3)
-    data = (x, 3 * x[:, 0] - 0.5 + torch.tanh(2 * x[:, 0]))
-    first = discover(data, steps=10, time_budget=60, seed=1)
-    second = discover(data, steps=10, time_budget=60, seed=1)
+    data = (x, 3 * torch.sin(2 * x[:, 0] + 0.5) - 0.5)
+    first = discover(data, steps=10, time_budget=None, seed=1)
+    second = discover(data, steps=10, time_budget=None, seed=1)
     assert [c.expr for c in first.all_candidates] == [c.expr for c in second.all_candidates]
     assert [c.test_rmse for c in first.all_candidates] == [c.test_rmse for c in
                                                            second.all_candidates]
+    assert first.best.test_rmse < 1e-10 and len(first.all_candidates) > 3
 
 
 def test_discover_products_with_sign_changes():
@@ -115,3 +120,128 @@ def test_discover_bad_data():
     with pytest.raises(ValueError, match="contains NaN or Inf"):
         discover((x, x[:, 0] / 0))
     assert math.isnan(Candidate(sympy.S.One, 1, 0.0, 1.0).val_rmse)
+
+
+# ----------------------------------------------------------------- formula polishing
+def _values(expr, symbols, x):
+    fn = sympy.lambdify(symbols, expr, "math")
+    return torch.tensor([float(fn(*row)) for row in x.tolist()], dtype=F64)
+
+
+def test_expand_polynomials_makes_constants_identifiable():
+    t = sympy.Symbol("t", real=True)
+    expr = 0.4 * sympy.exp(-0.0128 * (6.25 * t + 0.03) ** 2)
+    out = expand_polynomials(expr, [t])
+    x = _inputs(20, 1, 1.0, 3.0)
+    assert torch.allclose(_values(out, [t], x), _values(expr, [t], x), rtol=1e-13, atol=0)
+    (power,) = out.atoms(sympy.exp)
+    poly = sympy.Poly(power.args[0], t)
+    # three constants for three degrees of freedom: a quadratic in monomial form
+    assert poly.degree() == 2
+    assert float(poly.coeff_monomial(t ** 2)) == pytest.approx(-0.0128 * 6.25 ** 2, rel=1e-14)
+    assert float(poly.coeff_monomial(t)) == pytest.approx(-0.0128 * 2 * 6.25 * 0.03, rel=1e-12)
+    # a polynomial whose expansion would grow a lot is left alone
+    product = (t + 1.5) ** 4 * (t - 2.5) ** 3
+    assert expand_polynomials(product, [t]) == product
+
+
+def test_normalize_scales_removes_a_redundant_constant():
+    t = sympy.Symbol("t", real=True)
+    expr = 3.0 / sympy.sqrt(4.0 * t + 4.0) + 2.0 * sympy.log(0.5 * t + 2.0)
+    x = _inputs(20, 1, 1.0, 3.0)
+    out = normalize_scales(expr, [t], x)
+    assert torch.allclose(_values(out, [t], x), _values(expr, [t], x), rtol=1e-13, atol=0)
+    (root,) = [p for p in out.atoms(sympy.Pow) if p.exp == -sympy.S.Half]
+    (log,) = out.atoms(sympy.log)
+    # the dominant term on the data gets the coefficient 1: 4 t over 4, 2 over t / 2
+    assert root.base.coeff(t) == 1 and float(root.base.as_coeff_Add()[0]) == 1.0
+    assert log.args[0].as_coeff_Add()[0] == 1 and float(log.args[0].coeff(t)) == 0.25
+    # a small constant stays a free float, free to vanish in a refit
+    small = normalize_scales(0.05 * (0.08 * t + 1e-5) ** -3, [t], x)
+    (base,) = [p.base for p in small.atoms(sympy.Pow) if p.exp == -3]
+    assert base.coeff(t) == 1 and float(base.as_coeff_Add()[0]) == pytest.approx(1.25e-4)
+
+
+def test_forms_on_positive_variables():
+    """On positive data a dominant monomial leaves a binomial (the small parameter
+    v / c appears), and roots of products combine."""
+    c, v, a, b = sympy.symbols("c v a b", real=True)
+    x = torch.cat([_inputs(50, 1, 3.0, 10.0, seed=1), _inputs(50, 1, 1.0, 2.0, seed=2)], 1)
+    expr = 2.0 * c / sympy.sqrt(c ** 2 / v ** 2 - 1)
+    out = normalize_scales(expr, [c, v], x, frozenset({c, v}))
+    assert out == 2.0 * v / sympy.sqrt(1 - v ** 2 / c ** 2)
+    assert torch.allclose(_values(out, [c, v], x), _values(expr, [c, v], x), rtol=1e-13)
+    # without the positivity of c the form stays
+    assert normalize_scales(expr, [c, v], x, frozenset({v})) == expr
+    assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(c) * v) == \
+        v * sympy.sqrt(a * b / c)
+
+
+def _search(x, y, names, **options):
+    n_val = x.shape[0] // 5
+    base = {"polish_steps": 40, "snap_tolerance": 0.02, "seed": 0, "steps": 20, "lm_steps": 40,
+            "lamb": 1e-3, "grid": 5, "refine_grid": 20, "weight_simple": 0.8, "grid_number": 51,
+            "alternatives": 3, "alternative_gap": 1.0, "max_symbolic": 1000}
+    base.update(options)
+    return Search(symbols=[sympy.Symbol(v, real=True) for v in names], fit_x=x[n_val:],
+                  fit_y=y[n_val:], val_x=x[:n_val], val_y=y[:n_val], test_x=x[:n_val],
+                  test_y=y[:n_val], library=resolve_library(DISCOVERY_LIBRARY), options=base,
+                  deadline=math.inf, probe_x=probe(x, 0))
+
+
+def test_greedy_snapping_recovers_constants_under_noise():
+    """0.4 exp(-t^2 / 2) with 1% noise: the fitted exponent 0.498... t^2 + 0.005 t snaps to
+    t^2 / 2 because the data cannot tell them apart; the exact-data snaps stay exact."""
+    x = _inputs(2000, 1, 1.0, 3.0, seed=4)
+    clean = 0.4 * torch.exp(-x[:, 0] ** 2 / 2)
+    noise = 0.01 * float(clean.pow(2).mean().sqrt())
+    y = clean + noise * torch.randn(2000, generator=torch.Generator().manual_seed(2), dtype=F64)
+    search = _search(x, y, ["t"])
+    t = search.symbols[0]
+    start = refit(search, 0.4 * sympy.exp(-0.49 * t ** 2 - 0.01 * t))
+    snap_greedy(search, start, "start", add(search, start, "start"))
+    best = rank(list(search.found.values()), search.spread)[0][0]
+    (power,) = best.expr.atoms(sympy.exp)
+    assert power.args[0] == -t ** 2 / 2
+    assert best.val_rmse == pytest.approx(noise, rel=0.1)
+    # on exact data a snap must keep the error at rounding level: 0.47 stays a float
+    exact_y = 0.4 * torch.exp(-0.47 * x[:, 0] ** 2)
+    exact = _search(x, exact_y, ["t"])
+    fitted = refit(exact, 0.41 * sympy.exp(-0.45 * t ** 2 - 0.01 * t))
+    snap_greedy(exact, fitted, "fitted", add(exact, fitted, "fitted"))
+    best = rank(list(exact.found.values()), exact.spread)[0][0]
+    (power,) = best.expr.atoms(sympy.exp)
+    assert best.val_rmse < 1e-12 and best.expr.has(sympy.Rational(2, 5))
+    assert float(power.args[0] / t ** 2) == pytest.approx(-0.47, rel=1e-10)
+
+
+@pytest.mark.slow
+def test_split_by_separability_recurses_into_products(tmp_path, monkeypatch):
+    """x1 y1 + x2 y2 + x3: additive groups, two of them products, found on an exact
+    surrogate (the function itself)."""
+    monkeypatch.chdir(tmp_path)
+    x = _inputs(1000, 5, 1.0, 5.0, seed=6)
+
+    def truth(z):
+        return z[:, 0] * z[:, 1] + z[:, 2] * z[:, 3] + z[:, 4]
+
+    search = _search(x, truth(x), ["a", "b", "c", "d", "e"])
+    split_branch(search, (truth, 0.0), 2, _explore)
+    a, b, c, d, e = search.symbols
+    best = rank(list(search.found.values()), search.spread)[0][0]
+    assert sympy.simplify(best.expr - (a * b + c * d + e)) == 0
+    assert best.val_rmse < 1e-10
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_discover_power_law_times_function_of_a_group():
+    """m / sqrt(1 - v^2 / c^2): a power law times a function of the group v / c."""
+    x = torch.cat([_inputs(400, 1, 1.0, 5.0, seed=7), _inputs(400, 1, 1.0, 2.0, seed=8),
+                   _inputs(400, 1, 3.0, 10.0, seed=9)], 1)
+    y = x[:, 0] / torch.sqrt(1 - x[:, 1] ** 2 / x[:, 2] ** 2)
+    result = discover((x, y), ["m", "v", "c"], time_budget=60)
+    m, v, c = result.variables
+    assert sympy.simplify(result.best.expr - m / sympy.sqrt(1 - v ** 2 / c ** 2)) == 0
+    assert result.best.test_rmse < 1e-10
+    assert "power" in result.best.source

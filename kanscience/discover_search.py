@@ -1,0 +1,381 @@
+"""State of one :func:`kanscience.discover.discover` call, and formula polishing.
+
+A formula found by a structure is polished before it is scored:
+
+1. simplified and made identifiable (:mod:`kanscience.discover_forms`: polynomial parts
+   expanded, powers and logarithms of sums normalized), so that its constants can be
+   refitted and snapped one by one;
+2. its constants are refitted on the data by least squares
+   (:func:`kanscience.formula.fit_constants`);
+3. snapped to simple numbers: all at once at a few tolerances; and, for the best formulas
+   at the end of the search (:func:`polish_best`), one constant at a time, refitting the
+   others after each snap and keeping a snap only while the validation error stays within
+   the search's ``tolerance`` (relative) of the unsnapped formula's. On noisy data a
+   fitted ``0.498`` is statistically indistinguishable from ``1/2``: the greedy snapper
+   accepts it; on exact data only exact snaps survive.
+
+Every polished variant becomes a :class:`Candidate`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+import torch
+from torch import Tensor
+
+from .discover_forms import expand_polynomials, normalize_scales, positive_symbols, simplify
+from .formula import expression_complexity, fit_constants, formula_to_torch, snap_constants
+
+__all__ = ["Candidate"]
+
+_PI = (sympy.pi, 1 / sympy.pi)
+SNAPS = ((1e-3, (), True), (1e-3, _PI, True), (1e-2, (), False), (1e-6, (), True),
+         (1e-3, (), False), (1e-4, (), True), (1e-2, _PI, False), (3e-2, (), False))
+"""(tolerance, constants, whole) of the all-at-once snaps, most useful first; ``whole``
+snaps the overall factor and offset too (a tidy form of exact data), else they stay free."""
+# the greedy snapper's constants and widest tolerance (its data check decides)
+GREEDY_CONSTANTS = _PI
+GREEDY_TOLERANCE = 5e-2
+GREEDY_OPTIONS = 12
+GREEDY_ERROR = 0.1  # only formulas with R^2 > 0.99 are snapped one constant at a time
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One formula: its complexity (expression nodes, a constant counting as one) and errors.
+
+    ``val_rmse`` is on the validation part of the training data (used for ranking);
+    ``test_rmse`` and ``test_r2`` on the test split; ``source`` names the structure and
+    the snapping that produced it.
+    """
+
+    expr: sympy.Expr
+    complexity: int
+    test_rmse: float
+    test_r2: float
+    val_rmse: float = math.nan
+    source: str = ""
+
+
+class OutOfTime(Exception):
+    """Raised from a training callback when the current structure's time is up."""
+
+
+@dataclass
+class Search:
+    """Mutable state of one search (the whole data, or one group of a split).
+
+    ``target``: the search is solved once a candidate's validation RMSE reaches it
+    (``1e-9`` of the target's spread for data; the surrogate's error for the surrogate
+    data of a split group). ``models``: ``(validation RMSE, callable)`` of trained KANs,
+    candidates for the surrogate of a split.
+    """
+
+    symbols: list[sympy.Symbol]
+    fit_x: Tensor
+    fit_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    library: Any
+    options: dict
+    deadline: float
+    probe_x: Tensor | None = None
+    target: float = 0.0
+    found: dict = field(default_factory=dict)
+    log: list = field(default_factory=list)
+    models: list = field(default_factory=list)
+    polished: set = field(default_factory=set)
+    branch_deadline: float = math.inf
+    train_deadline: float = math.inf
+
+    def time_left(self) -> float:
+        return min(self.deadline, self.branch_deadline) - time.perf_counter()
+
+    def start_branch(self, seconds: float) -> None:
+        """Give the next structure ``seconds``; training may use 70% of them."""
+        now = time.perf_counter()
+        self.branch_deadline = now + seconds
+        self.train_deadline = now + 0.7 * seconds
+
+    def clock(self) -> float:
+        """Training callback: stops a fit (by raising) once its time is up."""
+        if time.perf_counter() > min(self.train_deadline, self.deadline):
+            raise OutOfTime
+        return 0.0
+
+    @property
+    def spread(self) -> float:
+        return float(self.val_y.std())
+
+    def best_error(self) -> float:
+        return min((c.val_rmse for c in self.found.values()), default=math.inf)
+
+    def ranked(self) -> tuple[Candidate, ...]:
+        """The candidates ranked (:func:`rank` at the search's tolerance)."""
+        return rank(list(self.found.values()), self.spread,
+                    relative=self.options.get("tolerance", 0.1))[0]
+
+    def solved(self) -> bool:
+        return self.best_error() <= max(self.target, 1e-9 * self.spread)
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree, every constant sub-expression (``0.3``, ``1/(2 pi)``)
+    counting as one.
+
+    >>> t = sympy.Symbol("t")
+    >>> complexity(sympy.exp(t / (2 * sympy.pi))), complexity(sympy.exp(0.159 * t))
+    (4, 4)
+    """
+    if not expr.free_symbols:
+        return 1
+    variable = [arg for arg in expr.args if arg.free_symbols]
+    constant = len(variable) < len(expr.args) and (expr.is_Mul or expr.is_Add)
+    return 1 + int(constant) + sum(complexity(arg) for arg in (
+        variable if expr.is_Mul or expr.is_Add else expr.args))
+
+
+def rmse(prediction: Tensor, target: Tensor) -> float:
+    value = float(((prediction - target) ** 2).mean().sqrt())
+    return value if math.isfinite(value) else math.inf
+
+
+def probe(x: Tensor, seed: int) -> Tensor:
+    """The data, plus random points in its bounding box: a formula must be finite on all of
+    them (a fitted law may overshoot a domain bound the data only touch, as ``arcsin`` at
+    a corner of the box, so the box's surface is left out)."""
+    lo, hi = x.min(0).values, x.max(0).values
+    u = torch.rand(256, x.shape[1], generator=torch.Generator().manual_seed(seed),
+                   dtype=x.dtype)
+    return torch.cat([x, lo + u * (hi - lo)])
+
+
+def evaluate(search: Search, expr: sympy.Expr) -> tuple[float, float, float]:
+    """(validation RMSE, test RMSE, test R^2); a formula that is not finite on the training
+    data and its bounding box (say ``sqrt(x - 1.0014)`` for ``x`` from 1) gets inf."""
+    try:
+        fn = formula_to_torch(expr, search.symbols)
+        with torch.no_grad():
+            if search.probe_x is not None and not bool(torch.isfinite(fn(search.probe_x)).all()):
+                return math.inf, math.inf, -math.inf
+            val = rmse(fn(search.val_x), search.val_y)
+            test_pred = fn(search.test_x)
+    except (ValueError, TypeError, RuntimeError, OverflowError):
+        return math.inf, math.inf, -math.inf
+    test = rmse(test_pred, search.test_y)
+    variance = float(((search.test_y - search.test_y.mean()) ** 2).mean())
+    r2 = 1.0 - test ** 2 / variance if variance > 0 else (1.0 if test == 0 else -math.inf)
+    return val, test, r2
+
+
+def add(search: Search, expr: sympy.Expr, source: str) -> float:
+    """Score ``expr`` and keep it; returns its validation RMSE (inf if unusable)."""
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+        return math.inf
+    key = sympy.srepr(expr)
+    if key in search.found:
+        return search.found[key].val_rmse
+    val, test, r2 = evaluate(search, expr)
+    if math.isfinite(val):
+        search.found[key] = Candidate(expr, complexity(expr), test, r2, val, source)
+    return val
+
+
+def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
+    """Refit the constants of ``expr``; constants within 1e-9 of a simple number (an
+    exponent that went to 1e-16, say) then become that number."""
+    try:
+        fitted = fit_constants(expr, search.symbols, search.fit_x, search.fit_y,
+                               steps=search.options["polish_steps"])
+    except (ValueError, TypeError, RuntimeError, OverflowError):
+        return expr
+    return snap_constants(fitted, tol=1e-9)
+
+
+def _floats(expr: sympy.Expr) -> set[sympy.Float]:
+    return {a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.Float)}
+
+
+def _scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:
+    """The overall factor and the overall additive constant of ``expr``, if floats: they
+    fix units and zero points rather than the form of a law."""
+    found = set()
+    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
+        if isinstance(number, sympy.Float):
+            found.add(number)
+    return found
+
+
+def snap_floats(expr: sympy.Expr, tol: float, constants: tuple, keep: set | frozenset = frozenset()
+                ) -> sympy.Expr:
+    """:func:`kanscience.formula.snap_constants` on the floats of ``expr`` not in ``keep``;
+    exponents snap to rationals only (``x^(19/(6 pi))`` is never a law)."""
+    exponents = {p.exp for p in expr.atoms(sympy.Pow) if isinstance(p.exp, sympy.Float)}
+    mapping = {}
+    for f in _floats(expr) - set(keep):
+        snapped = snap_constants(f, tol=tol, constants=() if f in exponents else constants)
+        if snapped != f:
+            mapping[f] = snapped
+    return expr.xreplace(mapping)
+
+
+def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr]]:
+    """(relative distance, float, simple number) for each float near a simple number (a
+    fraction, and a fraction times pi or 1/pi except for exponents), except the overall
+    factor and offset."""
+    exponents = {p.exp for p in expr.atoms(sympy.Pow)}
+    out = []
+    for f in _floats(expr) - _scale_and_offset(expr):
+        options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
+        if f not in exponents:
+            options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=GREEDY_CONSTANTS))
+        value = float(f)
+        out.extend((abs(float(snapped) - value) / max(1.0, abs(value)), f, snapped)
+                   for snapped in options if snapped != f)
+    return sorted(out, key=lambda o: (o[0], str(o[2]), float(o[1])))
+
+
+def _tag(f: sympy.Float, snapped: sympy.Expr) -> tuple[str, str]:
+    """Identifies a snap across refits (which move a constant in its third digit and may
+    flip its sign when a sum is rewritten)."""
+    return str(abs(snapped)), f"{abs(float(f)):.1g}"
+
+
+def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> None:
+    """Snap the constants of a refitted ``expr`` (validation RMSE ``error``) one at a time.
+
+    In rounds: every single snap is tried (refitting the other constants); those that keep
+    the validation RMSE within the search's ``tolerance`` of ``error`` are then applied
+    cumulatively, the least harmful first, each kept only while the error stays within
+    that bound. Rounds go on while a snap passes (at most ``3 * GREEDY_OPTIONS`` refits).
+    """
+    key = sympy.srepr(expr)
+    if key in search.polished or not math.isfinite(error):
+        return
+    search.polished.add(key)
+    limit = max(error * (1.0 + search.options.get("tolerance", 0.1)), 1e-9 * search.spread)
+    current, count, budget = expr, 0, 3 * GREEDY_OPTIONS
+
+    def apply(f: sympy.Float, snapped: sympy.Expr) -> tuple[float, sympy.Expr]:
+        nonlocal count, budget
+        count, budget = count + 1, budget - 1
+        trial = refit(search, simplify(current.xreplace({f: snapped})))
+        return add(search, trial, f"{source}/snap{count}"), trial
+
+    while budget > 0:
+        single = []
+        for _, f, snapped in _snap_options(current)[:GREEDY_OPTIONS]:
+            if budget <= 0 or search.time_left() <= 0:
+                break
+            value, trial = apply(f, snapped)
+            if value <= limit:
+                single.append((value, count, _tag(f, snapped), trial))
+        if not single:
+            return
+        single.sort(key=lambda s: s[:2])
+        current = single[0][3]
+        for _, _, tag, _ in single[1:]:
+            match = [(f, snapped) for _, f, snapped in _snap_options(current)
+                     if _tag(f, snapped) == tag]
+            if not match or budget <= 0 or search.time_left() <= 0:
+                continue
+            value, trial = apply(*match[0])
+            if value <= limit:
+                current = trial
+
+
+def prepare(search: Search, expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` simplified, made identifiable and refitted."""
+    expr = expand_polynomials(simplify(expr), search.symbols)
+    positive = positive_symbols(search.symbols, search.probe_x if search.probe_x is not None
+                                else search.fit_x)
+    return refit(search, normalize_scales(expr, search.symbols, search.val_x, positive))
+
+
+def screen(search: Search, formulas: list[tuple[sympy.Expr, str]], keep: int) -> None:
+    """Refit every formula, then polish the ``keep`` that rank best (:func:`rank`)."""
+    screened = {}
+    for expr, source in formulas:
+        if search.time_left() <= 0:
+            break
+        fitted = prepare(search, expr)
+        add(search, fitted, source)
+        key = sympy.srepr(fitted)
+        if key in search.found:
+            screened[key] = search.found[key]
+    for candidate in rank(list(screened.values()), search.spread,
+                          relative=search.options.get("tolerance", 0.1))[0][:keep]:
+        if search.time_left() <= 0:
+            break
+        candidates_from(search, candidate.expr, candidate.source)
+
+
+def candidates_from(search: Search, expr: sympy.Expr, source: str) -> None:
+    """Polish ``expr``, then add it and its snapped variants (see the module docstring)."""
+    expr = prepare(search, expr)
+    add(search, expr, source)
+    free = _scale_and_offset(expr)
+    for number, (tol, constants, whole) in enumerate(SNAPS):
+        if number >= 3 and search.time_left() <= 0:
+            break
+        snapped = snap_floats(expr, tol, constants, frozenset() if whole else free)
+        if snapped == expr:
+            continue
+        name = f"{source}/snap{tol:g}{'pi' if constants else ''}{'' if whole else 'inner'}"
+        add(search, refit(search, simplify(snapped)), name)
+
+
+def polish_best(search: Search, count: int) -> None:
+    """Greedy snapping of the ``count`` top-ranked candidates (with R^2 > 0.99) not yet
+    snapped that way, in rounds while the ranking changes."""
+    done: set = set()
+    while search.time_left() > 0:
+        todo = [c for c in search.ranked()[:count]
+                if sympy.srepr(c.expr) not in done and c.val_rmse <= GREEDY_ERROR * search.spread]
+        if not todo:
+            return
+        done.add(sympy.srepr(todo[0].expr))
+        snap_greedy(search, todo[0].expr, todo[0].source, todo[0].val_rmse)
+
+
+def n_floats(expr: sympy.Expr) -> int:
+    """Number of distinct floats (fitted constants) in ``expr``, not counting an overall
+    factor or offset."""
+    return len(_floats(expr) - _scale_and_offset(expr))
+
+
+def rank(found: list[Candidate], spread: float, floor: float = 1e-9, relative: float = 0.1
+         ) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """(Pareto front ranked best first, all candidates by complexity).
+
+    Simpler means fewer expression nodes (:func:`complexity`), then fewer fitted constants
+    (:func:`n_floats`), then smaller exact constants. The front holds the candidates that
+    beat every simpler one on validation RMSE; the simplest one within ``relative`` of the
+    best error (or within ``floor * spread``) ranks first, then the others within that
+    tolerance by simplicity, then the rest by error.
+    """
+    # simplicity: nodes, fitted constants, then the size of the exact constants (1/2 before
+    # 11/(7 pi)); a rational pi fraction is as cheap as a number for the node count
+    simple = {id(c): (c.complexity, n_floats(c.expr), expression_complexity(c.expr)
+                      - c.complexity) for c in found}
+    by_complexity = sorted(found, key=lambda c: (*simple[id(c)], c.val_rmse,
+                                                 sympy.srepr(c.expr)))
+    front, best_so_far = [], math.inf
+    for c in by_complexity:
+        if c.val_rmse < best_so_far:
+            front.append(c)
+            best_so_far = c.val_rmse
+    if not front:
+        return (), tuple(by_complexity)
+    tolerance = max((1 + relative) * min(c.val_rmse for c in front), floor * spread)
+    ranked = sorted(front, key=lambda c: (c.val_rmse > tolerance,
+                                          simple[id(c)] if c.val_rmse <= tolerance
+                                          else (c.val_rmse, 0, 0)))
+    return tuple(ranked), tuple(by_complexity)
