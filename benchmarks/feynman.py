@@ -14,6 +14,10 @@ grace of 20%); a method that overruns counts as unsolved.
 Judging (SRBench rules): symbolic solution when, after rounding floats to 3 decimals
 (|v| < 1e-4 -> 0), ``model - truth`` or ``model / truth`` simplifies to a constant;
 accuracy solution when the test R^2 against the noise-free target exceeds 0.999.
+Formulas are compared on the equation's domain: a variable sampled from a range with a
+nonnegative lower bound is a positive symbol for the judge, so that ``sqrt(a) sqrt(b)``
+and ``sqrt(a b)`` (equal there, and equally exact on the data) both count, for both methods.
+``--rejudge`` judges the reused records of ``--resume`` again by this rule.
 
 Usage::
 
@@ -51,9 +55,16 @@ def _round_floats(expr):
     return expr.xreplace(mapping)
 
 
-def is_symbolic_solution(model, truth, seconds: int = 60) -> bool:
-    """SRBench's rule: rounded ``model - truth`` or ``model / truth`` is a constant."""
+def is_symbolic_solution(model, truth, seconds: int = 60, positive=()) -> bool:
+    """SRBench's rule: rounded ``model - truth`` or ``model / truth`` is a constant.
+
+    ``positive``: names of the variables that are positive on the domain.
+    """
     import sympy
+
+    twins = {s: sympy.Symbol(s.name, positive=True) for s in (model.free_symbols
+             | truth.free_symbols) if s.name in set(positive)}
+    model, truth = model.xreplace(twins), truth.xreplace(twins)
 
     def constant(expr, nonzero: bool = False) -> bool:
         if expr.free_symbols or expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
@@ -82,6 +93,11 @@ def is_symbolic_solution(model, truth, seconds: int = 60) -> bool:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def positive_variables(equation) -> list[str]:
+    """The variables sampled from a range with a nonnegative lower bound."""
+    return [v for v in equation.variables if equation.ranges[v][0] >= 0]
 
 
 def _data(equation, samples: int, noise: float, seed: int):
@@ -180,7 +196,8 @@ def _worker(method: str, equation_id: str, noise: float, budget: float, seed: in
         except (ValueError, TypeError, RuntimeError) as exc:
             record["error"] = f"evaluation: {exc}"[:300]
         record["accuracy"] = bool(record["r2_clean"] is not None and record["r2_clean"] > 0.999)
-        record["symbolic"] = is_symbolic_solution(expr, equation.expression())
+        record["symbolic"] = is_symbolic_solution(expr, equation.expression(),
+                                                  positive=positive_variables(equation))
     scratch = os.getcwd()
     os.chdir(tempfile.gettempdir())
     shutil.rmtree(scratch, ignore_errors=True)
@@ -213,6 +230,21 @@ def run_one(method: str, equation_id: str, noise: float, args) -> dict:
     return record
 
 
+def rejudge(record: dict) -> dict:
+    """``record`` with ``symbolic`` judged again from its formula."""
+    import sympy
+
+    from kanscience import load_feynman
+
+    if record["expr"] is None:
+        return record
+    (equation,) = load_feynman([record["id"]])
+    symbols = {v: sympy.Symbol(v, real=True) for v in equation.variables}
+    expr = sympy.sympify(record["expr"], locals=symbols)
+    return {**record, "symbolic": is_symbolic_solution(expr, equation.expression(),
+                                                        positive=positive_variables(equation))}
+
+
 def _fmt(record: dict) -> str:
     r2 = record["r2_clean"]
     r2_text = "   -    " if r2 is None else f"{r2:8.5f}" if r2 > -1e3 else "  <-1e3 "
@@ -236,6 +268,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--resume", default=None, help=(
         "JSON-lines file: records already there are reused, new ones appended as they "
         "finish (a long run can be split over several sittings)"))
+    parser.add_argument("--rejudge", action="store_true", help=(
+        "judge the records reused from --resume again (symbolic rule of this version)"))
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from kanscience import load_feynman
@@ -259,6 +293,8 @@ def main(argv=None) -> dict:
             row = []
             for method in methods:
                 record = done.get((method, equation_id, noise))
+                if record is not None and args.rejudge:
+                    record = rejudge(record)
                 if record is None:
                     record = run_one(method, equation_id, noise, args)
                     if args.resume:
