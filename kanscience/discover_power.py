@@ -38,7 +38,7 @@ POWERS = (1.0, 2.0, -1.0, -2.0, 0.5)
 """The powers ``s`` of the monomial tried as the argument of ``F``."""
 EXPONENTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0)
 """Simple exponents of the power law: ``lam`` is chosen to make one of them appear."""
-SCREEN, BEST = 20, 6
+SCREEN, BEST = 24, 6
 """Fits made into formulas and refitted, and formulas then polished (by rank)."""
 RESTARTS = 4
 """Random starts of the KAN (the direction of the monomial is found by the fit)."""
@@ -187,13 +187,22 @@ def power_branch(search: Search) -> None:
     # the fits of F are all close (F is known to the KAN's accuracy): screen, for every
     # function in the order of its best score, its rows of the highest R^2 (ties: the
     # smaller formula), by refitting the formulas on the data
-    order = []
+    # smallest formulas, and for a complex law the most accurate fits, get screened
     best_score = scores.min(1).values
-    for f_index in best_score.argsort().tolist():
-        if not math.isfinite(float(best_score[f_index])):
-            continue
-        by_fit = sorted(range(len(rows)), key=lambda r: (-float(fits.r2[f_index, r]), size[r]))
-        order.extend(f_index * len(rows) + r for r in by_fit[:2])
+    by_score = [f for f in best_score.argsort().tolist() if math.isfinite(float(best_score[f]))]
+    by_r2 = sorted(by_score, key=lambda f: -float(fits.r2[f].max()))
+    functions = list(dict.fromkeys(itertools.chain.from_iterable(zip(by_score, by_r2))))
+    order = []
+    for f_index in functions:
+        error = (1 - fits.r2[f_index]).tolist()
+        by_fit = sorted(range(len(rows)), key=lambda r: (error[r], size[r]))
+        # fits within 10x of the best are equally good (the KAN's own error limits them):
+        # the smallest formulas among them (the group itself before its powers), then the
+        # best fit
+        close = [r for r in by_fit if error[r] <= 10 * error[by_fit[0]] + 1e-12]
+        picks = sorted(close, key=lambda r: (size[r], abs(rows[r][0]) != 1, error[r]))[:2] \
+            + by_fit[:1]
+        order.extend(f_index * len(rows) + r for r in dict.fromkeys(picks))
     order = order[:SCREEN]
     constant = sympy.Float(sign * float(torch.exp(
         torch.tensor(mean + std * (beta + offset + float(g.mean()))))))

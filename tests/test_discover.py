@@ -245,3 +245,16 @@ def test_discover_power_law_times_function_of_a_group():
     assert sympy.simplify(result.best.expr - m / sympy.sqrt(1 - v ** 2 / c ** 2)) == 0
     assert result.best.test_rmse < 1e-10
     assert "power" in result.best.source
+
+
+@pytest.mark.slow
+def test_discover_function_of_a_dimensionless_group():
+    """arcsin(lambda / (n d)): no power law, the whole law is F(group); every affine fit of
+    F is as good as the KAN it comes from, so the simplest form of the group is screened."""
+    x = torch.cat([_inputs(1500, 1, 1.0, 2.0, seed=10), _inputs(1500, 1, 1.0, 5.0, seed=11),
+                   _inputs(1500, 1, 2.0, 5.0, seed=12)], 1)
+    y = torch.asin(x[:, 0] / (x[:, 1] * x[:, 2]))
+    result = discover((x, y), ["lambd", "n", "d"], time_budget=60)
+    lambd, n, d = result.variables
+    assert sympy.simplify(result.best.expr - sympy.asin(lambd / (n * d))) == 0
+    assert result.best.test_rmse < 1e-10
