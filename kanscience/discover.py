@@ -64,7 +64,7 @@ from .functions import LibraryLike, resolve_library
 __all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
 
 DISCOVERY_LIBRARY = ("x", "x^2", "x^3", "x^4", "1/x", "1/x^2", "1/x^3", "sqrt", "1/sqrt(x)",
-                     "x^1.5", "exp", "log", "sin", "cos", "tanh", "arcsin", "arctan",
+                     "x^1.5", "exp", "log", "sin", "cos", "tanh", "cosh", "arcsin", "arctan",
                      "gaussian", "0")
 """Function names :func:`discover` fits by default (a subset of the default library)."""
 
