@@ -17,6 +17,7 @@ Examples
 """
 
 from .build import CompiledKAN, build_kan, compile_formula, describe, normalize_ranges
+from .checkpoint import load_compiled, save_compiled
 from .expand import compile_and_train, expand_depth, expand_width, perturb
 from .graph import FormulaGraph, UnsupportedExpressionError, build_graph, check_finite
 from .layout import Layout, layout_graph
@@ -36,7 +37,9 @@ __all__ = [
     "expand_depth",
     "expand_width",
     "layout_graph",
+    "load_compiled",
     "normalize_ranges",
     "perturb",
+    "save_compiled",
     "symbolic_to_spline",
 ]

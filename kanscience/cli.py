@@ -171,16 +171,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from compiler import compile_formula, describe
-
-    from .io import save
+    from compiler import compile_formula, describe, save_compiled
 
     expression, symbols = _parse_formula(args.formula, _names(args.vars))
     model = compile_formula(expression, symbols)
     print(f"width {model.width}")
     print(describe(model))
     if args.out:
-        save(model, args.out)
+        save_compiled(model, args.out)
         print(f"checkpoint written to {args.out}")
     if args.image:
         from .plot import plot
@@ -197,10 +195,14 @@ def _tree(args: argparse.Namespace) -> int:
     from .tree import build_tree
 
     if args.model:
-        from .io import load
+        import json
+
+        from .io import load, read_metadata
 
         model = load(args.model)
-        names = _names(args.vars) or [f"x{i + 1}" for i in range(model.n_in)]
+        saved = read_metadata(args.model).get("input_names")  # e.g. from `compile -o`
+        names = _names(args.vars) or (json.loads(saved) if saved else
+                                      [f"x{i + 1}" for i in range(model.n_in)])
         if len(names) != model.n_in:
             raise CommandError(f"--vars names {len(names)} variables; the model has {model.n_in} inputs")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -30,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from .functions import FunctionLibrary, resolve_library
 from .network import KAN
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "save", "load"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "save", "load", "read_metadata"]
 
 FORMAT_VERSION = 1
 _KEY = "kanscience"
@@ -51,7 +52,8 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     return sha.hexdigest()
 
 
-def save(model: KAN, path: str | os.PathLike) -> None:
+def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None = None
+         ) -> None:
     """Write ``model`` to ``path`` (conventionally ``*.safetensors``).
 
     Parameters
@@ -59,15 +61,22 @@ def save(model: KAN, path: str | os.PathLike) -> None:
     model : KAN
     path : str or PathLike
         Destination file; its folder must exist. Written atomically (temp file + rename).
+    metadata : mapping of str to str, optional
+        Stored with the model and returned by :func:`read_metadata` (for example the
+        names of the inputs, or how the model was made).
     """
     if not isinstance(model, KAN):
         raise TypeError(f"model must be a kanscience KAN, got {type(model).__name__}")
+    metadata = dict(metadata or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError(f"metadata must map str to str, got {metadata!r}")
     tensors = {name: value.detach().cpu().contiguous().clone() for name, value in model.state_dict().items()}
     config = {
         "format_version": FORMAT_VERSION,
         "architecture": model.config(),
         "symbolic_names": [layer.symbolic_names for layer in model.layers],
         "digest": _digest(tensors),
+        "metadata": metadata,
     }
     path = os.fspath(path)
     temporary = f"{path}.tmp"
@@ -96,10 +105,28 @@ def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, config
 
 
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``metadata`` saved with the model at ``path`` (empty if none was given).
+
+    Raises
+    ------
+    CheckpointError
+        For a missing or unreadable file, or malformed metadata.
+    """
+    _, config = _read(os.fspath(path))
+    metadata = config.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise CheckpointError(f"checkpoint {os.fspath(path)!r} has malformed metadata")
+    return metadata
+
+
 def load(
     path: str | os.PathLike,
     library: FunctionLibrary | None = None,
     map_location: str | torch.device | None = None,
+    model_class: type[KAN] = KAN,
+    **init_kwargs: Any,
 ) -> KAN:
     """Rebuild the model saved at ``path``.
 
@@ -109,12 +136,17 @@ def load(
     library : FunctionLibrary, optional
         Needed when the model uses functions beyond the built-in library.
     map_location : device, optional
+    model_class : subclass of KAN, optional
+        The class to rebuild (a subclass adding attributes, e.g. the kanpiler's
+        ``CompiledKAN``), constructed with the saved architecture and ``init_kwargs``.
 
     Raises
     ------
     CheckpointError
         For a missing, truncated, edited or incompatible file.
     """
+    if not (isinstance(model_class, type) and issubclass(model_class, KAN)):
+        raise TypeError(f"model_class must be KAN or a subclass, got {model_class!r}")
     path = os.fspath(path)
     tensors, config = _read(path)
     version = config.get("format_version")
@@ -134,7 +166,8 @@ def load(
             raise CheckpointError(f"checkpoint {path!r} needs symbolic functions {missing} "
                                   "that are not in the library; pass library=")
         dtype = next(iter(tensors.values())).dtype
-        model = KAN(**architecture, library=lib.subset(library_names), dtype=dtype)
+        model = model_class(**architecture, library=lib.subset(library_names), dtype=dtype,
+                            **init_kwargs)
         model.load_state_dict(tensors, strict=True)
         if len(names) != model.depth:
             raise ValueError("symbolic_names does not match the number of layers")

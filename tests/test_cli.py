@@ -71,6 +71,10 @@ def test_compile_writes_a_checkpoint_that_computes_the_formula(tmp_path):
     x = torch.rand(50, 2, dtype=torch.float64)
     expected = x[:, 0] * torch.sin(x[:, 1]) + torch.exp(x[:, 0])
     torch.testing.assert_close(model(x)[:, 0], expected, atol=1e-10, rtol=1e-10)
+    # the checkpoint names its inputs: the tree of the saved model uses them
+    tree = run("tree", "--model", "model.safetensors", cwd=tmp_path)
+    assert tree.returncode == 0, tree.stderr
+    assert tree.stdout.strip() == "general(x,y)"  # x sin(y) + exp(x) does not split
 
 
 def test_compile_rejects_unknown_variables(tmp_path):

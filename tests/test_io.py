@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kanscience import KAN
-from kanscience.io import CheckpointError, load, save
+from kanscience.io import CheckpointError, load, read_metadata, save
 
 
 def model_with_everything():
@@ -98,3 +98,16 @@ def test_missing_file_and_foreign_file(tmp_path):
     save_file({"a": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
     with pytest.raises(CheckpointError, match="no kanscience config"):
         load(tmp_path / "foreign.safetensors")
+
+
+def test_metadata_round_trip_and_errors(tmp_path):
+    model = KAN([2, 3, 1], seed=0)
+    path = tmp_path / "model.safetensors"
+    save(model, path, metadata={"input_names": '["a", "b"]', "note": "from a test"})
+    assert read_metadata(path) == {"input_names": '["a", "b"]', "note": "from a test"}
+    save(model, path)
+    assert read_metadata(path) == {}
+    with pytest.raises(TypeError, match="metadata must map str to str"):
+        save(model, path, metadata={"n": 3})
+    with pytest.raises(TypeError, match="model_class must be KAN or a subclass"):
+        load(path, model_class=dict)
