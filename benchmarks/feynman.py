@@ -152,6 +152,20 @@ def _run_ours(equation, data, budget: float, seed: int, max_train: int):
     return result.best.expr
 
 
+def _register_in_pykan(names) -> None:
+    """Add the functions of ``names`` pykan lacks (``cosh``) to its library, from ours (the
+    same torch and sympy functions and complexity), so both search the same functions."""
+    from kan.utils import SYMBOLIC_LIB
+
+    from kanscience.functions import resolve_library
+
+    for name in names:
+        if name not in SYMBOLIC_LIB:
+            record = resolve_library([name])[name]
+            SYMBOLIC_LIB[name] = (record.torch_fn, record.sympy_fn, record.complexity,
+                                  lambda x, y_th, f=record.torch_fn: ((), f(x)))
+
+
 def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
     import sympy
     import torch
@@ -174,6 +188,7 @@ def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
         model = pruned
     except Exception:  # noqa: BLE001
         model(dataset["train_input"])  # refresh the activations auto_symbolic reads
+    _register_in_pykan(DISCOVERY_LIBRARY)
     model.auto_symbolic(lib=list(DISCOVERY_LIBRARY), verbose=0)
     with contextlib.suppress(Exception):  # if it fails, keep the symbolic model as it is
         model.fit(dataset, opt="LBFGS", steps=PYKAN_STEPS, update_grid=False)
