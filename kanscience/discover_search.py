@@ -19,6 +19,7 @@ Every polished variant becomes a :class:`Candidate`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ GREEDY_CONSTANTS = _PI
 GREEDY_TOLERANCE = 5e-2
 GREEDY_OPTIONS = 12
 GREEDY_ERROR = 0.1  # only formulas with R^2 > 0.99 are snapped one constant at a time
+ZERO_SNAP = 0.25  # additive constants inside a formula up to this size are tried as 0
 
 
 @dataclass(frozen=True)
@@ -127,19 +129,45 @@ class Search:
 
 
 def complexity(expr: sympy.Expr) -> int:
-    """Nodes of the expression tree, every constant sub-expression (``0.3``, ``1/(2 pi)``)
-    counting as one.
+    """Nodes of the expression tree; a constant sub-expression (``0.3``, ``1/(2 pi)``) is
+    one node if it is a small number (an integer up to 3 or a half of one: exponents,
+    signs) and :data:`CONSTANT_COST` nodes otherwise, except the overall factor and
+    offset (units and zero points), which count as one.
+
+    On noisy data many formulas fit equally well; the constant cost prefers a law whose
+    constants are simple over a smaller-looking one with made-up constants
+    (``m / sqrt(1 - v^2 / c^2)`` over ``0.085 m (cosh(17 v / (5 c)) + 54 / 5)``).
 
     >>> t = sympy.Symbol("t")
     >>> complexity(sympy.exp(t / (2 * sympy.pi))), complexity(sympy.exp(0.159 * t))
-    (4, 4)
+    (6, 6)
+    >>> complexity(0.4 * sympy.exp(-t ** 2 / 2) + 1.7)
+    12
     """
+    total = _nodes(expr)
+    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
+        if number.is_number and number != 0 and not _small(number) and expr.free_symbols:
+            total -= CONSTANT_COST - 1
+    return total
+
+
+CONSTANT_COST = 3
+
+
+def _small(number: sympy.Expr) -> bool:
+    return bool(number.is_Rational and abs(number.p) <= 3 and number.q <= 2)
+
+
+def _nodes(expr: sympy.Expr) -> int:
     if not expr.free_symbols:
-        return 1
+        return 1 if _small(expr) else CONSTANT_COST
     variable = [arg for arg in expr.args if arg.free_symbols]
-    constant = len(variable) < len(expr.args) and (expr.is_Mul or expr.is_Add)
-    return 1 + int(constant) + sum(complexity(arg) for arg in (
-        variable if expr.is_Mul or expr.is_Add else expr.args))
+    constants = [arg for arg in expr.args if not arg.free_symbols]
+    if expr.is_Mul or expr.is_Add:
+        # all constant factors (terms) of a product (sum) together are one constant
+        constant = sympy.Mul(*constants) if expr.is_Mul else sympy.Add(*constants)
+        return 1 + (_nodes(constant) if constants else 0) + sum(_nodes(a) for a in variable)
+    return 1 + sum(_nodes(arg) for arg in expr.args)
 
 
 def rmse(prediction: Tensor, target: Tensor) -> float:
@@ -226,16 +254,30 @@ def snap_floats(expr: sympy.Expr, tol: float, constants: tuple, keep: set | froz
     return expr.xreplace(mapping)
 
 
+def _additive_constants(expr: sympy.Expr) -> set[sympy.Float]:
+    """Floats that are a term of a sum inside ``expr`` (not its overall offset): on noisy
+    data such a term lets the other constants of the sum drift (``-0.06 + 0.95 / sqrt(1 -
+    0.95 q^2)`` for ``1 / sqrt(1 - q^2)``), so dropping it is one of the snaps tried."""
+    found = set()
+    for node in sympy.preorder_traversal(expr):
+        if node.is_Add and node is not expr:
+            found.update(a for a in node.args if isinstance(a, sympy.Float))
+    return found
+
+
 def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr]]:
     """(relative distance, float, simple number) for each float near a simple number (a
-    fraction, and a fraction times pi or 1/pi except for exponents), except the overall
-    factor and offset."""
+    fraction, and a fraction times pi or 1/pi except for exponents), and 0 for a small
+    additive constant inside the formula, except the overall factor and offset."""
     exponents = {p.exp for p in expr.atoms(sympy.Pow)}
+    additive = _additive_constants(expr)
     out = []
     for f in _floats(expr) - _scale_and_offset(expr):
         options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
         if f not in exponents:
             options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=GREEDY_CONSTANTS))
+        if f in additive and abs(float(f)) <= ZERO_SNAP:
+            options.add(sympy.S.Zero)
         value = float(f)
         out.extend((abs(float(snapped) - value) / max(1.0, abs(value)), f, snapped)
                    for snapped in options if snapped != f)
@@ -253,8 +295,8 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
 
     In rounds: every single snap is tried (refitting the other constants); those that keep
     the validation RMSE within the search's ``tolerance`` of ``error`` are then applied
-    cumulatively, the least harmful first, each kept only while the error stays within
-    that bound. Rounds go on while a snap passes (at most ``3 * GREEDY_OPTIONS`` refits).
+    cumulatively, the most simplifying first (dropping a term before rounding a factor;
+    :func:`simplicity`), each kept only while the error stays within that bound. Rounds go on while a snap passes (at most ``3 * GREEDY_OPTIONS`` refits).
     """
     key = sympy.srepr(expr)
     if key in search.polished or not math.isfinite(error):
@@ -276,12 +318,12 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
                 break
             value, trial = apply(f, snapped)
             if value <= limit:
-                single.append((value, count, _tag(f, snapped), trial))
+                single.append((simplicity(trial), value, count, _tag(f, snapped), trial))
         if not single:
             return
-        single.sort(key=lambda s: s[:2])
-        current = single[0][3]
-        for _, _, tag, _ in single[1:]:
+        single.sort(key=lambda s: s[:3])  # the snaps that simplify most first
+        current = single[0][4]
+        for *_, tag, _ in single[1:]:
             match = [(f, snapped) for _, f, snapped in _snap_options(current)
                      if _tag(f, snapped) == tag]
             if not match or budget <= 0 or search.time_left() <= 0:
@@ -332,16 +374,44 @@ def candidates_from(search: Search, expr: sympy.Expr, source: str) -> None:
         add(search, refit(search, simplify(snapped)), name)
 
 
+def family(candidate: Candidate) -> str:
+    """The structure and functions a candidate came from (its source without snaps)."""
+    return candidate.source.split("/snap")[0]
+
+
+def _nearly_simple(search: Search, count: int) -> list[Candidate]:
+    """Up to ``count`` candidates, one per :func:`family`, as accurate as the best (within
+    the search's tolerance), whose fitted constants are closest to all being simple: the
+    fewest floats without a snap option, then the smallest. On noisy data a law with free
+    constants (complexity 19) may fit no better than a wrong simpler form, and only
+    snapping shows that it is the law."""
+    limit = min((1 + search.options.get("tolerance", 0.1)) * search.best_error(),
+                GREEDY_ERROR * search.spread)
+    best: dict[str, Candidate] = {}
+    for c in search.found.values():
+        if c.val_rmse <= limit and "/snap" not in c.source and (
+                family(c) not in best or c.val_rmse < best[family(c)].val_rmse):
+            best[family(c)] = c
+
+    def unsnapped(c: Candidate) -> int:
+        return n_floats(c.expr) - len({f for _, f, _ in _snap_options(c.expr)})
+
+    return sorted(best.values(), key=lambda c: (unsnapped(c), c.complexity, c.val_rmse))[:count]
+
+
 def polish_best(search: Search, count: int) -> None:
-    """Greedy snapping of the ``count`` top-ranked candidates (with R^2 > 0.99) not yet
-    snapped that way, in rounds while the ranking changes."""
+    """Greedy snapping, while time is left, of the ``count`` top-ranked candidates (with
+    R^2 > 0.99) and the ``count`` nearest to simple constants (:func:`_nearly_simple`),
+    alternately, each family of formulas once."""
     done: set = set()
     while search.time_left() > 0:
-        todo = [c for c in search.ranked()[:count]
-                if sympy.srepr(c.expr) not in done and c.val_rmse <= GREEDY_ERROR * search.spread]
+        ranked = [c for c in search.ranked()[:count] if c.val_rmse <= GREEDY_ERROR * search.spread]
+        pairs = itertools.zip_longest(ranked, _nearly_simple(search, count))
+        todo = [c for c in itertools.chain.from_iterable(pairs)
+                if c is not None and family(c) not in done]
         if not todo:
             return
-        done.add(sympy.srepr(todo[0].expr))
+        done.add(family(todo[0]))
         snap_greedy(search, todo[0].expr, todo[0].source, todo[0].val_rmse)
 
 
@@ -349,6 +419,14 @@ def n_floats(expr: sympy.Expr) -> int:
     """Number of distinct floats (fitted constants) in ``expr``, not counting an overall
     factor or offset."""
     return len(_floats(expr) - _scale_and_offset(expr))
+
+
+def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, int]:
+    """Sort key of simpler formulas: nodes (:func:`complexity`, given as ``nodes`` if
+    known), fitted constants, then the size of the exact constants (1/2 before 11/(7 pi));
+    a rational pi fraction is as cheap as a number for the node count."""
+    nodes = complexity(expr) if nodes is None else nodes
+    return nodes, n_floats(expr), expression_complexity(expr) - nodes
 
 
 def rank(found: list[Candidate], spread: float, floor: float = 1e-9, relative: float = 0.1
@@ -361,10 +439,7 @@ def rank(found: list[Candidate], spread: float, floor: float = 1e-9, relative: f
     best error (or within ``floor * spread``) ranks first, then the others within that
     tolerance by simplicity, then the rest by error.
     """
-    # simplicity: nodes, fitted constants, then the size of the exact constants (1/2 before
-    # 11/(7 pi)); a rational pi fraction is as cheap as a number for the node count
-    simple = {id(c): (c.complexity, n_floats(c.expr), expression_complexity(c.expr)
-                      - c.complexity) for c in found}
+    simple = {id(c): simplicity(c.expr, c.complexity) for c in found}
     by_complexity = sorted(found, key=lambda c: (*simple[id(c)], c.val_rmse,
                                                  sympy.srepr(c.expr)))
     front, best_so_far = [], math.inf

@@ -11,7 +11,7 @@ import torch
 from kanscience import Dataset
 from kanscience.discover import DISCOVERY_LIBRARY, Candidate, DiscoveryResult, _explore, discover
 from kanscience.discover_forms import combine_roots, expand_polynomials, normalize_scales
-from kanscience.discover_search import Search, add, probe, rank, refit, snap_greedy
+from kanscience.discover_search import Search, add, complexity, probe, rank, refit, snap_greedy
 from kanscience.discover_split import split_branch
 from kanscience.functions import resolve_library
 
@@ -213,6 +213,31 @@ def test_greedy_snapping_recovers_constants_under_noise():
     (power,) = best.expr.atoms(sympy.exp)
     assert best.val_rmse < 1e-12 and best.expr.has(sympy.Rational(2, 5))
     assert float(power.args[0] / t ** 2) == pytest.approx(-0.47, rel=1e-10)
+
+
+def test_greedy_snapping_drops_a_drifting_term_and_prefers_simple_constants():
+    """m / sqrt(1 - v^2 / c^2) with 1% noise, from the fit the power branch gives: a small
+    additive term lets the other constants drift (0.95, 0.946); dropping it first, the
+    constants then snap, and the law outranks an equally accurate form with made-up
+    constants (complexity counts such constants as three nodes)."""
+    x = torch.cat([_inputs(2000, 1, 1.0, 5.0, seed=13), _inputs(2000, 1, 1.0, 2.0, seed=14),
+                   _inputs(2000, 1, 3.0, 10.0, seed=15)], 1)
+    clean = x[:, 0] / torch.sqrt(1 - x[:, 1] ** 2 / x[:, 2] ** 2)
+    noise = 0.01 * float(clean.pow(2).mean().sqrt())
+    y = clean + noise * torch.randn(2000, generator=torch.Generator().manual_seed(3), dtype=F64)
+    search = _search(x, y, ["m", "v", "c"])
+    m, v, c = search.symbols
+    drifted = refit(search, 1.126 * m * (-0.0607 + 0.9486 / sympy.sqrt(
+        1 - 0.946 * v ** 2 / c ** sympy.Float(1.998))))
+    snap_greedy(search, drifted, "fit", add(search, drifted, "fit"))
+    best = rank(list(search.found.values()), search.spread,
+                relative=search.options["snap_tolerance"])[0][0]
+    factor, rest = best.expr.as_coeff_Mul()
+    assert rest == m / sympy.sqrt(1 - v ** 2 / c ** 2)
+    assert float(factor) == pytest.approx(1.0, abs=3e-3)
+    assert best.val_rmse == pytest.approx(noise, rel=0.1)
+    cosh_form = 0.085 * m * (sympy.cosh(sympy.Rational(17, 5) * v / c) + sympy.Rational(54, 5))
+    assert complexity(cosh_form) > complexity(best.expr)
 
 
 @pytest.mark.slow
