@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from .functions import FunctionLibrary, resolve_library
 from .network import KAN
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "save", "load", "read_metadata"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "load", "read_metadata", "save"]
 
 FORMAT_VERSION = 1
 _KEY = "kanscience"
