@@ -55,11 +55,14 @@ from .discover_split import Surrogate, split_branch
 from .discover_structures import (
     kan_branch,
     log_product_branch,
+    only_rows,
     product_branch,
+    signal_rows,
     surrogate_branch,
     transforms,
 )
 from .functions import LibraryLike, resolve_library
+from .network import KAN
 
 __all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
 
@@ -159,6 +162,9 @@ def _explore(search: Search, hidden: int | None = None, depth: int = 2,
     group of a split) allows splitting again early, ``depth`` bounds the recursion."""
     n = search.fit_x.shape[1]
     options = transforms(search.fit_y)
+    rows = signal_rows(search.fit_y) if len(options) == 1 else None
+    if rows is not None:  # noisy, one-signed: the log structures fit where y is signal
+        options.append(transforms(search.fit_y[rows])[1])
     h = hidden or min(n + 2, 7)
     plans = _plans(n, h, len(options) > 1, surrogate is not None, depth)
     log_model = None
@@ -170,24 +176,35 @@ def _explore(search: Search, hidden: int | None = None, depth: int = 2,
         share = _SHARES["split"] if kind == "split" else _SHARES["hidden"] if is_hidden else 1.0
         search.start_branch(remaining if last else remaining * share)
         transform = options[which]
-        if kind == "log-product":
-            if log_model is not None:
-                log_product_branch(search, log_model, transform)
-        elif kind == "split":
-            chosen = surrogate if surrogate is not None else _surrogate(search)
-            if chosen is not None:
-                split_branch(search, chosen, depth, _explore)
-        elif kind == "power":
-            power_branch(search)
-        elif kind == "surrogate":
-            surrogate_branch(search, width, transform)
-        elif kind in ("product", "f(product)"):
-            product_branch(search, transform, free=kind == "f(product)")
-        else:
-            trained = kan_branch(search, width, transform, is_hidden)
-            if which == 1 and width == [n, 1]:
-                log_model = trained
+        with only_rows(search, rows if which == 1 else None):
+            log_model = _run(search, kind, width, transform, is_hidden, depth, surrogate,
+                             log_model)
     search.start_branch(math.inf)
+
+
+def _run(search: Search, kind: str, width: list | None, transform: tuple, is_hidden: bool,
+         depth: int, surrogate: Surrogate | None, log_model: KAN | None) -> KAN | None:
+    """Try one structure; returns the additive KAN on ``log|y|`` once it is trained (for the
+    log-product), else ``log_model`` unchanged."""
+    n = search.fit_x.shape[1]
+    if kind == "log-product":
+        if log_model is not None:
+            log_product_branch(search, log_model, transform)
+    elif kind == "split":
+        chosen = surrogate if surrogate is not None else _surrogate(search)
+        if chosen is not None:
+            split_branch(search, chosen, depth, _explore)
+    elif kind == "power":
+        power_branch(search)
+    elif kind == "surrogate":
+        surrogate_branch(search, width, transform)
+    elif kind in ("product", "f(product)"):
+        product_branch(search, transform, free=kind == "f(product)")
+    else:
+        trained = kan_branch(search, width, transform, is_hidden)
+        if transform[0] != "y" and width == [n, 1]:
+            return trained
+    return log_model
 
 
 def discover(

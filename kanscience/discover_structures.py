@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -49,6 +51,35 @@ def transforms(y: Tensor) -> list[tuple[str, Tensor, Any, int]]:
         sign = 1 if bool((y > 0).all()) else -1
         out.append(("log|y|", torch.log(y.abs()), lambda e, s=sign: s * sympy.exp(e), sign))
     return out
+
+
+def signal_rows(y: Tensor, majority: float = 0.9) -> Tensor | None:
+    """For a target of one sign up to noise (at least ``majority`` of it has one sign, the
+    rest is noise around zero): the samples whose magnitude exceeds twice that of every
+    sample of the other sign, where ``log|y|`` is not dominated by the noise. None when
+    ``y`` has one sign throughout (all samples are usable) or really has both."""
+    positive = float((y > 0).double().mean())
+    if positive in (0.0, 1.0) or max(positive, 1 - positive) < majority:
+        return None
+    sign = 1.0 if positive > 0.5 else -1.0
+    noise = float((-sign * y).clamp_min(0).max())
+    rows = sign * y > 2 * noise
+    return rows if int(rows.sum()) >= 20 else None
+
+
+@contextmanager
+def only_rows(search: Search, rows: Tensor | None) -> Iterator[None]:
+    """Within the block the search fits on ``search.fit_x[rows]`` only (validation and test
+    data are unchanged)."""
+    if rows is None:
+        yield
+        return
+    x, y = search.fit_x, search.fit_y
+    search.fit_x, search.fit_y = x[rows], y[rows]
+    try:
+        yield
+    finally:
+        search.fit_x, search.fit_y = x, y
 
 
 def standardize(t: Tensor) -> tuple[Tensor, float, float]:

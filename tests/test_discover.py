@@ -13,6 +13,7 @@ from kanscience.discover import DISCOVERY_LIBRARY, Candidate, DiscoveryResult, _
 from kanscience.discover_forms import combine_roots, expand_polynomials, normalize_scales
 from kanscience.discover_search import Search, add, complexity, probe, rank, refit, snap_greedy
 from kanscience.discover_split import split_branch
+from kanscience.discover_structures import only_rows, signal_rows
 from kanscience.functions import resolve_library
 
 F64 = torch.float64
@@ -283,3 +284,23 @@ def test_discover_function_of_a_dimensionless_group():
     lambd, n, d = result.variables
     assert sympy.simplify(result.best.expr - sympy.asin(lambd / (n * d))) == 0
     assert result.best.test_rmse < 1e-10
+
+
+def test_signal_rows_keep_the_samples_above_the_noise():
+    """A positive law that decays to zero, plus noise: the negative samples show the noise
+    scale, and log|y| is fitted only where y exceeds twice it."""
+    x = _inputs(1000, 1, 0.0, 6.0, seed=16)
+    clean = torch.exp(-x[:, 0])
+    noisy = clean + 0.005 * torch.randn(1000, generator=torch.Generator().manual_seed(4),
+                                        dtype=F64)
+    rows = signal_rows(noisy)
+    noise = float((-noisy).clamp_min(0).max())
+    assert noise > 0 and bool((noisy[rows] > 2 * noise).all())
+    assert int(rows.sum()) == int((noisy > 2 * noise).sum())
+    assert signal_rows(clean) is None  # one sign throughout: every sample is usable
+    assert signal_rows(torch.sin(3 * x[:, 0])) is None  # both signs for real
+    search = _search(x, noisy, ["t"])
+    before = search.fit_x
+    with only_rows(search, rows[x.shape[0] // 5:]):
+        assert bool((search.fit_y > 0).all()) and search.fit_x.shape[0] == search.fit_y.shape[0]
+    assert search.fit_x is before
