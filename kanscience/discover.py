@@ -22,7 +22,9 @@ exp(g_i)``); a power law times a function of one monomial
 separability (:mod:`kanscience.discover_split`, recursive); the product ``[n, [0, 1], 1]``
 and ``f(product)`` (its output edge freed); ``f(sum)`` as ``[n, 1, 1]``; the product on
 ``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on ``y``
-and on ``log|y|``.
+and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise makes a
+few samples of a positive law near zero negative, they fit the samples above the noise
+scale those samples show (:func:`kanscience.discover_structures.signal_rows`).
 
 The search stops once a formula fits the validation data to rounding error, or when
 ``time_budget`` runs out: a training run is cut short at its structure's share; with time
@@ -30,7 +32,9 @@ left after the last structure the structures are tried again from other initiali
 (up to three rounds); the last 15% of the budget snaps the constants of the best formulas
 one at a time.
 
-Candidates are ranked by ``(val_rmse > tolerance, complexity, fitted constants)``: the
+Candidates are ranked by ``(val_rmse > tolerance, complexity, fitted constants)``
+(complexity: expression nodes, a constant other than a small number counting as three;
+:func:`kanscience.discover_search.complexity`): the
 simplest formula whose validation RMSE is within ``snap_tolerance`` (at least ``8 /
 n_val``, what ``n_val`` validation points resolve: 2% for 400) of the best one, or below
 ``1e-9`` of the target's spread, comes first: on noisy data the formulas the data cannot
