@@ -51,11 +51,11 @@ class _Overrun(BaseException):
 
 
 @contextlib.contextmanager
-def _deadline(seconds: float):
-    """Raise :class:`_Overrun` in the running code after ``seconds``, then every second
-    until the block ends."""
+def _deadline(seconds: float, error: type[BaseException] = _Overrun):
+    """Raise ``error`` in the running code after ``seconds``, then every second until the
+    block ends (code that swallows the first one is interrupted again)."""
     def handler(signum, frame):
-        raise _Overrun
+        raise error
 
     previous = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
@@ -85,8 +85,9 @@ def is_symbolic_solution(model, truth, seconds: int = 60, positive=()) -> bool:
     """
     import sympy
 
+    positive = set(positive)
     twins = {s: sympy.Symbol(s.name, positive=True) for s in (model.free_symbols
-             | truth.free_symbols) if s.name in set(positive)}
+             | truth.free_symbols) if s.name in positive}
     model, truth = model.xreplace(twins), truth.xreplace(twins)
 
     def constant(expr, nonzero: bool = False) -> bool:
@@ -96,26 +97,19 @@ def is_symbolic_solution(model, truth, seconds: int = 60, positive=()) -> bool:
         return math.isfinite(abs(value)) and abs(value.imag) < 1e-12 and (
             not nonzero or abs(value) > 1e-12)
 
-    def handler(signum, frame):
-        raise TimeoutError
-
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.alarm(seconds)
     try:
-        model = _round_floats(model)
-        if not model.free_symbols:  # a constant model (SRBench's rule would pass model = 0)
-            return False
-        diff, frac = _round_floats(model - truth), _round_floats(model / truth)
-        if constant(diff) or constant(frac, nonzero=True):
-            return True
-        return (constant(_round_floats(sympy.simplify(diff, ratio=1)))
-                or constant(_round_floats(sympy.simplify(frac, ratio=1)), nonzero=True))
+        with _deadline(seconds, TimeoutError):
+            model = _round_floats(model)
+            if not model.free_symbols:  # a constant model (SRBench's rule would pass model = 0)
+                return False
+            diff, frac = _round_floats(model - truth), _round_floats(model / truth)
+            if constant(diff) or constant(frac, nonzero=True):
+                return True
+            return (constant(_round_floats(sympy.simplify(diff, ratio=1)))
+                    or constant(_round_floats(sympy.simplify(frac, ratio=1)), nonzero=True))
     except (TimeoutError, RecursionError, TypeError, ValueError, ZeroDivisionError,
             OverflowError):
         return False
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def positive_variables(equation) -> list[str]:
