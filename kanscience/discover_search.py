@@ -30,7 +30,13 @@ import torch
 from torch import Tensor
 
 from .discover_forms import expand_polynomials, normalize_scales, positive_symbols, simplify
-from .formula import expression_complexity, fit_constants, formula_to_torch, snap_constants
+from .formula import (
+    expression_complexity,
+    fit_constants,
+    float_constants,
+    formula_to_torch,
+    snap_constants,
+)
 
 __all__ = ["Candidate"]
 
@@ -227,10 +233,6 @@ def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
     return snap_constants(fitted, tol=1e-9)
 
 
-def _floats(expr: sympy.Expr) -> set[sympy.Float]:
-    return {a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.Float)}
-
-
 def _scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:
     """The overall factor and the overall additive constant of ``expr``, if floats: they
     fix units and zero points rather than the form of a law."""
@@ -247,7 +249,7 @@ def snap_floats(expr: sympy.Expr, tol: float, constants: tuple, keep: set | froz
     exponents snap to rationals only (``x^(19/(6 pi))`` is never a law)."""
     exponents = {p.exp for p in expr.atoms(sympy.Pow) if isinstance(p.exp, sympy.Float)}
     mapping = {}
-    for f in _floats(expr) - set(keep):
+    for f in float_constants(expr) - set(keep):
         snapped = snap_constants(f, tol=tol, constants=() if f in exponents else constants)
         if snapped != f:
             mapping[f] = snapped
@@ -272,7 +274,7 @@ def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr
     exponents = {p.exp for p in expr.atoms(sympy.Pow)}
     additive = _additive_constants(expr)
     out = []
-    for f in _floats(expr) - _scale_and_offset(expr):
+    for f in float_constants(expr) - _scale_and_offset(expr):
         options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
         if f not in exponents:
             options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=GREEDY_CONSTANTS))
@@ -418,7 +420,7 @@ def polish_best(search: Search, count: int) -> None:
 def n_floats(expr: sympy.Expr) -> int:
     """Number of distinct floats (fitted constants) in ``expr``, not counting an overall
     factor or offset."""
-    return len(_floats(expr) - _scale_and_offset(expr))
+    return len(float_constants(expr) - _scale_and_offset(expr))
 
 
 def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, int]:

@@ -155,7 +155,8 @@ def symbolic_formula(
     return values
 
 
-def _floats(expr: sympy.Expr) -> set[sympy.Float]:
+def float_constants(expr: sympy.Expr) -> set[sympy.Float]:
+    """The floats (fitted constants) that occur in ``expr``."""
     return {a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.Float)}
 
 
@@ -168,7 +169,7 @@ def ex_round(expr: sympy.Expr, digits: int) -> sympy.Expr:
     """
     if isinstance(digits, bool) or not isinstance(digits, int):
         raise TypeError(f"digits must be an int, got {digits!r}")
-    return expr.xreplace({f: number(round(float(f), digits)) for f in _floats(expr)})
+    return expr.xreplace({f: number(round(float(f), digits)) for f in float_constants(expr)})
 
 
 def _snap(value: float, tol: float, max_denominator: int,
@@ -206,7 +207,7 @@ def snap_constants(expr: sympy.Expr, tol: float = 1e-4, max_denominator: int = 1
         raise ValueError(f"max_denominator must be an int >= 1, got {max_denominator!r}")
     constants = tuple(constants)
     mapping = {}
-    for f in _floats(expr):
+    for f in float_constants(expr):
         snapped = _snap(float(f), tol, max_denominator, constants)
         if snapped is not None:
             mapping[f] = snapped
@@ -396,7 +397,7 @@ def fit_constants(expr: sympy.Expr, variables: Sequence[sympy.Symbol | str], x: 
     3*exp(-2*t)
     """
     symbols = [sympy.Symbol(v) if isinstance(v, str) else v for v in variables]
-    floats = sorted(_floats(expr), key=lambda f: (float(f), str(f)))
+    floats = sorted(float_constants(expr), key=lambda f: (float(f), str(f)))
     if not floats:
         return expr
     params = [sympy.Dummy(f"c{k}") for k in range(len(floats))]
