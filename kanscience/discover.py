@@ -325,6 +325,6 @@ def discover(
     if not search.solved():
         polish_best(search, 5)
     ranked, everything = rank(list(search.found.values()), search.spread,
-                              relative=search.options["tolerance"])
+                              relative=search.tolerance)
     return DiscoveryResult(ranked, everything, tuple(search.symbols),
                            time.perf_counter() - started, tuple(search.log))

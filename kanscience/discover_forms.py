@@ -19,6 +19,7 @@ result is the same function on the data's domain.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import sympy
@@ -201,3 +202,41 @@ def normalize_scales(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor,
         return out
     except SYMPY_ERRORS:
         return expr
+
+
+MAX_UNIT_FACTORS = 8
+"""Products of at most this many factors are searched for a part that is 1 on the data."""
+
+
+def drop_unit_factors(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor,
+                      tol: float = 1e-9) -> sympy.Expr:
+    """``expr`` without the largest group of its factors whose product is 1 on every
+    sample of ``x`` (within ``tol``); at least one factor with variables stays.
+
+    With derived inputs (``beta = v / c`` beside ``v`` and ``c``) an exact formula may carry
+    a factor such as ``(v / (beta c))^0.37`` that is 1 on the data and hides the law.
+
+    >>> m, v, c, beta = sympy.symbols("m v c beta", positive=True)
+    >>> x = torch.tensor([[1.0, 0.5, 2.0, 0.25], [3.0, 0.3, 1.5, 0.2]], dtype=torch.float64)
+    >>> drop_unit_factors(m * v**0.37 * (beta * c)**-0.37, [m, v, c, beta], x)
+    m
+    """
+    coefficient, rest = expr.as_coeff_Mul()
+    factors = sympy.Mul.make_args(rest)
+    if not 2 <= len(factors) <= MAX_UNIT_FACTORS:
+        return expr
+    try:
+        with torch.no_grad():
+            values = [formula_to_torch(f, symbols)(x) if f.free_symbols else None
+                      for f in factors]
+    except (ValueError, TypeError, RuntimeError, OverflowError):
+        return expr
+    varying = [i for i, v in enumerate(values) if v is not None]
+    for size in range(len(varying) - 1, 0, -1):  # the largest group first
+        for group in itertools.combinations(varying, size):
+            product = torch.ones_like(values[group[0]])
+            for i in group:
+                product = product * values[i]
+            if bool(((product - 1).abs() <= tol).all()):
+                return coefficient * sympy.Mul(*(f for i, f in enumerate(factors) if i not in group))
+    return expr

@@ -29,7 +29,13 @@ import sympy
 import torch
 from torch import Tensor
 
-from .discover_forms import expand_polynomials, normalize_scales, positive_symbols, simplify
+from .discover_forms import (
+    drop_unit_factors,
+    expand_polynomials,
+    normalize_scales,
+    positive_symbols,
+    simplify,
+)
 from .formula import (
     expression_complexity,
     fit_constants,
@@ -127,11 +133,19 @@ class Search:
 
     def ranked(self) -> tuple[Candidate, ...]:
         """The candidates ranked (:func:`rank` at the search's tolerance)."""
-        return rank(list(self.found.values()), self.spread,
-                    relative=self.options.get("tolerance", 0.1))[0]
+        return rank(list(self.found.values()), self.spread, relative=self.tolerance)[0]
 
     def solved(self) -> bool:
         return self.best_error() <= max(self.target, 1e-9 * self.spread)
+
+    @property
+    def tolerance(self) -> float:
+        """Relative validation RMSE within which formulas count as equally good."""
+        return self.options.get("tolerance", 0.1)
+
+    def as_good_as(self, error: float) -> float:
+        """The largest validation RMSE that counts as equally good as ``error``."""
+        return error_bound(error, self.spread, self.tolerance)
 
 
 def complexity(expr: sympy.Expr) -> int:
@@ -304,7 +318,7 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
     if key in search.polished or not math.isfinite(error):
         return
     search.polished.add(key)
-    limit = max(error * (1.0 + search.options.get("tolerance", 0.1)), 1e-9 * search.spread)
+    limit = search.as_good_as(error)
     current, count, budget = expr, 0, 3 * GREEDY_OPTIONS
 
     def apply(f: sympy.Float, snapped: sympy.Expr) -> tuple[float, sympy.Expr]:
@@ -336,11 +350,13 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
 
 
 def prepare(search: Search, expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` simplified, made identifiable and refitted."""
+    """``expr`` simplified, made identifiable and refitted, without factors that are 1 on
+    the data (:func:`~kanscience.discover_forms.drop_unit_factors`)."""
     expr = expand_polynomials(simplify(expr), search.symbols)
     positive = positive_symbols(search.symbols, search.probe_x if search.probe_x is not None
                                 else search.fit_x)
-    return refit(search, normalize_scales(expr, search.symbols, search.val_x, positive))
+    fitted = refit(search, normalize_scales(expr, search.symbols, search.val_x, positive))
+    return drop_unit_factors(fitted, search.symbols, search.fit_x)
 
 
 def screen(search: Search, formulas: list[tuple[sympy.Expr, str]], keep: int) -> None:
@@ -354,8 +370,7 @@ def screen(search: Search, formulas: list[tuple[sympy.Expr, str]], keep: int) ->
         key = sympy.srepr(fitted)
         if key in search.found:
             screened[key] = search.found[key]
-    for candidate in rank(list(screened.values()), search.spread,
-                          relative=search.options.get("tolerance", 0.1))[0][:keep]:
+    for candidate in rank(list(screened.values()), search.spread, relative=search.tolerance)[0][:keep]:
         if search.time_left() <= 0:
             break
         candidates_from(search, candidate.expr, candidate.source)
@@ -387,8 +402,7 @@ def _nearly_simple(search: Search, count: int) -> list[Candidate]:
     fewest floats without a snap option, then the smallest. On noisy data a law with free
     constants (complexity 19) may fit no better than a wrong simpler form, and only
     snapping shows that it is the law."""
-    limit = min((1 + search.options.get("tolerance", 0.1)) * search.best_error(),
-                GREEDY_ERROR * search.spread)
+    limit = min(search.as_good_as(search.best_error()), GREEDY_ERROR * search.spread)
     best: dict[str, Candidate] = {}
     for c in search.found.values():
         if c.val_rmse <= limit and "/snap" not in c.source and (
@@ -431,6 +445,12 @@ def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, in
     return nodes, n_floats(expr), expression_complexity(expr) - nodes
 
 
+def error_bound(error: float, spread: float, relative: float, floor: float = 1e-9) -> float:
+    """The largest validation RMSE as good as ``error``: within ``relative`` of it, or
+    numerically exact (at most ``floor`` times the target's spread)."""
+    return max((1 + relative) * error, floor * spread)
+
+
 def rank(found: list[Candidate], spread: float, floor: float = 1e-9, relative: float = 0.1
          ) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
     """(Pareto front ranked best first, all candidates by complexity).
@@ -451,7 +471,7 @@ def rank(found: list[Candidate], spread: float, floor: float = 1e-9, relative: f
             best_so_far = c.val_rmse
     if not front:
         return (), tuple(by_complexity)
-    tolerance = max((1 + relative) * min(c.val_rmse for c in front), floor * spread)
+    tolerance = error_bound(min(c.val_rmse for c in front), spread, relative, floor)
     ranked = sorted(front, key=lambda c: (c.val_rmse > tolerance,
                                           simple[id(c)] if c.val_rmse <= tolerance
                                           else (c.val_rmse, 0, 0)))

@@ -10,7 +10,12 @@ import torch
 
 from kanscience import Dataset
 from kanscience.discover import DISCOVERY_LIBRARY, Candidate, DiscoveryResult, _explore, discover
-from kanscience.discover_forms import combine_roots, expand_polynomials, normalize_scales
+from kanscience.discover_forms import (
+    combine_roots,
+    drop_unit_factors,
+    expand_polynomials,
+    normalize_scales,
+)
 from kanscience.discover_search import Search, add, complexity, probe, rank, refit, snap_greedy
 from kanscience.discover_split import split_branch
 from kanscience.discover_structures import only_rows, signal_rows
@@ -177,6 +182,24 @@ def test_forms_on_positive_variables():
     assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(c) * v) == \
         v * sympy.sqrt(a * b / c)
 
+
+
+def test_drop_unit_factors_removes_what_derived_inputs_make_one():
+    """With beta = v / c among the inputs, (v / (beta c))^p is 1 on the data: dropped,
+    whichever way sympy groups it; factors that are not 1 together all stay."""
+    m, v, c, beta = sympy.symbols("m v c beta", real=True)
+    x = torch.cat([_inputs(40, 1, 1.0, 2.0, seed=1), _inputs(40, 1, 0.1, 0.8, seed=2),
+                   _inputs(40, 1, 1.0, 1.5, seed=3)], 1)
+    x = torch.cat([x, x[:, 1:2] / x[:, 2:3]], 1)
+    names = [m, v, c, beta]
+    one = (v / (beta * c)) ** sympy.Float(0.37)
+    assert drop_unit_factors(2.5 * m * one, names, x) == 2.5 * m
+    assert drop_unit_factors(m * v ** 2 * beta ** -2 * c ** -2 * sympy.sin(m), names, x) == \
+        m * sympy.sin(m)
+    law = 1.5 * m * v ** 2 / c
+    assert drop_unit_factors(law, names, x) == law
+    # a formula is never reduced to a constant
+    assert drop_unit_factors(one, names, x) == one
 
 def _search(x, y, names, **options):
     n_val = x.shape[0] // 5
