@@ -20,8 +20,8 @@ __all__ = ["contraction_weight", "spline_contract"]
 
 def contraction_weight(coef: Tensor, scale_base: Tensor, scale_sp: Tensor, mask: Tensor) -> Tensor:
     """The weights ``W`` of shape (in, G + k + 1, out)."""
-    weight = torch.cat([(scale_base * mask)[..., None], coef * (scale_sp * mask)[..., None]], dim=-1)
-    return weight.permute(0, 2, 1)
+    spline = (coef * scale_sp[..., None]).transpose(1, 2)  # (in, G + k, out)
+    return torch.cat([scale_base[:, None, :], spline], dim=1) * mask[:, None, :]
 
 
 def _composed(x, coef, scale_base, scale_sp, mask, grid, table, k, base):
@@ -42,8 +42,7 @@ def _chunks(batch: int, per_row: int) -> list[slice]:
 
 
 def _local(x, grid, table, k, base, need_x):
-    index, values, derivatives = splines.local_bases(x, grid, k, table, need_x)
-    features = splines.dense_features(x, index, values, grid.shape[1] - k - 1, base)
+    features, index, derivatives = splines.features_and_slopes(x, grid, k, base, table, need_x)
     return features.reshape(x.shape[0], -1), index, derivatives
 
 
@@ -101,14 +100,14 @@ class _SplineContract(torch.autograd.Function):
                 grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
         grad_coef = grad_base = grad_sp = None
         if grad_weight is not None:
-            grad_weight = grad_weight.view(n_in, -1, n_out)  # (in, P, out)
-            grad_spline = grad_weight[:, 1:, :].permute(0, 2, 1)  # (in, out, G + k)
+            grad_weight = grad_weight.view(n_in, -1, n_out) * mask[:, None, :]  # (in, P, out)
+            grad_spline = grad_weight[:, 1:, :].transpose(1, 2)  # (in, out, G + k)
             if wants[1]:
-                grad_coef = grad_spline * (scale_sp * mask)[..., None]
+                grad_coef = grad_spline * scale_sp[..., None]
             if wants[2]:
-                grad_base = grad_weight[:, 0, :] * mask
+                grad_base = grad_weight[:, 0, :]
             if wants[3]:
-                grad_sp = (grad_spline * coef).sum(-1) * mask
+                grad_sp = (grad_spline * coef).sum(-1)
         return grad_x, grad_coef, grad_base, grad_sp, None, None, None, None, None, None
 
 

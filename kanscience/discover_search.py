@@ -244,7 +244,8 @@ def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
                                steps=search.options["polish_steps"])
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return expr
-    return snap_constants(fitted, tol=1e-9)
+    # twice: snapping can merge the constants around a vanished term into a new one
+    return snap_constants(snap_constants(fitted, tol=1e-9), tol=1e-9)
 
 
 def _scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:

@@ -11,7 +11,8 @@ Only ``k + 1`` bases are nonzero at any point, so the bases are computed locally
 interval index plus ``k + 1`` weights, de Boor's triangular recursion) and scattered into
 the dense ``(batch, n_in, G + k)`` layout that one matrix product contracts. The
 :func:`spline_features` autograd function has an analytic first derivative and stays
-differentiable to second order (Hessians of a KAN work).
+differentiable to second order (Hessians of a KAN work). On the CPU, batches that are not
+large run the first-order work as compiled loops (:mod:`kanscience.kernels`, numba).
 
 Examples
 --------
@@ -27,18 +28,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import kernels
+
 __all__ = [
-    "uniform_grid",
-    "extend_grid",
-    "spline_table",
-    "local_bases",
-    "basis_matrix",
-    "spline_features",
-    "evaluate_splines",
-    "fit_coefficients",
     "adaptive_grid",
-    "update_grid",
+    "basis_matrix",
+    "evaluate_splines",
+    "extend_grid",
+    "fit_coefficients",
+    "local_bases",
     "refine_grid",
+    "spline_features",
+    "spline_table",
+    "uniform_grid",
+    "update_grid",
 ]
 
 
@@ -142,13 +145,14 @@ def spline_table(grid: Tensor, k: int) -> Tensor:
     """Per-interval polynomial form of the nonzero bases, for fast evaluation.
 
     On interval ``i`` (``t_i <= x < t_{i+1}``), with ``s = (x - t_i) / (t_{i+1} - t_i)``,
-    ``B_{i-k+r}(x) = sum_p C[p, r] s^p``. Row ``i`` of the table holds
-    ``[t_i, 1 / h_i, C.flatten()]``; the last row (index ``G + 2k``) is all zeros and serves
-    samples outside the grid. Computed in float64 from the recursion.
+    ``B_{i-k+r}(x) = sum_p C[p, r] s^p``. Rows are indexed by
+    ``searchsorted(grid, x, right=True)``: row ``i + 1`` holds ``[t_i, 1 / h_i, C.flatten()]``
+    for interval ``i``; the first row (below the grid) and the last (at or above the last
+    knot) are all zeros. Computed in float64 from the recursion.
 
     Returns
     -------
-    Tensor, shape (n_in, G + 2k + 1, 2 + (k + 1)**2), dtype of ``grid``.
+    Tensor, shape (n_in, G + 2k + 2, 2 + (k + 1)**2), dtype of ``grid``.
     """
     g = grid.detach().to(torch.float64)
     n_in, n_knots = g.shape
@@ -168,7 +172,7 @@ def spline_table(grid: Tensor, k: int) -> Tensor:
     inv_h = torch.where(nonempty, 1.0 / torch.where(nonempty, h, 1.0), 0.0)
     rows = torch.cat([g[:, :-1, None], inv_h[..., None], coefficients.flatten(2)], dim=-1)
     outside = rows.new_zeros(n_in, 1, rows.shape[-1])
-    return torch.cat([rows, outside], dim=1).to(grid.dtype)
+    return torch.cat([outside, rows, outside], dim=1).to(grid.dtype)
 
 
 def _gather_rows(table: Tensor, index: Tensor) -> Tensor:
@@ -221,9 +225,7 @@ def local_bases(
     n_in, n_knots = grid.shape
     n_rows, width = table.shape[1], table.shape[2]
     batch = x.shape[0]
-    interval = torch.searchsorted(grid, x.t().contiguous(), right=True).t() - 1
-    # samples off the grid (interval -1 or n_knots - 1) read the all-zero last row
-    row = interval.remainder(n_rows)
+    row = torch.searchsorted(grid, x.t().contiguous(), right=True).t()  # interval + 1
     flat = (row + torch.arange(0, n_in * n_rows, n_rows, device=x.device)).reshape(-1)
     entries = _gather_rows(table.reshape(-1, width), flat)  # (width, N), coefficient-major
     s = (x.reshape(-1) - entries[0]) * entries[1]  # (N,)
@@ -241,7 +243,7 @@ def local_bases(
             for p in range(k - 1, 0, -1):
                 slopes = torch.add(slopes * s, coefficient[p], alpha=p)
             slopes = (slopes * entries[1]).t().view(batch, n_in, n)
-    index = row.reshape(-1)[:, None] + torch.arange(-k, 1, device=x.device)
+    index = row.reshape(-1)[:, None] + torch.arange(-k - 1, 0, device=x.device)
     index = index.clamp_(0, n_knots - k - 2).view(batch, n_in, n)
     return index, values.t().view(batch, n_in, n), slopes
 
@@ -256,19 +258,40 @@ def basis_matrix(x: Tensor, grid: Tensor, k: int, table: Tensor | None = None) -
     return values.new_zeros(*values.shape[:-1], n_basis).scatter_add(-1, index, values)
 
 
+def _silu_vjp(grad: Tensor, x: Tensor) -> Tensor:
+    if torch.is_grad_enabled() and (grad.requires_grad or x.requires_grad):
+        sigmoid = torch.sigmoid(x)  # differentiable again (higher derivatives)
+        return grad * sigmoid * (1 + x * (1 - sigmoid))
+    return torch.ops.aten.silu_backward(grad, x)  # one fused kernel
+
+
+# name -> (f, vjp) with vjp(grad, x) = grad * f'(x)
 _BASE_FUNCTIONS = {
-    "silu": (torch.nn.functional.silu, lambda x: torch.sigmoid(x) * (1 + x * (1 - torch.sigmoid(x)))),
-    "identity": (lambda x: x, torch.ones_like),
-    "zero": (torch.zeros_like, torch.zeros_like),
+    "silu": (torch.nn.functional.silu, _silu_vjp),
+    "identity": (lambda x: x, lambda grad, x: grad),
+    "zero": (torch.zeros_like, lambda grad, x: torch.zeros_like(grad)),
 }
 BASE_FUNCTION_NAMES = tuple(_BASE_FUNCTIONS)
 
 
 def base_function(name: str):
-    """``(f, f')`` of a residual base function by name ('silu', 'identity', 'zero')."""
+    """``(f, vjp)`` of a residual base function by name ('silu', 'identity', 'zero'), with
+    ``vjp(grad, x) = grad * f'(x)``."""
     if name not in _BASE_FUNCTIONS:
         raise ValueError(f"base must be one of {BASE_FUNCTION_NAMES}, got {name!r}")
     return _BASE_FUNCTIONS[name]
+
+
+def features_and_slopes(x: Tensor, grid: Tensor, k: int, base: str, table: Tensor,
+                        derivatives: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``(features, index, slopes)``: :func:`spline_features` of ``x`` with the indices
+    and x-derivatives of the local bases (None unless ``derivatives``) that
+    :func:`features_backward` takes; one compiled loop where :mod:`kanscience.kernels`
+    applies."""
+    if kernels.usable(x, grid, table):
+        return kernels.spline_features(x, grid, table, k, base, derivatives)
+    index, values, slopes = local_bases(x, grid, k, table, derivatives)
+    return dense_features(x, index, values, grid.shape[1] - k - 1, base), index, slopes
 
 
 def dense_features(x: Tensor, index: Tensor, values: Tensor, n_basis: int, base: str) -> Tensor:
@@ -281,7 +304,9 @@ def dense_features(x: Tensor, index: Tensor, values: Tensor, n_basis: int, base:
 
 def features_backward(grad: Tensor, x: Tensor, index: Tensor, derivatives: Tensor, base: str) -> Tensor:
     """d(loss)/dx from d(loss)/d(features) (batch, n_in, n_basis + 1)."""
-    grad_x = grad[..., 0] * base_function(base)[1](x)
+    if kernels.usable(x, grad, derivatives):
+        return kernels.features_backward(grad, x, index, derivatives, base)
+    grad_x = base_function(base)[1](grad[..., 0], x)
     return grad_x + (grad[..., 1:].gather(-1, index) * derivatives).sum(-1)
 
 
@@ -290,8 +315,8 @@ class _SplineFeatures(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, grid: Tensor, k: int, base: str, table: Tensor) -> Tensor:  # type: ignore[override]
-        index, values, derivatives = local_bases(x, grid, k, table, ctx.needs_input_grad[0])
-        features = dense_features(x, index, values, grid.shape[1] - k - 1, base)
+        features, index, derivatives = features_and_slopes(x, grid, k, base, table,
+                                                           ctx.needs_input_grad[0])
         ctx.save_for_backward(x, grid, table, index, derivatives)
         ctx.k, ctx.base = k, base
         return features
