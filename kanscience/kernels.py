@@ -43,7 +43,7 @@ def _compiled():
     numba."""
     try:
         import numba
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its LLVM library does not load
         return None
 
     @numba.njit(nogil=True, fastmath=_FLAGS)
