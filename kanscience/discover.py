@@ -54,7 +54,7 @@ import torch
 
 from .data import Dataset, as_tensor
 from .discover_power import power_branch
-from .discover_search import Candidate, Search, polish_best, probe, rank
+from .discover_search import Candidate, Search, polish_best, probe, rank, readable
 from .discover_split import Surrogate, split_branch
 from .discover_structures import (
     kan_branch,
@@ -90,7 +90,8 @@ class DiscoveryResult:
     Attributes
     ----------
     candidates : tuple of Candidate
-        The Pareto front of (complexity, validation RMSE), ranked best first.
+        The Pareto front of (complexity, validation RMSE), ranked best first, each in its
+        shortest form (fractions combined where that is shorter).
     all_candidates : tuple of Candidate
         Every distinct formula evaluated, by complexity.
     variables : tuple of sympy.Symbol
@@ -326,5 +327,6 @@ def discover(
         polish_best(search, 5)
     ranked, everything = rank(list(search.found.values()), search.spread,
                               relative=search.tolerance)
+    ranked, _ = rank([readable(c) for c in ranked], search.spread, relative=search.tolerance)
     return DiscoveryResult(ranked, everything, tuple(search.symbols),
                            time.perf_counter() - started, tuple(search.log))

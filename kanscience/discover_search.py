@@ -19,6 +19,7 @@ Every polished variant becomes a :class:`Candidate`.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -30,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .discover_forms import (
+    SYMPY_ERRORS,
     drop_unit_factors,
     expand_polynomials,
     normalize_scales,
@@ -444,6 +446,19 @@ def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, in
     a rational pi fraction is as cheap as a number for the node count."""
     nodes = complexity(expr) if nodes is None else nodes
     return nodes, n_floats(expr), expression_complexity(expr) - nodes
+
+
+def readable(candidate: Candidate) -> Candidate:
+    """``candidate`` with its fractions combined if that is shorter (by :func:`complexity`):
+    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``. The same function."""
+    try:
+        form = sympy.together(candidate.expr)
+    except SYMPY_ERRORS:
+        return candidate
+    nodes = complexity(form)
+    if nodes >= candidate.complexity or form.has(sympy.zoo, sympy.nan):
+        return candidate
+    return dataclasses.replace(candidate, expr=form, complexity=nodes)
 
 
 def error_bound(error: float, spread: float, relative: float, floor: float = 1e-9) -> float:

@@ -16,7 +16,16 @@ from kanscience.discover_forms import (
     expand_polynomials,
     normalize_scales,
 )
-from kanscience.discover_search import Search, add, complexity, probe, rank, refit, snap_greedy
+from kanscience.discover_search import (
+    Search,
+    add,
+    complexity,
+    probe,
+    rank,
+    readable,
+    refit,
+    snap_greedy,
+)
 from kanscience.discover_split import split_branch
 from kanscience.discover_structures import only_rows, signal_rows
 from kanscience.functions import resolve_library
@@ -200,6 +209,18 @@ def test_drop_unit_factors_removes_what_derived_inputs_make_one():
     assert drop_unit_factors(law, names, x) == law
     # a formula is never reduced to a constant
     assert drop_unit_factors(one, names, x) == one
+
+
+def test_readable_forms_combine_fractions_only_when_shorter():
+    y, sigma = sympy.symbols("Y sigma", real=True)
+
+    def candidate(expr):
+        return Candidate(expr, complexity(expr), 0.0, 1.0, 0.0)
+
+    tidy = readable(candidate(y / (2 * sigma * (1 + 1 / sigma))))
+    assert str(tidy.expr) == "Y/(2*(sigma + 1))" and tidy.complexity == 8
+    kept = candidate(1.5 * y + 2.5 / sigma)  # one fraction would be longer
+    assert readable(kept) is kept
 
 def _search(x, y, names, **options):
     n_val = x.shape[0] // 5
