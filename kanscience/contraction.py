@@ -67,7 +67,7 @@ class _SplineContract(torch.autograd.Function):
                 index, _, derivatives = splines.local_bases(x, grid, k, table, True)
         ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid, table, flat, weight,
                               index, derivatives)
-        return flat @ weight
+        return (weight.t() @ flat.t()).t()  # MKL is 2x faster on skinny products this way
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -93,14 +93,14 @@ class _SplineContract(torch.autograd.Function):
                     grad_x[c] = splines.features_backward(grad_features, x[c], index_c,
                                                           derivatives_c, ctx.base)
         else:
-            grad_weight = flat.t() @ grad if any(wants[1:]) else None
+            grad_weight = (grad.t() @ flat).t() if any(wants[1:]) else None
             grad_x = None
             if wants[0]:
                 grad_features = (grad @ weight.t()).view(*x.shape, -1)
                 grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
         grad_coef = grad_base = grad_sp = None
         if grad_weight is not None:
-            grad_weight = grad_weight.view(n_in, -1, n_out) * mask[:, None, :]  # (in, P, out)
+            grad_weight = grad_weight.reshape(n_in, -1, n_out) * mask[:, None, :]  # (in, P, out)
             grad_spline = grad_weight[:, 1:, :].transpose(1, 2)  # (in, out, G + k)
             if wants[1]:
                 grad_coef = grad_spline * scale_sp[..., None]
