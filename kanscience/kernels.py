@@ -15,8 +15,9 @@ The results equal the torch path's to rounding (float contraction and reassociat
 allowed, NaN and Inf kept). :func:`usable` says when the loops apply: numba importable,
 tensors on the CPU in float32 or float64 that need no graph (the autograd functions call
 these inside their forward and first-order backward), and batches small enough that
-torch's vectorized, multi-threaded operations are not faster. numba compiles each dtype
-on first use (a few seconds, in memory: nothing is written to disk).
+torch's vectorized, multi-threaded operations are not faster. numba compiles the loops
+for each spline order and dtype on first use (about a second, in memory: nothing is
+written to disk).
 """
 
 from __future__ import annotations
