@@ -234,9 +234,7 @@ def drop_unit_factors(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor,
     varying = [i for i, v in enumerate(values) if v is not None]
     for size in range(len(varying) - 1, 0, -1):  # the largest group first
         for group in itertools.combinations(varying, size):
-            product = torch.ones_like(values[group[0]])
-            for i in group:
-                product = product * values[i]
+            product = torch.stack([values[i] for i in group]).prod(0)
             if bool(((product - 1).abs() <= tol).all()):
                 return coefficient * sympy.Mul(*(f for i, f in enumerate(factors) if i not in group))
     return expr

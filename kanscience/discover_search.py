@@ -246,8 +246,7 @@ def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
                                steps=search.options["polish_steps"])
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return expr
-    # twice: snapping can merge the constants around a vanished term into a new one
-    return snap_constants(snap_constants(fitted, tol=1e-9), tol=1e-9)
+    return snap_constants(fitted, tol=1e-9)
 
 
 def _scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:
@@ -315,7 +314,8 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
     In rounds: every single snap is tried (refitting the other constants); those that keep
     the validation RMSE within the search's ``tolerance`` of ``error`` are then applied
     cumulatively, the most simplifying first (dropping a term before rounding a factor;
-    :func:`simplicity`), each kept only while the error stays within that bound. Rounds go on while a snap passes (at most ``3 * GREEDY_OPTIONS`` refits).
+    :func:`simplicity`), each kept only while the error stays within that bound. Rounds go
+    on while a snap passes (at most ``3 * GREEDY_OPTIONS`` refits).
     """
     key = sympy.srepr(expr)
     if key in search.polished or not math.isfinite(error):

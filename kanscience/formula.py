@@ -192,13 +192,16 @@ def snap_constants(expr: sympy.Expr, tol: float = 1e-4, max_denominator: int = 1
 
     Simple numbers are fractions ``p / q`` with ``q <= max_denominator`` (integers
     included) and the same times each of ``constants`` (e.g. ``(sympy.pi,)``); the
-    closest one wins.
+    closest one wins. Constants that snapping merges into a new float (a term that
+    vanished between two factors) are snapped in turn.
 
     >>> t = sympy.Symbol("t")
     >>> snap_constants(1.99999 * t ** 0.50001 + 0.33333, tol=1e-4)
     2*sqrt(t) + 1/3
     >>> snap_constants(6.2831853 * t, constants=[sympy.pi])
     2*pi*t
+    >>> snap_constants(2.0 * t * (1e-9 * t + 0.5), tol=1e-6)
+    t
     """
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol!r}")
@@ -206,12 +209,16 @@ def snap_constants(expr: sympy.Expr, tol: float = 1e-4, max_denominator: int = 1
             or max_denominator < 1:
         raise ValueError(f"max_denominator must be an int >= 1, got {max_denominator!r}")
     constants = tuple(constants)
-    mapping = {}
-    for f in float_constants(expr):
-        snapped = _snap(float(f), tol, max_denominator, constants)
-        if snapped is not None:
-            mapping[f] = snapped
-    return expr.xreplace(mapping)
+    for _ in range(3):  # again while snapping merges constants into a new float (2.0 * 0.5)
+        mapping = {}
+        for f in float_constants(expr):
+            snapped = _snap(float(f), tol, max_denominator, constants)
+            if snapped is not None:
+                mapping[f] = snapped
+        if not mapping:
+            break
+        expr = expr.xreplace(mapping)
+    return expr
 
 
 def simplify_formula(expr: sympy.Expr, full: bool = False, max_ops: int = 50) -> sympy.Expr:
