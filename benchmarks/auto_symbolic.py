@@ -27,10 +27,9 @@ import warnings
 
 import torch
 
-from kanscience.functions import DEFAULT_LIBRARY
-from kanscience.interop import from_pykan
+from kanscience.core import DEFAULT_LIBRARY, trace
+from kanscience.io import from_pykan
 from kanscience.symbolic import auto_symbolic
-from kanscience.trace import trace
 
 
 def _r2(x: torch.Tensor, y: torch.Tensor, name: str, params) -> float:
@@ -45,10 +44,18 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--pykan-edges", type=int, default=None,
-                        help="time pykan on this many edges and extrapolate (default: all)")
-    parser.add_argument("--train-steps", type=int, default=20,
-                        help="pykan fit steps before the symbolic search (0: untrained)")
+    parser.add_argument(
+        "--pykan-edges",
+        type=int,
+        default=None,
+        help="time pykan on this many edges and extrapolate (default: all)",
+    )
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=20,
+        help="pykan fit steps before the symbolic search (0: untrained)",
+    )
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -57,8 +64,7 @@ def main(argv=None) -> dict:
     pykan_model = PyKAN(width=[4, 5, 5, 1], grid=5, k=3, seed=0, auto_save=False)
     x = torch.rand(args.samples, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
     if args.train_steps:
-        y = (torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
-             + x[:, [2]] * x[:, [3]])
+        y = torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2) + x[:, [2]] * x[:, [3]]
         dataset = {"train_input": x, "train_label": y, "test_input": x, "test_label": y}
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
@@ -67,8 +73,12 @@ def main(argv=None) -> dict:
     with torch.no_grad():
         pykan_model(x)  # pykan fits from the activations cached by its last forward
         traces = trace(ours_model.to(torch.float64), x.double())
-    edges = [(layer, i, j) for layer, t in enumerate(traces)
-             for i in range(t.activations.shape[1]) for j in range(t.activations.shape[2])]
+    edges = [
+        (layer, i, j)
+        for layer, t in enumerate(traces)
+        for i in range(t.activations.shape[1])
+        for j in range(t.activations.shape[2])
+    ]
 
     start = time.perf_counter()
     result = auto_symbolic(ours_model, x.double())
@@ -77,8 +87,9 @@ def main(argv=None) -> dict:
 
     # pykan's time per edge hardly depends on the edge; its quality does: time (and
     # compare) the most active edges
-    spread = {(layer, i, j): float(traces[layer].activations[:, i, j].std())
-              for layer, i, j in edges}
+    spread = {
+        (layer, i, j): float(traces[layer].activations[:, i, j].std()) for layer, i, j in edges
+    }
     by_activity = sorted(edges, key=lambda e: -spread[e])
     timed = edges if args.pykan_edges is None else by_activity[: args.pykan_edges]
     pykan_choices = {}
@@ -99,14 +110,25 @@ def main(argv=None) -> dict:
         x_e = traces[layer].inputs[:, i]
         y_e = traces[layer].activations[:, i, j]
         mine = ours[edge]
-        quality.append({"edge": list(edge), "ours": mine.name, "ours_r2": mine.r2,
-                        "pykan": name, "pykan_r2": _r2(x_e, y_e, name, params)})
+        quality.append(
+            {
+                "edge": list(edge),
+                "ours": mine.name,
+                "ours_r2": mine.r2,
+                "pykan": name,
+                "pykan_r2": _r2(x_e, y_e, name, params),
+            }
+        )
     summary = {
-        "network": [4, 5, 5, 1], "edges": len(edges), "samples": args.samples,
+        "network": [4, 5, 5, 1],
+        "edges": len(edges),
+        "samples": args.samples,
         "train_steps": args.train_steps,
         "ours_functions": sorted({c.name for c in result.report}),
-        "threads": args.threads, "ours_seconds": ours_seconds,
-        "pykan_seconds": pykan_seconds, "pykan_edges_timed": len(timed),
+        "threads": args.threads,
+        "ours_seconds": ours_seconds,
+        "pykan_seconds": pykan_seconds,
+        "pykan_edges_timed": len(timed),
         "pykan_extrapolated": len(timed) < len(edges),
         "speedup": pykan_seconds / ours_seconds,
         "mean_r2_ours": sum(q["ours_r2"] for q in quality) / max(len(quality), 1),
@@ -115,16 +137,21 @@ def main(argv=None) -> dict:
         "edges_compared": quality,
     }
     note = f" (extrapolated from {len(timed)} edges)" if summary["pykan_extrapolated"] else ""
-    print(f"auto_symbolic on [4, 5, 5, 1], {len(edges)} edges, {args.samples} samples, "
-          f"{args.threads} thread(s)")
-    print(f"  trained {args.train_steps} steps; our choices: "
-          f"{', '.join(summary['ours_functions'])}")
+    print(
+        f"auto_symbolic on [4, 5, 5, 1], {len(edges)} edges, {args.samples} samples, "
+        f"{args.threads} thread(s)"
+    )
+    print(
+        f"  trained {args.train_steps} steps; our choices: {', '.join(summary['ours_functions'])}"
+    )
     print(f"  kanscience: {ours_seconds:8.2f} s")
     print(f"  pykan:      {pykan_seconds:8.2f} s{note}")
     print(f"  speedup:    {summary['speedup']:8.1f}x")
-    print(f"  mean r2 on the compared edges: ours {summary['mean_r2_ours']:.6f}, "
-          f"pykan {summary['mean_r2_pykan']:.6f}; same function on {summary['same_choice']}/"
-          f"{len(quality)}")
+    print(
+        f"  mean r2 on the compared edges: ours {summary['mean_r2_ours']:.6f}, "
+        f"pykan {summary['mean_r2_pykan']:.6f}; same function on {summary['same_choice']}/"
+        f"{len(quality)}"
+    )
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(summary, handle, indent=1)

@@ -54,9 +54,16 @@ def points(case: Case, n: int, seed: int) -> torch.Tensor:
 def reference(case: Case, x: torch.Tensor) -> np.ndarray:
     symbols = [sympy.Symbol(v, real=True) for v in case.variables]
     columns = [x[:, i].numpy() for i in range(x.shape[1])]
-    return np.stack([np.broadcast_to(np.asarray(sympy.lambdify(symbols, e, "numpy")(*columns),
-                                                dtype=np.float64), (x.shape[0],))
-                     for e in case.expressions()], axis=1)
+    return np.stack(
+        [
+            np.broadcast_to(
+                np.asarray(sympy.lambdify(symbols, e, "numpy")(*columns), dtype=np.float64),
+                (x.shape[0],),
+            )
+            for e in case.expressions()
+        ],
+        axis=1,
+    )
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -71,8 +78,14 @@ def ours(case: Case, x: torch.Tensor, want: np.ndarray) -> dict:
     seconds = time.perf_counter() - start
     with torch.no_grad():
         got = model(x).numpy()
-    return {"width": model.width, "hidden": hidden(model.width), "depth": model.depth,
-            "error": relative_error(got, want), "seconds": seconds, "model": model}
+    return {
+        "width": model.width,
+        "hidden": hidden(model.width),
+        "depth": model.depth,
+        "error": relative_error(got, want),
+        "seconds": seconds,
+        "model": model,
+    }
 
 
 def pykan(case: Case, x: torch.Tensor, want: np.ndarray) -> dict:
@@ -98,8 +111,15 @@ def pykan(case: Case, x: torch.Tensor, want: np.ndarray) -> dict:
         torch.set_default_dtype(previous)
     width = [[int(v) for v in w] for w in model.width]
     error = relative_error(got, want) if got.shape == want.shape else float("inf")
-    return {"compiles": True, "width": width, "hidden": hidden(width), "depth": len(width) - 1,
-            "error": error, "matches": error < 1e-6, "seconds": seconds}
+    return {
+        "compiles": True,
+        "width": width,
+        "hidden": hidden(width),
+        "depth": len(width) - 1,
+        "error": error,
+        "matches": error < 1e-6,
+        "seconds": seconds,
+    }
 
 
 def spline_error(case: Case, model) -> float:
@@ -119,25 +139,35 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)  # tiny tensors: more threads only thrash on a shared machine
     cases = FEYNMAN_CASES if args.feynman_only else CASES
     rows = []
-    print(f"{'formula':26s} {'ours: hidden depth width':44s} {'err':>7s} | "
-          f"{'pykan: hidden depth':20s} {'match':5s}" + ("  spline" if args.spline else ""))
+    print(
+        f"{'formula':26s} {'ours: hidden depth width':44s} {'err':>7s} | "
+        f"{'pykan: hidden depth':20s} {'match':5s}" + ("  spline" if args.spline else "")
+    )
     for case in cases:
         x = points(case, 512, seed=0)
         want = reference(case, x)
         mine = ours(case, x, want)
         theirs = pykan(case, x, want)
-        row = {"name": case.name, "ours": {k: v for k, v in mine.items() if k != "model"},
-               "pykan": theirs}
+        row = {
+            "name": case.name,
+            "ours": {k: v for k, v in mine.items() if k != "model"},
+            "pykan": theirs,
+        }
         if args.spline:
             row["spline_error"] = spline_error(case, mine["model"])
         rows.append(row)
-        pykan_text = (f"{theirs['hidden']:6d} {theirs['depth']:5d}" if theirs["compiles"]
-                      else "fails: " + theirs["why"][:13])
+        pykan_text = (
+            f"{theirs['hidden']:6d} {theirs['depth']:5d}"
+            if theirs["compiles"]
+            else "fails: " + theirs["why"][:13]
+        )
         match = ("yes" if theirs.get("matches") else "NO") if theirs["compiles"] else "-"
         spline = f"  {row['spline_error']:.1e}" if args.spline else ""
-        print(f"{case.name:26s} {mine['hidden']:6d} {mine['depth']:5d}  "
-              f"{mine['width']!s:31s} {mine['error']:7.1e} | {pykan_text:20s} {match:5s}"
-              f"{spline}")
+        print(
+            f"{case.name:26s} {mine['hidden']:6d} {mine['depth']:5d}  "
+            f"{mine['width']!s:31s} {mine['error']:7.1e} | {pykan_text:20s} {match:5s}"
+            f"{spline}"
+        )
     both = [r for r in rows if r["pykan"]["compiles"]]
     summary = {
         "formulas": len(rows),

@@ -1,4 +1,4 @@
-"""Feynman benchmark: kanscience.discover vs pykan's own pipeline, same data, same budget.
+"""Feynman benchmark: kanscience.discover._discover vs pykan's own pipeline, same data, same budget.
 
 For each development equation (``load_feynman()``): 10,000 samples (75% train / 25%
 test, seeded), optionally 1% Gaussian noise (of the target's RMS) on the labels. Each
@@ -54,6 +54,7 @@ class _Overrun(BaseException):
 def _deadline(seconds: float, error: type[BaseException] = _Overrun):
     """Raise ``error`` in the running code after ``seconds``, then every second until the
     block ends (code that swallows the first one is interrupted again)."""
+
     def handler(signum, frame):
         raise error
 
@@ -73,8 +74,11 @@ def _round_floats(expr):
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, sympy.Float):
             value = float(node)
-            mapping[node] = sympy.Integer(0) if abs(value) < 1e-4 else sympy.nsimplify(
-                round(value, 3), rational=True)
+            mapping[node] = (
+                sympy.Integer(0)
+                if abs(value) < 1e-4
+                else sympy.nsimplify(round(value, 3), rational=True)
+            )
     return expr.xreplace(mapping)
 
 
@@ -86,16 +90,22 @@ def is_symbolic_solution(model, truth, seconds: int = 60, positive=()) -> bool:
     import sympy
 
     positive = set(positive)
-    twins = {s: sympy.Symbol(s.name, positive=True) for s in (model.free_symbols
-             | truth.free_symbols) if s.name in positive}
+    twins = {
+        s: sympy.Symbol(s.name, positive=True)
+        for s in (model.free_symbols | truth.free_symbols)
+        if s.name in positive
+    }
     model, truth = model.xreplace(twins), truth.xreplace(twins)
 
     def constant(expr, nonzero: bool = False) -> bool:
         if expr.free_symbols or expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             return False
         value = complex(expr.evalf())
-        return math.isfinite(abs(value)) and abs(value.imag) < 1e-12 and (
-            not nonzero or abs(value) > 1e-12)
+        return (
+            math.isfinite(abs(value))
+            and abs(value.imag) < 1e-12
+            and (not nonzero or abs(value) > 1e-12)
+        )
 
     try:
         with _deadline(seconds, TimeoutError):
@@ -105,10 +115,10 @@ def is_symbolic_solution(model, truth, seconds: int = 60, positive=()) -> bool:
             diff, frac = _round_floats(model - truth), _round_floats(model / truth)
             if constant(diff) or constant(frac, nonzero=True):
                 return True
-            return (constant(_round_floats(sympy.simplify(diff, ratio=1)))
-                    or constant(_round_floats(sympy.simplify(frac, ratio=1)), nonzero=True))
-    except (TimeoutError, RecursionError, TypeError, ValueError, ZeroDivisionError,
-            OverflowError):
+            return constant(_round_floats(sympy.simplify(diff, ratio=1))) or constant(
+                _round_floats(sympy.simplify(frac, ratio=1)), nonzero=True
+            )
+    except (TimeoutError, RecursionError, TypeError, ValueError, ZeroDivisionError, OverflowError):
         return False
 
 
@@ -121,28 +131,32 @@ def _data(equation, samples: int, noise: float, seed: int):
     import torch
 
     n_train = round(0.75 * samples)
-    data = equation.dataset(train_num=n_train, test_num=samples - n_train, seed=seed,
-                            dtype=torch.float64)
+    data = equation.dataset(
+        train_num=n_train, test_num=samples - n_train, seed=seed, dtype=torch.float64
+    )
     clean_test = data.test_label
     if noise > 0:
         from kanscience import Dataset
 
         gen = torch.Generator().manual_seed(seed + 1)
         rms = float(data.train_label.pow(2).mean().sqrt())
-        data = Dataset(data.train_input,
-                       data.train_label + noise * rms * torch.randn(
-                           data.train_label.shape, generator=gen, dtype=torch.float64),
-                       data.test_input,
-                       data.test_label + noise * rms * torch.randn(
-                           data.test_label.shape, generator=gen, dtype=torch.float64))
+        data = Dataset(
+            data.train_input,
+            data.train_label
+            + noise * rms * torch.randn(data.train_label.shape, generator=gen, dtype=torch.float64),
+            data.test_input,
+            data.test_label
+            + noise * rms * torch.randn(data.test_label.shape, generator=gen, dtype=torch.float64),
+        )
     return data, clean_test
 
 
 def _run_ours(equation, data, budget: float, seed: int, max_train: int):
     from kanscience.discover import discover
 
-    result = discover(data, list(equation.variables), time_budget=0.9 * budget, seed=seed,
-                      max_train=max_train)
+    result = discover(
+        data, list(equation.variables), time_budget=0.9 * budget, seed=seed, max_train=max_train
+    )
     return result.best.expr
 
 
@@ -151,13 +165,17 @@ def _register_in_pykan(names) -> None:
     same torch and sympy functions and complexity), so both search the same functions."""
     from kan.utils import SYMBOLIC_LIB
 
-    from kanscience.functions import resolve_library
+    from kanscience.core import resolve_library
 
     for name in names:
         if name not in SYMBOLIC_LIB:
             record = resolve_library([name])[name]
-            SYMBOLIC_LIB[name] = (record.torch_fn, record.sympy_fn, record.complexity,
-                                  lambda x, y_th, f=record.torch_fn: ((), f(x)))
+            SYMBOLIC_LIB[name] = (
+                record.torch_fn,
+                record.sympy_fn,
+                record.complexity,
+                lambda x, y_th, f=record.torch_fn: ((), f(x)),
+            )
 
 
 def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
@@ -168,10 +186,15 @@ def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
     from kanscience.discover import DISCOVERY_LIBRARY
 
     torch.set_default_dtype(torch.float64)
-    order = torch.randperm(data.train_input.shape[0],
-                           generator=torch.Generator().manual_seed(seed))[:max_train]
-    dataset = {"train_input": data.train_input[order], "train_label": data.train_label[order],
-               "test_input": data.test_input, "test_label": data.test_label}
+    order = torch.randperm(
+        data.train_input.shape[0], generator=torch.Generator().manual_seed(seed)
+    )[:max_train]
+    dataset = {
+        "train_input": data.train_input[order],
+        "train_label": data.train_label[order],
+        "test_input": data.test_input,
+        "test_label": data.test_label,
+    }
     n = len(equation.variables)
     model = PyKAN(width=[n, 5, 1], grid=5, k=3, seed=seed, auto_save=False)
     model.fit(dataset, opt="LBFGS", steps=PYKAN_STEPS, lamb=0.01)
@@ -193,12 +216,21 @@ def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
     return sympy.sympify(expr).xreplace(real)
 
 
-def _worker(method: str, equation_id: str, noise: float, budget: float, seed: int,
-            samples: int, max_train: int, threads: int, queue) -> None:
+def _worker(
+    method: str,
+    equation_id: str,
+    noise: float,
+    budget: float,
+    seed: int,
+    samples: int,
+    max_train: int,
+    threads: int,
+    queue,
+) -> None:
     import torch
 
     from kanscience import load_feynman
-    from kanscience.formula import formula_to_torch
+    from kanscience.symbolic import formula_to_torch
 
     torch.set_num_threads(threads)
     (equation,) = load_feynman([equation_id])
@@ -206,8 +238,11 @@ def _worker(method: str, equation_id: str, noise: float, budget: float, seed: in
     runner = _run_ours if method == "ours" else _run_pykan
     os.chdir(tempfile.mkdtemp(prefix="feynman-"))  # the child's scratch folder (pykan writes)
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            _deadline(GRACE * budget):
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        _deadline(GRACE * budget),
+    ):
         try:
             expr = runner(equation, data, budget, seed, max_train)
             error = None
@@ -216,9 +251,18 @@ def _worker(method: str, equation_id: str, noise: float, budget: float, seed: in
         except Exception as exc:  # noqa: BLE001 - a failed run is a result
             expr, error = None, f"{type(exc).__name__}: {exc}"[:300]
     seconds = time.perf_counter() - start
-    record = {"method": method, "id": equation_id, "noise": noise, "seconds": seconds,
-              "expr": None if expr is None else str(expr), "error": error,
-              "r2": None, "r2_clean": None, "symbolic": False, "accuracy": False}
+    record = {
+        "method": method,
+        "id": equation_id,
+        "noise": noise,
+        "seconds": seconds,
+        "expr": None if expr is None else str(expr),
+        "error": error,
+        "r2": None,
+        "r2_clean": None,
+        "symbolic": False,
+        "accuracy": False,
+    }
     if expr is not None:
         symbols = [__import__("sympy").Symbol(v, real=True) for v in equation.variables]
         try:
@@ -231,8 +275,9 @@ def _worker(method: str, equation_id: str, noise: float, budget: float, seed: in
         except (ValueError, TypeError, RuntimeError) as exc:
             record["error"] = f"evaluation: {exc}"[:300]
         record["accuracy"] = bool(record["r2_clean"] is not None and record["r2_clean"] > 0.999)
-        record["symbolic"] = is_symbolic_solution(expr, equation.expression(),
-                                                  positive=positive_variables(equation))
+        record["symbolic"] = is_symbolic_solution(
+            expr, equation.expression(), positive=positive_variables(equation)
+        )
     scratch = os.getcwd()
     os.chdir(tempfile.gettempdir())
     shutil.rmtree(scratch, ignore_errors=True)
@@ -242,9 +287,20 @@ def _worker(method: str, equation_id: str, noise: float, budget: float, seed: in
 def run_one(method: str, equation_id: str, noise: float, args) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_worker, args=(
-        method, equation_id, noise, args.budget, args.seed, args.samples, args.max_train,
-        args.threads, queue))
+    process = context.Process(
+        target=_worker,
+        args=(
+            method,
+            equation_id,
+            noise,
+            args.budget,
+            args.seed,
+            args.samples,
+            args.max_train,
+            args.threads,
+            queue,
+        ),
+    )
     start = time.perf_counter()
     process.start()
     limit = GRACE * args.budget + 90  # + start-up and the symbolic judge
@@ -258,10 +314,18 @@ def run_one(method: str, equation_id: str, noise: float, args) -> dict:
         process.kill()
         process.join()
     if record is None:
-        record = {"method": method, "id": equation_id, "noise": noise,
-                  "seconds": time.perf_counter() - start, "expr": None,
-                  "error": "timeout", "r2": None, "r2_clean": None, "symbolic": False,
-                  "accuracy": False}
+        record = {
+            "method": method,
+            "id": equation_id,
+            "noise": noise,
+            "seconds": time.perf_counter() - start,
+            "expr": None,
+            "error": "timeout",
+            "r2": None,
+            "r2_clean": None,
+            "symbolic": False,
+            "accuracy": False,
+        }
     return record
 
 
@@ -276,15 +340,21 @@ def rejudge(record: dict) -> dict:
     (equation,) = load_feynman([record["id"]])
     symbols = {v: sympy.Symbol(v, real=True) for v in equation.variables}
     expr = sympy.sympify(record["expr"], locals=symbols)
-    return {**record, "symbolic": is_symbolic_solution(expr, equation.expression(),
-                                                        positive=positive_variables(equation))}
+    return {
+        **record,
+        "symbolic": is_symbolic_solution(
+            expr, equation.expression(), positive=positive_variables(equation)
+        ),
+    }
 
 
 def _fmt(record: dict) -> str:
     r2 = record["r2_clean"]
     r2_text = "   -    " if r2 is None else f"{r2:8.5f}" if r2 > -1e3 else "  <-1e3 "
-    return (f"{'S' if record['symbolic'] else '.'}{'A' if record['accuracy'] else '.'} "
-            f"{r2_text} {record['seconds']:6.1f}s")
+    return (
+        f"{'S' if record['symbolic'] else '.'}{'A' if record['accuracy'] else '.'} "
+        f"{r2_text} {record['seconds']:6.1f}s"
+    )
 
 
 def main(argv=None) -> dict:
@@ -300,11 +370,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write all records as JSON here")
-    parser.add_argument("--resume", default=None, help=(
-        "JSON-lines file: records already there are reused, new ones appended as they "
-        "finish (a long run can be split over several sittings)"))
-    parser.add_argument("--rejudge", action="store_true", help=(
-        "judge the records reused from --resume again (symbolic rule of this version)"))
+    parser.add_argument(
+        "--resume",
+        default=None,
+        help=(
+            "JSON-lines file: records already there are reused, new ones appended as they "
+            "finish (a long run can be split over several sittings)"
+        ),
+    )
+    parser.add_argument(
+        "--rejudge",
+        action="store_true",
+        help=("judge the records reused from --resume again (symbolic rule of this version)"),
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from kanscience import load_feynman
@@ -321,8 +399,7 @@ def main(argv=None) -> dict:
                     record = json.loads(line)
                     done[(record["method"], record["id"], record["noise"])] = record
     records = []
-    print(f"{'equation':12s} {'noise':>5s} " + "  ".join(f"{m:^26s}" for m in methods),
-          flush=True)
+    print(f"{'equation':12s} {'noise':>5s} " + "  ".join(f"{m:^26s}" for m in methods), flush=True)
     for equation_id in ids:
         for noise in noises:
             row = []
@@ -337,8 +414,10 @@ def main(argv=None) -> dict:
                             handle.write(json.dumps(record) + "\n")
                 row.append(record)
             records += row
-            print(f"{equation_id:12s} {noise:5.2f} " + "  ".join(f"{_fmt(r):26s}" for r in row),
-                  flush=True)
+            print(
+                f"{equation_id:12s} {noise:5.2f} " + "  ".join(f"{_fmt(r):26s}" for r in row),
+                flush=True,
+            )
     summary = {}
     for method in methods:
         for noise in noises:
@@ -350,12 +429,15 @@ def main(argv=None) -> dict:
                 "median_seconds": sorted(r["seconds"] for r in mine)[len(mine) // 2],
             }
     for key, value in summary.items():
-        print(f"{key:12s} symbolic {value['symbolic']}/{value['equations']}  accuracy "
-              f"{value['accuracy']}/{value['equations']}  median {value['median_seconds']:.0f}s")
+        print(
+            f"{key:12s} symbolic {value['symbolic']}/{value['equations']}  accuracy "
+            f"{value['accuracy']}/{value['equations']}  median {value['median_seconds']:.0f}s"
+        )
     if args.out:
         with open(args.out, "w") as handle:
-            json.dump({"args": vars(args), "summary": summary, "records": records}, handle,
-                      indent=1)
+            json.dump(
+                {"args": vars(args), "summary": summary, "records": records}, handle, indent=1
+            )
     return summary
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import sympy
 
-from kanscience.hypothesis import detect_separability, sample_inputs
+from kanscience.structure import detect_separability, sample_inputs
 
-DATA = Path(__file__).resolve().parents[1] / "kanscience" / "datasets" / "feynman_dev.json"
+DATA = Path(__file__).resolve().parents[1] / "kanscience" / "io" / "datasets" / "feynman_dev.json"
 
 
 def exact_callable(eq: dict):
@@ -37,8 +37,9 @@ def truth(eq: dict) -> tuple[str, frozenset]:
     sep, names = eq["separability"], eq["variables"]
     for key in ("additive", "multiplicative"):
         if sep[key]:
-            return key, frozenset(frozenset(names.index(v) for v in g)
-                                  for g in sep[f"{key}_groups"])
+            return key, frozenset(
+                frozenset(names.index(v) for v in g) for g in sep[f"{key}_groups"]
+            )
     return "none", frozenset([frozenset(range(len(names)))])
 
 
@@ -83,8 +84,13 @@ def run(n_samples: int = 300, seed: int = 0) -> dict:
         rows.append(row)
     for t in totals.values():
         t["accuracy"] = t["correct"] / len(equations)
-    return {"n_equations": len(equations), "n_samples": n_samples, "seed": seed,
-            "totals": totals, "equations": rows}
+    return {
+        "n_equations": len(equations),
+        "n_samples": n_samples,
+        "seed": seed,
+        "totals": totals,
+        "equations": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -95,12 +101,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     result = run(args.n_samples, args.seed)
     for name, t in result["totals"].items():
-        print(f"{name:>10}: accuracy {t['accuracy']:.0%} ({t['correct']}/"
-              f"{result['n_equations']}, {t['errors']} errors), {t['seconds']:.2f} s")
+        print(
+            f"{name:>10}: accuracy {t['accuracy']:.0%} ({t['correct']}/"
+            f"{result['n_equations']}, {t['errors']} errors), {t['seconds']:.2f} s"
+        )
     for row in result["equations"]:
         if not (row["kanscience_correct"] and row["pykan_correct"]):
-            print(f"  {row['id']:>10}  truth={row['truth']:<15} kanscience={row['kanscience']:<15}"
-                  f" pykan={row['pykan']}")
+            print(
+                f"  {row['id']:>10}  truth={row['truth']:<15} kanscience={row['kanscience']:<15}"
+                f" pykan={row['pykan']}"
+            )
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=1))
     return result

@@ -10,7 +10,7 @@ one multiplication node of ``d`` factors) is preferred when it fits within 3x th
 validation error of a plain ``[d, 2d+1, 1]`` on ``y``. The surrogate ``x -> y`` is then
 handed, on 300 held-out points used for neither training nor selection, to
 
-- kanscience: :func:`kanscience.hypothesis.detect_separability` with
+- kanscience: :func:`kanscience.structure._hypothesis.detect_separability` with
   ``method='difference'`` (mixed differences of values: a fit's spurious interactions
   stay at the level of its relative error, where second derivatives amplify them) at
   ``--threshold`` (the exact-formula default 5e-3 raised for the fit error);
@@ -40,8 +40,8 @@ from pathlib import Path
 import torch
 
 from kanscience import KAN, Dataset, FeynmanEquation, fit, load_feynman
-from kanscience.hypothesis import detect_separability
-from kanscience.prune import prune
+from kanscience.analysis import prune
+from kanscience.structure import detect_separability
 
 THRESHOLD = 0.01  # method='difference' on surrogates (exact formulas: 5e-3)
 HESSIAN_THRESHOLD = 0.05  # method='hessian' on surrogates
@@ -53,13 +53,16 @@ def truth(eq: FeynmanEquation) -> tuple[str, frozenset]:
     sep = eq.separability
     for key in ("additive", "multiplicative"):
         if sep[key]:
-            return key, frozenset(frozenset(eq.variables.index(v) for v in g)
-                                  for g in sep[f"{key}_groups"])
+            return key, frozenset(
+                frozenset(eq.variables.index(v) for v in g) for g in sep[f"{key}_groups"]
+            )
     return "none", frozenset([frozenset(range(len(eq.variables)))])
 
 
 def _active_edges(model: KAN) -> int:
-    return sum(int(((layer.mask != 0) | (layer.symbolic_mask != 0)).sum()) for layer in model.layers)
+    return sum(
+        int(((layer.mask != 0) | (layer.symbolic_mask != 0)).sum()) for layer in model.layers
+    )
 
 
 def _architecture(kind: str, d: int) -> dict:
@@ -118,8 +121,8 @@ def _grid_points(x: torch.Tensor, limit: int = 256) -> torch.Tensor:
     (a sum of inputs reaches its extremes only near the box corners)."""
     d = x.shape[1]
     low, high = x.min(0).values, x.max(0).values
-    if 2 ** d <= limit:
-        bits = torch.tensor([[(k >> i) & 1 for i in range(d)] for k in range(2 ** d)])
+    if 2**d <= limit:
+        bits = torch.tensor([[(k >> i) & 1 for i in range(d)] for k in range(2**d)])
     else:
         bits = torch.randint(0, 2, (limit, d), generator=torch.Generator().manual_seed(0))
     return torch.cat([x, torch.where(bits.bool(), high, low)])
@@ -158,8 +161,14 @@ def _fit_candidate(data: Dataset, val: tuple, kind: str, cfg: SurrogateConfig, s
     return (*_tune(model, data, val, cfg, seed), False)
 
 
-def train_surrogate(eq: FeynmanEquation, config: SurrogateConfig | None = None, *,
-                    seed: int = 0, candidates: tuple[str, ...] | None = None, **overrides):
+def train_surrogate(
+    eq: FeynmanEquation,
+    config: SurrogateConfig | None = None,
+    *,
+    seed: int = 0,
+    candidates: tuple[str, ...] | None = None,
+    **overrides,
+):
     """Fit pruned KAN candidates to samples of ``eq``; keep the first accurate one.
 
     Candidates, in order of preference: a factorizing one -- 'log' (``[d, 2d+1, 1]`` on
@@ -175,8 +184,12 @@ def train_surrogate(eq: FeynmanEquation, config: SurrogateConfig | None = None, 
     n_fit = cfg.train_num + cfg.val_num
     data = eq.dataset(train_num=n_fit, test_num=300, seed=seed, dtype=torch.float64)
     x_all, y_all = data.train_input, data.train_label
-    x_train, y, x_val, y_val = (x_all[:cfg.train_num], y_all[:cfg.train_num],
-                                x_all[cfg.train_num:], y_all[cfg.train_num:])
+    x_train, y, x_val, y_val = (
+        x_all[: cfg.train_num],
+        y_all[: cfg.train_num],
+        x_all[cfg.train_num :],
+        y_all[cfg.train_num :],
+    )
     x_mean, x_std = x_train.mean(0), x_train.std(0)
     one_sign = bool((torch.sign(y) == torch.sign(y[0])).all())
     start = time.perf_counter()
@@ -189,19 +202,32 @@ def train_surrogate(eq: FeynmanEquation, config: SurrogateConfig | None = None, 
         t_mean, t_std = target.mean(), target.std()
         if kind == "product":  # a shift would break the product: scale only
             t_mean, t_std = torch.zeros_like(t_mean), target.pow(2).mean().sqrt()
-        scaled = Dataset((x_train - x_mean) / x_std, (target - t_mean) / t_std,
-                         (x_val - x_mean) / x_std, (target_val - t_mean) / t_std)
+        scaled = Dataset(
+            (x_train - x_mean) / x_std,
+            (target - t_mean) / t_std,
+            (x_val - x_mean) / x_std,
+            (target_val - t_mean) / t_std,
+        )
         val = (scaled.test_input, scaled.test_label)
         fits = [_fit_candidate(scaled, val, kind, cfg, seed + s) for s in cfg.seeds]
         model, _, pruned = min(fits, key=lambda m: (not m[2], m[1]))  # pruned first
-        surrogate = _surrogate(model, kind, x_mean, x_std, t_mean, t_std,
-                               float(torch.sign(y[0])) if one_sign else 1.0)
+        surrogate = _surrogate(
+            model, kind, x_mean, x_std, t_mean, t_std, float(torch.sign(y[0])) if one_sign else 1.0
+        )
         reference = y_val.abs() if kind == "log" and not one_sign else y_val
         with torch.no_grad():
-            error = float((surrogate(x_val) - reference).pow(2).mean().sqrt()
-                          / reference.std())
-        candidates.append((kind, surrogate, error, _active_edges(model), model.width_in,
-                           model.layers[0].num, pruned))
+            error = float((surrogate(x_val) - reference).pow(2).mean().sqrt() / reference.std())
+        candidates.append(
+            (
+                kind,
+                surrogate,
+                error,
+                _active_edges(model),
+                model.width_in,
+                model.layers[0].num,
+                pruned,
+            )
+        )
     best_error = min(c[2] for c in candidates)
     accurate = [c for c in candidates if c[2] <= cfg.tolerance * best_error]
     kind, surrogate, error, edges, width, grid, pruned = accurate[0]
@@ -209,11 +235,19 @@ def train_surrogate(eq: FeynmanEquation, config: SurrogateConfig | None = None, 
         exact = eq.function()(data.test_input)
         exact = exact.abs() if kind == "log" and not one_sign else exact
         rel = float((surrogate(data.test_input) - exact).norm() / exact.norm())
-    info = {"transform": kind, "log_target": kind == "log", "relative_error": rel,
-            "width": width, "edges": edges, "grid": grid, "pruned": pruned,
-            "candidates": {c[0]: {"error": c[2], "edges": c[3], "grid": c[5], "pruned": c[6]}
-                           for c in candidates},
-            "train_seconds": time.perf_counter() - start}
+    info = {
+        "transform": kind,
+        "log_target": kind == "log",
+        "relative_error": rel,
+        "width": width,
+        "edges": edges,
+        "grid": grid,
+        "pruned": pruned,
+        "candidates": {
+            c[0]: {"error": c[2], "edges": c[3], "grid": c[5], "pruned": c[6]} for c in candidates
+        },
+        "train_seconds": time.perf_counter() - start,
+    }
     return surrogate, data.test_input, info
 
 
@@ -225,8 +259,9 @@ def _surrogate(model: KAN, kind: str, x_mean, x_std, t_mean, t_std, sign: float)
     return surrogate
 
 
-def ours(f, x, threshold: float, row: dict | None = None,
-         method: str = "difference") -> tuple[str, frozenset]:
+def ours(
+    f, x, threshold: float, row: dict | None = None, method: str = "difference"
+) -> tuple[str, frozenset]:
     report = detect_separability(f, x, threshold=threshold, method=method)
     if row is not None:
         row["additive_score"] = report.additive_score
@@ -247,17 +282,24 @@ def pykan(f, x) -> tuple[str, frozenset]:
     return "none", frozenset([frozenset(range(x.shape[1]))])
 
 
-def run_one(eq_id: str, config: SurrogateConfig, threshold: float, seed: int,
-            hessian_threshold: float = HESSIAN_THRESHOLD) -> dict:
+def run_one(
+    eq_id: str,
+    config: SurrogateConfig,
+    threshold: float,
+    seed: int,
+    hessian_threshold: float = HESSIAN_THRESHOLD,
+) -> dict:
     torch.set_num_threads(1)  # one thread per equation (and per process with --jobs)
     (eq,) = load_feynman([eq_id])
     expected = truth(eq)
     row: dict = {"id": eq.id, "truth": expected[0]}
     f, x, info = train_surrogate(eq, config, seed=seed)
     row.update(info)
-    methods = {"kanscience": lambda: ours(f, x, threshold, row),
-               "kanscience_hessian": lambda: ours(f, x, hessian_threshold, method="hessian"),
-               "pykan": lambda: pykan(f, x)}
+    methods = {
+        "kanscience": lambda: ours(f, x, threshold, row),
+        "kanscience_hessian": lambda: ours(f, x, hessian_threshold, method="hessian"),
+        "pykan": lambda: pykan(f, x),
+    }
     for name, method in methods.items():
         start = time.perf_counter()
         try:
@@ -277,18 +319,29 @@ def _mark(row: dict, name: str) -> str:
 
 
 def _progress(row: dict) -> None:
-    fits = " ".join(f"{k}:{v['error']:.1e}/G{v['grid']}{'' if v['pruned'] else '(dense)'}"
-                    for k, v in row["candidates"].items())
-    print(f"{row['id']:>10} truth={row['truth']:<15} "
-          + " ".join(_mark(row, name) for name in METHODS)
-          + f" add={row.get('additive_score', 0):.3f} mul={row.get('multiplicative_score', 0):.3f}"
-          f" rel={row['relative_error']:.1e} [{row['transform']}; {fits}]"
-          f" {row['train_seconds']:.0f}s", flush=True)
+    fits = " ".join(
+        f"{k}:{v['error']:.1e}/G{v['grid']}{'' if v['pruned'] else '(dense)'}"
+        for k, v in row["candidates"].items()
+    )
+    print(
+        f"{row['id']:>10} truth={row['truth']:<15} "
+        + " ".join(_mark(row, name) for name in METHODS)
+        + f" add={row.get('additive_score', 0):.3f} mul={row.get('multiplicative_score', 0):.3f}"
+        f" rel={row['relative_error']:.1e} [{row['transform']}; {fits}]"
+        f" {row['train_seconds']:.0f}s",
+        flush=True,
+    )
 
 
-def run(ids: list[str] | None = None, config: SurrogateConfig | None = None,
-        threshold: float = THRESHOLD, seed: int = 0, jobs: int = 1, verbose: bool = False,
-        hessian_threshold: float = HESSIAN_THRESHOLD) -> dict:
+def run(
+    ids: list[str] | None = None,
+    config: SurrogateConfig | None = None,
+    threshold: float = THRESHOLD,
+    seed: int = 0,
+    jobs: int = 1,
+    verbose: bool = False,
+    hessian_threshold: float = HESSIAN_THRESHOLD,
+) -> dict:
     """Train a surrogate per equation and score the three detectors; returns the results."""
     config = config or SurrogateConfig()
     ids = [eq.id for eq in load_feynman(ids)]
@@ -304,29 +357,53 @@ def run(ids: list[str] | None = None, config: SurrogateConfig | None = None,
     totals = {}
     for name in METHODS:
         correct = sum(r[f"{name}_correct"] for r in rows)
-        totals[name] = {"correct": correct, "accuracy": correct / len(rows),
-                        "errors": sum(r[name].startswith("error") for r in rows),
-                        "seconds": sum(r[f"{name}_seconds"] for r in rows)}
+        totals[name] = {
+            "correct": correct,
+            "accuracy": correct / len(rows),
+            "errors": sum(r[name].startswith("error") for r in rows),
+            "seconds": sum(r[f"{name}_seconds"] for r in rows),
+        }
     sweep = {str(t): sum(r["sweep"][str(t)] for r in rows) / len(rows) for t in SWEEP}
-    return {"n_equations": len(rows), "config": asdict(config), "threshold": threshold,
-            "hessian_threshold": hessian_threshold, "seed": seed,
-            "wall_seconds": time.perf_counter() - start,
-            "train_seconds": sum(r["train_seconds"] for r in rows), "totals": totals,
-            "threshold_sweep": sweep, "equations": rows}
+    return {
+        "n_equations": len(rows),
+        "config": asdict(config),
+        "threshold": threshold,
+        "hessian_threshold": hessian_threshold,
+        "seed": seed,
+        "wall_seconds": time.perf_counter() - start,
+        "train_seconds": sum(r["train_seconds"] for r in rows),
+        "totals": totals,
+        "threshold_sweep": sweep,
+        "equations": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     default = SurrogateConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ids", nargs="*", default=None, help="equation ids (default: all 50)")
-    parser.add_argument("--steps", type=int, default=default.steps,
-                        help="penalized L-BFGS steps before pruning")
-    parser.add_argument("--finetune", type=int, default=default.finetune,
-                        help="L-BFGS steps after pruning and after each refinement")
-    parser.add_argument("--grids", type=int, nargs="*", default=list(default.grids),
-                        help="grid refinement schedule after pruning")
-    parser.add_argument("--seeds", type=int, default=len(default.seeds),
-                        help="training seeds per candidate (the best validation fit is kept)")
+    parser.add_argument(
+        "--steps", type=int, default=default.steps, help="penalized L-BFGS steps before pruning"
+    )
+    parser.add_argument(
+        "--finetune",
+        type=int,
+        default=default.finetune,
+        help="L-BFGS steps after pruning and after each refinement",
+    )
+    parser.add_argument(
+        "--grids",
+        type=int,
+        nargs="*",
+        default=list(default.grids),
+        help="grid refinement schedule after pruning",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=len(default.seeds),
+        help="training seeds per candidate (the best validation fit is kept)",
+    )
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
     parser.add_argument("--hessian-threshold", type=float, default=HESSIAN_THRESHOLD)
     parser.add_argument("--seed", type=int, default=0)
@@ -334,22 +411,40 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no line per equation")
     args = parser.parse_args(argv)
-    config = replace(default, steps=args.steps, finetune=args.finetune, grids=tuple(args.grids),
-                     seeds=tuple(range(args.seeds)))
-    result = run(args.ids, config, args.threshold, args.seed, args.jobs, not args.quiet,
-                 args.hessian_threshold)
+    config = replace(
+        default,
+        steps=args.steps,
+        finetune=args.finetune,
+        grids=tuple(args.grids),
+        seeds=tuple(range(args.seeds)),
+    )
+    result = run(
+        args.ids,
+        config,
+        args.threshold,
+        args.seed,
+        args.jobs,
+        not args.quiet,
+        args.hessian_threshold,
+    )
     for name, t in result["totals"].items():
-        print(f"{name:>18}: accuracy {t['accuracy']:.0%} ({t['correct']}/"
-              f"{result['n_equations']}, {t['errors']} errors), detection {t['seconds']:.1f} s")
-    print("kanscience accuracy by threshold: "
-          + ", ".join(f"{t}: {a:.0%}" for t, a in result["threshold_sweep"].items()))
+        print(
+            f"{name:>18}: accuracy {t['accuracy']:.0%} ({t['correct']}/"
+            f"{result['n_equations']}, {t['errors']} errors), detection {t['seconds']:.1f} s"
+        )
+    print(
+        "kanscience accuracy by threshold: "
+        + ", ".join(f"{t}: {a:.0%}" for t, a in result["threshold_sweep"].items())
+    )
     print(f"wall time {result['wall_seconds']:.0f} s (training {result['train_seconds']:.0f} s)")
     for row in result["equations"]:
         if not all(row[f"{name}_correct"] for name in METHODS):
-            print(f"  {row['id']:>10} truth={row['truth']:<15} kanscience={row['kanscience']:<15}"
-                  f" {row['kanscience_groups']} hessian={row['kanscience_hessian']:<15}"
-                  f" pykan={row['pykan']:<15} (rel. error {row['relative_error']:.1e},"
-                  f" {row['transform']})")
+            print(
+                f"  {row['id']:>10} truth={row['truth']:<15} kanscience={row['kanscience']:<15}"
+                f" {row['kanscience_groups']} hessian={row['kanscience_hessian']:<15}"
+                f" pykan={row['pykan']:<15} (rel. error {row['relative_error']:.1e},"
+                f" {row['transform']})"
+            )
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=1))
     return result

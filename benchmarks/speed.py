@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kanscience import KAN, create_dataset, fit  # noqa: E402
-from kanscience.lbfgs import FlatLBFGS  # noqa: E402
+from kanscience.train._lbfgs import FlatLBFGS  # noqa: E402
 
 
 def timeit(fn, repeat: int, warmup: int = 3, device: str = "cpu") -> float:
@@ -74,7 +74,9 @@ def compare(ours, theirs, rounds: int, inner: int = 4) -> tuple[float, float]:
 def pykan_model(width, grid, k, seed, device):
     import kan
 
-    return kan.MultKAN(width=width, grid=grid, k=k, seed=seed, auto_save=False, device=device).to(device)
+    return kan.MultKAN(width=width, grid=grid, k=k, seed=seed, auto_save=False, device=device).to(
+        device
+    )
 
 
 def target(x):
@@ -110,8 +112,9 @@ def small_network(args) -> dict:
 
     def lbfgs_step_ours():
         model = KAN([2, 5, 1], grid=5, k=3, seed=0).to(device)
-        optimizer = FlatLBFGS(list(model.parameters()), max_iter=20, tolerance_grad=1e-32,
-                              tolerance_change=1e-32)
+        optimizer = FlatLBFGS(
+            list(model.parameters()), max_iter=20, tolerance_grad=1e-32, tolerance_change=1e-32
+        )
 
         def closure():
             loss = (model(x) - y).square().mean()
@@ -126,8 +129,15 @@ def small_network(args) -> dict:
         from kan.LBFGS import LBFGS
 
         model = pykan_model([2, 5, 1], 5, 3, 0, device)
-        optimizer = LBFGS(model.parameters(), lr=1.0, history_size=10, line_search_fn="strong_wolfe",
-                          tolerance_grad=1e-32, tolerance_change=1e-32, tolerance_ys=1e-32)
+        optimizer = LBFGS(
+            model.parameters(),
+            lr=1.0,
+            history_size=10,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-32,
+            tolerance_change=1e-32,
+            tolerance_ys=1e-32,
+        )
 
         def closure():
             optimizer.zero_grad()
@@ -162,13 +172,18 @@ def small_network(args) -> dict:
         runs["pykan"].append(fit_pykan())
         runs["LBFGS"].append(fit_ours("LBFGS"))
         runs["LM"].append(fit_ours("LM"))
-    median = {key: sorted(value, key=lambda r: r[0])[len(value) // 2] for key, value in runs.items()}
+    median = {
+        key: sorted(value, key=lambda r: r[0])[len(value) // 2] for key, value in runs.items()
+    }
     pykan_fit, pykan_rmse = median["pykan"]
     for key, opt in (("fit_50_steps", "LBFGS"), ("fit_50_steps_lm", "LM")):
         seconds, history = median[opt]
         out[key] = {
-            "kanscience_s": seconds, "pykan_s": pykan_fit, "speedup": pykan_fit / seconds,
-            "kanscience_test_rmse": history.test_loss[-1], "pykan_test_rmse": pykan_rmse,
+            "kanscience_s": seconds,
+            "pykan_s": pykan_fit,
+            "speedup": pykan_fit / seconds,
+            "kanscience_test_rmse": history.test_loss[-1],
+            "pykan_test_rmse": pykan_rmse,
             "kanscience_evaluations": history.n_evaluations,
         }
     return out
@@ -207,8 +222,12 @@ print((status("VmHWM:") - before) / 1024)
 
 
 def peak_memory_mib(which: str, threads: int) -> float:
-    code = _MEMORY_CHILD.format(root=str(Path(__file__).resolve().parents[1]), threads=threads, which=which)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = _MEMORY_CHILD.format(
+        root=str(Path(__file__).resolve().parents[1]), threads=threads, which=which
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -244,7 +263,9 @@ def wide_network(args) -> dict:
         out["dense_peak_mib"] = peak_memory_mib("dense", args.threads)
         if not args.quick:
             out["pykan_speed_peak_mib"] = peak_memory_mib("pykan", args.threads)
-            out["memory_fraction_of_pykan"] = out["kanscience_peak_mib"] / out["pykan_speed_peak_mib"]
+            out["memory_fraction_of_pykan"] = (
+                out["kanscience_peak_mib"] / out["pykan_speed_peak_mib"]
+            )
     else:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -276,19 +297,28 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = {"torch": torch.__version__, "threads": args.threads, "device": args.device,
-               "machine": platform.processor() or platform.machine()}
+    results = {
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "device": args.device,
+        "machine": platform.processor() or platform.machine(),
+    }
     sections = args.sections.split(",")
     if "small" in sections:
         results["small"] = small_network(args)
         for name, row in results["small"].items():
-            print(f"small {name:17s} ours {row['kanscience_s'] * 1e3:9.2f} ms  pykan "
-                  f"{row['pykan_s'] * 1e3:9.2f} ms  speedup {row['speedup']:6.1f}x", flush=True)
+            print(
+                f"small {name:17s} ours {row['kanscience_s'] * 1e3:9.2f} ms  pykan "
+                f"{row['pykan_s'] * 1e3:9.2f} ms  speedup {row['speedup']:6.1f}x",
+                flush=True,
+            )
         for key in ("fit_50_steps", "fit_50_steps_lm"):
             fit_row = results["small"][key]
-            print(f"  {key} test RMSE: ours {fit_row['kanscience_test_rmse']:.2e} "
-                  f"({fit_row['kanscience_evaluations']} evaluations), "
-                  f"pykan {fit_row['pykan_test_rmse']:.2e}")
+            print(
+                f"  {key} test RMSE: ours {fit_row['kanscience_test_rmse']:.2e} "
+                f"({fit_row['kanscience_evaluations']} evaluations), "
+                f"pykan {fit_row['pykan_test_rmse']:.2e}"
+            )
     if "wide" in sections:
         results["wide"] = wide_network(args)
         print("wide", json.dumps(results["wide"], indent=1), flush=True)

@@ -4,9 +4,9 @@
     python benchmarks/sweep_feynman.py --workers 1 2 4 8 --steps 50
     python benchmarks/sweep_feynman.py --engine dask --address tcp://scheduler:8786
     python benchmarks/sweep_feynman.py --engine ray --address auto
-    python benchmarks/sweep_feynman.py --function discover  # when kanscience.discover exists
+    python benchmarks/sweep_feynman.py --function discover  # when kanscience.discover._discover exists
 
-Each run goes through :func:`kanscience.sweep.sweep` (the same jobs every time: every
+Each run goes through :func:`kanscience.apps._sweep.sweep` (the same jobs every time: every
 equation x every seed, a [n, 5, 1] KAN, grid 5), and the wall time includes starting the
 workers. Prints one line per worker count (wall time, speed-up over the first, summed
 job time, jobs that failed) and checks that every run gives the same test RMSEs. With
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kanscience.sweep import discover_job, fit_job, job_grid, sweep  # noqa: E402
+from kanscience.apps._sweep import discover_job, fit_job, job_grid, sweep  # noqa: E402
 
 EQUATIONS = ["I.6.2a", "I.12.1", "I.26.2", "II.27.18", "II.38.14", "I.12.5"]
 
@@ -42,33 +42,60 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="write the timings to this JSON file")
     args = parser.parse_args(argv)
 
-    settings = {"hidden": [5], "grid": 5, "steps": args.steps, "train_num": args.train_num,
-                "test_num": 500}
+    settings = {
+        "hidden": [5],
+        "grid": 5,
+        "steps": args.steps,
+        "train_num": args.train_num,
+        "test_num": 500,
+    }
     if args.function == "discover":
-        settings = {"steps": args.steps, "time_budget": 60, "train_num": args.train_num,
-                    "test_num": 500}
+        settings = {
+            "steps": args.steps,
+            "time_budget": 60,
+            "train_num": args.train_num,
+            "test_num": 500,
+        }
     jobs = job_grid(args.equations, seeds=range(args.seeds), settings=settings)
     function = fit_job if args.function == "fit" else discover_job
-    print(f"{len(jobs)} jobs ({len(args.equations)} equations x {args.seeds} seeds, "
-          f"{args.function}), engine {args.engine}, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"{len(jobs)} jobs ({len(args.equations)} equations x {args.seeds} seeds, "
+        f"{args.function}), engine {args.engine}, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     results, reference = [], None
     for workers in args.workers:
         start = time.perf_counter()
-        table = sweep(jobs, function=function, engine=args.engine, workers=workers,
-                      address=args.address, progress=False)
+        table = sweep(
+            jobs,
+            function=function,
+            engine=args.engine,
+            workers=workers,
+            address=args.address,
+            progress=False,
+        )
         wall = time.perf_counter() - start
         failed = int((table["status"] != "ok").sum())
         column = "test_rmse" if "test_rmse" in table else "formula"
         values = table[column].tolist()
         reference = values if reference is None else reference
         same = values == reference
-        results.append({"workers": workers, "wall_seconds": wall,
-                        "job_seconds": float(table["wall_time"].sum()), "failed": failed,
-                        "same_results": same})
-        print(f"workers {workers:>2}: wall {wall:7.2f} s  speed-up "
-              f"{results[0]['wall_seconds'] / wall:4.2f}x  summed job time "
-              f"{results[-1]['job_seconds']:7.2f} s  failed {failed}  "
-              f"{'same results' if same else 'DIFFERENT RESULTS'}", flush=True)
+        results.append(
+            {
+                "workers": workers,
+                "wall_seconds": wall,
+                "job_seconds": float(table["wall_time"].sum()),
+                "failed": failed,
+                "same_results": same,
+            }
+        )
+        print(
+            f"workers {workers:>2}: wall {wall:7.2f} s  speed-up "
+            f"{results[0]['wall_seconds'] / wall:4.2f}x  summed job time "
+            f"{results[-1]['job_seconds']:7.2f} s  failed {failed}  "
+            f"{'same results' if same else 'DIFFERENT RESULTS'}",
+            flush=True,
+        )
         if failed:
             print(table.loc[table["status"] != "ok", ["dataset", "seed", "error"]].to_string())
         if args.engine != "local":

@@ -16,7 +16,9 @@ Examples
 [[2, 0], [1, 1], [0, 1]]
 """
 
-from .build import CompiledKAN, build_kan, compile_formula, describe, normalize_ranges
+from kanscience.core import describe
+
+from .build import CompiledKAN, build_kan, compile_formula, normalize_ranges
 from .checkpoint import load_compiled, save_compiled
 from .expand import compile_and_train, expand_depth, expand_width, perturb
 from .graph import FormulaGraph, UnsupportedExpressionError, build_graph, check_finite

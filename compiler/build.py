@@ -28,10 +28,7 @@ from typing import Any
 import sympy
 import torch
 
-from kanscience import splines
-from kanscience.functions import FunctionLibrary
-from kanscience.layers import ZERO_FUNCTION
-from kanscience.network import KAN
+from kanscience.core import KAN, ZERO_FUNCTION, FunctionLibrary, place_grids_
 
 from .graph import build_graph, check_finite
 from .layout import Layout, layout_graph
@@ -40,10 +37,7 @@ __all__ = [
     "CompiledKAN",
     "build_kan",
     "compile_formula",
-    "describe",
-    "node_values",
     "normalize_ranges",
-    "place_grids_",
 ]
 
 RangesLike = Any  # (lo, hi) | [(lo, hi), ...] | {name: (lo, hi)}
@@ -63,8 +57,14 @@ class CompiledKAN(KAN):
         The formulas compiled (the prior; training changes the model, not these).
     """
 
-    def __init__(self, width: Any, *args: Any, input_names: Sequence[str] = (),
-                 expressions: Sequence[sympy.Expr] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        width: Any,
+        *args: Any,
+        input_names: Sequence[str] = (),
+        expressions: Sequence[sympy.Expr] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(width, *args, **kwargs)
         names = tuple(input_names) or tuple(f"x_{i}" for i in range(self.n_in))
         if len(names) != self.n_in:
@@ -87,8 +87,10 @@ def normalize_ranges(ranges: RangesLike, names: Sequence[str]) -> list[tuple[flo
         unknown = sorted(set(ranges) - set(names))
         missing = [n for n in names if n not in ranges]
         if unknown or missing:
-            raise ValueError(f"ranges must give (lo, hi) for each of {names}; "
-                             f"missing {missing}, unknown {unknown}")
+            raise ValueError(
+                f"ranges must give (lo, hi) for each of {names}; "
+                f"missing {missing}, unknown {unknown}"
+            )
         pairs = [ranges[n] for n in names]
     else:
         try:
@@ -97,8 +99,10 @@ def normalize_ranges(ranges: RangesLike, names: Sequence[str]) -> list[tuple[flo
         except (TypeError, ValueError):
             pairs = list(ranges)
         if pairs is None or len(pairs) != len(names):
-            raise ValueError(f"ranges must be (lo, hi), {len(names)} pairs or a dict by name "
-                             f"for inputs {names}, got {ranges!r}")
+            raise ValueError(
+                f"ranges must be (lo, hi), {len(names)} pairs or a dict by name "
+                f"for inputs {names}, got {ranges!r}"
+            )
     result = []
     for name, pair in zip(names, pairs):
         try:
@@ -128,8 +132,13 @@ def build_kan(
         Passed to :class:`~kanscience.KAN` (``grid``, ``k``, ``seed``, ``dtype``,
         ``library``, ``base_fun``, ...); ``width`` and ``mult_arity`` come from the layout.
     """
-    model = CompiledKAN(layout.width, mult_arity=layout.mult_arity,
-                        input_names=layout.variables, expressions=expressions, **kan_options)
+    model = CompiledKAN(
+        layout.width,
+        mult_arity=layout.mult_arity,
+        input_names=layout.variables,
+        expressions=expressions,
+        **kan_options,
+    )
     for l, kan_layer in enumerate(model.layers):
         kan_layer.mask.zero_()
         kan_layer.symbolic_mask.zero_()
@@ -207,80 +216,16 @@ def compile_formula(
     points = None
     if ranges is not None:
         points = check_finite(graph, normalize_ranges(ranges, graph.variables), seed=seed)
-    model = build_kan(layout_graph(graph), graph.expressions, grid=grid, k=k, seed=seed,
-                      dtype=dtype, library=graph.library, **kan_options)
+    model = build_kan(
+        layout_graph(graph),
+        graph.expressions,
+        grid=grid,
+        k=k,
+        seed=seed,
+        dtype=dtype,
+        library=graph.library,
+        **kan_options,
+    )
     if points is not None:
         place_grids_(model, points.to(dtype))
     return model
-
-
-def node_values(model: KAN, x: torch.Tensor) -> list[torch.Tensor]:
-    """``model.node_values(x)``, skipping the spline part of layers whose spline masks are
-    all zero (a compiled model's), which is most of the cost."""
-    values = [x]
-    for l, layer in enumerate(model.layers):
-        numeric = bool((layer.mask != 0).any())
-        subnodes = layer(x) if numeric else layer.symbolic_forward(x)
-        x = model.nodes_from_subnodes(subnodes, l)
-        values.append(x)
-    return values
-
-
-@torch.no_grad()
-def place_grids_(model: KAN, x: torch.Tensor) -> None:
-    """Put each layer's spline grid uniformly on the range its input nodes take on ``x``
-    (in place; the spline coefficients are kept as they are)."""
-    for layer, values in zip(model.layers, node_values(model, x)):
-        lo, hi = values.min(0).values, values.max(0).values
-        flat = hi - lo <= 1e-12 * (1 + lo.abs())
-        lo, hi = torch.where(flat, lo - 1, lo), torch.where(flat, hi + 1, hi)
-        steps = torch.linspace(0, 1, layer.num + 1, dtype=values.dtype, device=values.device)
-        layer.grid.copy_(splines.extend_grid(lo[:, None] + (hi - lo)[:, None] * steps, layer.k))
-
-
-# ------------------------------------------------------------------ text diagram
-def _g(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def describe(model: KAN) -> str:
-    """A text diagram of a KAN: widths, then every active edge as
-    ``'l (i->j): c*f(a*x+b)+d'`` (``j`` a subnode), spline edges as ``'l (i->j): spline'``.
-
-    Examples
-    --------
-    >>> import sympy
-    >>> x, y = sympy.symbols("x y")
-    >>> print(describe(compile_formula(x * y, [x, y])))
-    KAN width [[2, 0], [0, 1]], depth 1, inputs x, y
-    layer 0: 2 nodes -> 2 subnodes -> nodes: 0 = mult(0, 1)
-      0 (0->0): 1*x(1*x+0)+0
-      0 (1->1): 1*x(1*x+0)+0
-    """
-    names = getattr(model, "input_names", None) or tuple(f"x_{i}" for i in range(model.n_in))
-    lines = [f"KAN width {model.width}, depth {model.depth}, inputs {', '.join(names)}"]
-    for l, layer in enumerate(model.layers):
-        n_sum = model.width[l + 1][0]
-        groups, start = [], n_sum
-        for node, arity in enumerate(model.mult_arity[l + 1]):
-            members = ", ".join(str(s) for s in range(start, start + arity))
-            groups.append(f"{n_sum + node} = mult({members})")
-            start += arity
-        nodes = ", ".join(groups) if groups else "sums"
-        lines.append(f"layer {l}: {layer.in_dim} nodes -> {layer.out_dim} subnodes -> "
-                     f"nodes: {nodes}")
-        for i in range(layer.in_dim):
-            for j in range(layer.out_dim):
-                if float(layer.symbolic_mask[i, j]) != 0.0 and \
-                        layer.symbolic_names[i][j] != ZERO_FUNCTION:
-                    a, b, c, d = layer.symbolic_affine[i, j].tolist()
-                    fn = layer.symbolic_names[i][j]
-                    lines.append(f"  {l} ({i}->{j}): {_g(c)}*{fn}({_g(a)}*x+{_g(b)})+{_g(d)}")
-                if float(layer.mask[i, j]) != 0.0:
-                    lines.append(f"  {l} ({i}->{j}): spline (mask {_g(float(layer.mask[i, j]))})")
-        for name, scale, bias in (("subnode", model.subnode_scale[l], model.subnode_bias[l]),
-                                  ("node", model.node_scale[l], model.node_bias[l])):
-            for index, (s, b) in enumerate(zip(scale.tolist(), bias.tolist())):
-                if s != 1.0 or b != 0.0:
-                    lines.append(f"  {name} {index} of layer {l + 1}: {_g(s)}*x+{_g(b)}")
-    return "\n".join(lines)

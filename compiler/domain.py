@@ -24,8 +24,7 @@ from .nodes import FormulaGraph, Pow, Unary
 __all__ = ["ZERO_POLES", "box_points", "check_finite"]
 
 #: Functions singular where their argument is 0 (a sign change inside a range is a pole).
-ZERO_POLES = frozenset({"1/x", "1/x^2", "1/x^3", "1/x^4", "1/x^5", "1/sqrt(x)", "1/x^0.5",
-                         "log"})
+ZERO_POLES = frozenset({"1/x", "1/x^2", "1/x^3", "1/x^4", "1/x^5", "1/sqrt(x)", "1/x^0.5", "log"})
 
 
 def box_points(bounds: Tensor, n_samples: int, seed: int) -> Tensor:

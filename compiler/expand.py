@@ -32,16 +32,10 @@ import sympy
 import torch
 from torch import Tensor
 
-from kanscience.data import Dataset
-from kanscience.layers import ZERO_FUNCTION, KANLayer
-from kanscience.network import KAN
+from kanscience.core import KAN, ZERO_FUNCTION, Dataset, KANLayer, place_grids_
 from kanscience.train import History, fit
 
-from .build import (
-    CompiledKAN,
-    compile_formula,
-    place_grids_,
-)
+from .build import CompiledKAN, compile_formula
 from .parse import parse_formulas
 
 __all__ = [
@@ -68,21 +62,42 @@ PERTURB_MODES: dict[str, frozenset[str]] = {
 
 
 # ------------------------------------------------------------------ helpers
-def rebuild(model: KAN, width: list, mult_arity: list, grid: Sequence[int] | None = None,
-            k: Sequence[int] | None = None, seed: int | None = None) -> KAN:
+def rebuild(
+    model: KAN,
+    width: list,
+    mult_arity: list,
+    grid: Sequence[int] | None = None,
+    k: Sequence[int] | None = None,
+    seed: int | None = None,
+) -> KAN:
     """A fresh model like ``model`` (same class, options, names) with a new shape."""
     cfg = model.config()
     options: dict[str, Any] = {
-        key: cfg[key] for key in ("noise_scale", "scale_base_mu", "scale_base_sigma",
-                                  "base_fun", "affine_trainable", "grid_eps", "grid_range",
-                                  "sp_trainable", "sb_trainable")}
-    options.update(grid=list(grid if grid is not None else cfg["grid"]),
-                   k=list(k if k is not None else cfg["k"]), mult_arity=mult_arity,
-                   seed=cfg["seed"] if seed is None else int(seed), library=model.library,
-                   dtype=model.layers[0].coef.dtype)
+        key: cfg[key]
+        for key in (
+            "noise_scale",
+            "scale_base_mu",
+            "scale_base_sigma",
+            "base_fun",
+            "affine_trainable",
+            "grid_eps",
+            "grid_range",
+            "sp_trainable",
+            "sb_trainable",
+        )
+    }
+    options.update(
+        grid=list(grid if grid is not None else cfg["grid"]),
+        k=list(k if k is not None else cfg["k"]),
+        mult_arity=mult_arity,
+        seed=cfg["seed"] if seed is None else int(seed),
+        library=model.library,
+        dtype=model.layers[0].coef.dtype,
+    )
     if isinstance(model, CompiledKAN):
-        new: KAN = CompiledKAN(width, input_names=model.input_names,
-                               expressions=model.expressions, **options)
+        new: KAN = CompiledKAN(
+            width, input_names=model.input_names, expressions=model.expressions, **options
+        )
     else:
         new = KAN(width, **options)
     return new.to(model.layers[0].coef.device)
@@ -107,14 +122,21 @@ def copy_layer(src: KANLayer, dst: KANLayer, rows: Sequence[int], cols: Sequence
 
 
 @torch.no_grad()
-def copy_affine(src: KAN, dst: KAN, layer: int, nodes: Sequence[int], subnodes: Sequence[int]) -> None:
+def copy_affine(
+    src: KAN, dst: KAN, layer: int, nodes: Sequence[int], subnodes: Sequence[int]
+) -> None:
     """Node and subnode affine maps of ``src``'s layer ``layer`` into ``dst`` at the given
     node and subnode positions."""
-    for name, index in (("node_scale", nodes), ("node_bias", nodes),
-                        ("subnode_scale", subnodes), ("subnode_bias", subnodes)):
+    for name, index in (
+        ("node_scale", nodes),
+        ("node_bias", nodes),
+        ("subnode_scale", subnodes),
+        ("subnode_bias", subnodes),
+    ):
         target = getattr(dst, name)[layer]
-        target[torch.as_tensor(list(index), dtype=torch.long, device=target.device)] = \
-            getattr(src, name)[layer]
+        target[torch.as_tensor(list(index), dtype=torch.long, device=target.device)] = getattr(
+            src, name
+        )[layer]
 
 
 def _identity(n: int) -> list[int]:
@@ -122,8 +144,13 @@ def _identity(n: int) -> list[int]:
 
 
 # ------------------------------------------------------------------ structure
-def expand_width(model: KAN, layer: int, n_added_nodes: int, sum_bool: bool = True,
-                 mult_arity: int | Sequence[int] = 2) -> KAN:
+def expand_width(
+    model: KAN,
+    layer: int,
+    n_added_nodes: int,
+    sum_bool: bool = True,
+    mult_arity: int | Sequence[int] = 2,
+) -> KAN:
     """A copy of ``model`` with ``n_added_nodes`` more nodes in hidden layer ``layer``.
 
     The new nodes have no active edges, so the function is unchanged; :func:`perturb`
@@ -147,8 +174,10 @@ def expand_width(model: KAN, layer: int, n_added_nodes: int, sum_bool: bool = Tr
         multiplication nodes the existing ones.
     """
     if not isinstance(layer, int) or not 1 <= layer < model.depth:
-        raise ValueError(f"layer must be a hidden layer in [1, {model.depth - 1}], got {layer!r}"
-                         + (" (deepen first with expand_depth)" if model.depth == 1 else ""))
+        raise ValueError(
+            f"layer must be a hidden layer in [1, {model.depth - 1}], got {layer!r}"
+            + (" (deepen first with expand_depth)" if model.depth == 1 else "")
+        )
     if not isinstance(n_added_nodes, int) or n_added_nodes < 1:
         raise ValueError(f"n_added_nodes must be a positive int, got {n_added_nodes!r}")
     width, arity = copy.deepcopy(model.width), copy.deepcopy(model.mult_arity)
@@ -161,8 +190,9 @@ def expand_width(model: KAN, layer: int, n_added_nodes: int, sum_bool: bool = Tr
     else:
         arities = [mult_arity] * n_added_nodes if isinstance(mult_arity, int) else list(mult_arity)
         if len(arities) != n_added_nodes or any(not isinstance(a, int) or a < 2 for a in arities):
-            raise ValueError(f"mult_arity must be an int >= 2 or {n_added_nodes} such ints, "
-                             f"got {mult_arity!r}")
+            raise ValueError(
+                f"mult_arity must be an int >= 2 or {n_added_nodes} such ints, got {mult_arity!r}"
+            )
         width[layer][1] += n_added_nodes
         arity[layer] = arity[layer] + arities
     new = rebuild(model, width, arity)
@@ -199,14 +229,18 @@ def expand_depth(model: KAN) -> KAN:
 
 def active_edges(layer: KANLayer) -> Tensor:
     """(in, out) bool: edges that compute something, a symbolic function or a spline."""
-    named = torch.tensor([[name != ZERO_FUNCTION for name in row] for row in layer.symbolic_names],
-                         dtype=torch.bool, device=layer.mask.device)
+    named = torch.tensor(
+        [[name != ZERO_FUNCTION for name in row] for row in layer.symbolic_names],
+        dtype=torch.bool,
+        device=layer.mask.device,
+    )
     return ((layer.symbolic_mask != 0) & named) | (layer.mask != 0)
 
 
 @torch.no_grad()
-def perturb(model: KAN, mag: float = 1.0, mode: str = "non-intrusive",
-            seed: int | None = None) -> KAN:
+def perturb(
+    model: KAN, mag: float = 1.0, mode: str = "non-intrusive", seed: int | None = None
+) -> KAN:
     """A copy of ``model`` with spline edges switched on where training may add terms
     (pykan's ``perturb``).
 
@@ -300,11 +334,14 @@ def compile_and_train(
     data = Dataset.coerce(dataset)
     formulas, names = parse_formulas(exprs, variables)
     if data.n_in != len(names) or data.n_out != len(formulas):
-        raise ValueError(f"dataset has {data.n_in} inputs and {data.n_out} outputs; the "
-                         f"formulas have {len(names)} variables {list(names)} and "
-                         f"{len(formulas)} outputs")
-    model = compile_formula(formulas, names, grid=grid, k=k, seed=seed,
-                            dtype=data.train_input.dtype)
+        raise ValueError(
+            f"dataset has {data.n_in} inputs and {data.n_out} outputs; the "
+            f"formulas have {len(names)} variables {list(names)} and "
+            f"{len(formulas)} outputs"
+        )
+    model = compile_formula(
+        formulas, names, grid=grid, k=k, seed=seed, dtype=data.train_input.dtype
+    )
     with torch.no_grad():
         if not bool(torch.isfinite(model(data.train_input)).all()):
             raise ValueError("the prior formula is not finite on the training inputs")

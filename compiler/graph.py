@@ -40,7 +40,7 @@ from fractions import Fraction
 import sympy
 import torch
 
-from kanscience.functions import FunctionLibrary, resolve_library
+from kanscience.core import FunctionLibrary, resolve_library
 
 from .domain import ZERO_POLES, check_finite
 from .nodes import (
@@ -83,9 +83,18 @@ __all__ = [
 
 #: sympy function class -> library function.
 FUNCTION_NAMES: Mapping[type, str] = {
-    sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan", sympy.tanh: "tanh",
-    sympy.cosh: "cosh", sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs",
-    sympy.sign: "sgn", sympy.asin: "arcsin", sympy.acos: "arccos", sympy.atan: "arctan",
+    sympy.sin: "sin",
+    sympy.cos: "cos",
+    sympy.tan: "tan",
+    sympy.tanh: "tanh",
+    sympy.cosh: "cosh",
+    sympy.exp: "exp",
+    sympy.log: "log",
+    sympy.Abs: "abs",
+    sympy.sign: "sgn",
+    sympy.asin: "arcsin",
+    sympy.acos: "arccos",
+    sympy.atan: "arctan",
     sympy.atanh: "arctanh",
 }
 
@@ -129,7 +138,7 @@ class GraphBuilder:
         if isinstance(node, Const):
             return 0.0, None, node.value
         if isinstance(node, Add) and len(node.terms) == 1:
-            (c, child), = node.terms
+            ((c, child),) = node.terms
             return c, child, node.bias
         if isinstance(node, Add) and node.bias != 0.0:
             core = self.add(Add(node.terms), self.sources[index] - number(node.bias))
@@ -161,7 +170,7 @@ class GraphBuilder:
             if isinstance(node, Const):
                 bias += c * node.value
             elif isinstance(node, Add) and len(node.terms) == 1:
-                (inner, child), = node.terms
+                ((inner, child),) = node.terms
                 flat[child] = flat.get(child, 0.0) + c * inner
                 bias += c * node.bias
             else:
@@ -249,8 +258,11 @@ def _mul(builder: GraphBuilder, expr: sympy.Mul) -> int:
 
 
 def _function(builder: GraphBuilder, expr: sympy.Function) -> int:
-    name = FUNCTION_NAMES[type(expr)] if type(expr) in FUNCTION_NAMES else next(
-        FUNCTION_NAMES[cls] for cls in type(expr).__mro__ if cls in FUNCTION_NAMES)
+    name = (
+        FUNCTION_NAMES[type(expr)]
+        if type(expr) in FUNCTION_NAMES
+        else next(FUNCTION_NAMES[cls] for cls in type(expr).__mro__ if cls in FUNCTION_NAMES)
+    )
     if len(expr.args) != 1:
         raise UnsupportedExpressionError(type(expr).__name__, expr, "expects one argument")
     arg = builder.build(expr.args[0])
@@ -267,11 +279,14 @@ def _power(builder: GraphBuilder, expr: sympy.Pow) -> int:
         if base_expr.is_number:  # b**u = exp(log(b) * u)
             b = _real(_to_float(base_expr), base_expr)
             if b <= 0:
-                raise UnsupportedExpressionError("Pow", expr, "a non-positive base with a "
-                                                 "variable exponent is not real")
+                raise UnsupportedExpressionError(
+                    "Pow", expr, "a non-positive base with a variable exponent is not real"
+                )
             return builder.unary("exp", builder.build(exponent), expr, a=math.log(b))
         log = builder.unary("log", builder.build(base_expr), sympy.log(base_expr))
-        product = builder.product([builder.build(exponent), log], 1.0, exponent * sympy.log(base_expr))
+        product = builder.product(
+            [builder.build(exponent), log], 1.0, exponent * sympy.log(base_expr)
+        )
         return builder.unary("exp", product, expr)
     base = builder.build(base_expr)
     fraction = rational(exponent)
@@ -284,8 +299,10 @@ def _power(builder: GraphBuilder, expr: sympy.Pow) -> int:
         e = _real(_to_float(exponent), exponent)
         log = builder.unary("log", base, sympy.log(base_expr))
         return builder.unary("exp", log, expr, a=e)
-    factors = [builder.power(p, base, base_expr ** sympy.Rational(p.numerator, p.denominator))
-               for p in parts]
+    factors = [
+        builder.power(p, base, base_expr ** sympy.Rational(p.numerator, p.denominator))
+        for p in parts
+    ]
     return factors[0] if len(factors) == 1 else builder.product(factors, 1.0, expr)
 
 
@@ -294,6 +311,7 @@ def _rewrite(function: Callable[..., sympy.Expr]) -> Callable[[GraphBuilder, sym
         rewritten = function(*expr.args)
         builder.memo[rewritten] = index = builder.build(rewritten)
         return index
+
     return handle
 
 
@@ -345,7 +363,10 @@ def build_graph(
     renumber = {old: new for new, old in enumerate(order)}
     nodes = tuple(renumbered(builder.nodes[i], renumber) for i in order)
     return FormulaGraph(
-        nodes=nodes, outputs=tuple(renumber[r] for r in roots), variables=names,
-        expressions=formulas, sources=tuple(builder.sources[i] for i in order),
+        nodes=nodes,
+        outputs=tuple(renumber[r] for r in roots),
+        variables=names,
+        expressions=formulas,
+        sources=tuple(builder.sources[i] for i in order),
         library=builder.library,
     )

@@ -82,8 +82,10 @@ class Layout:
     @property
     def width(self) -> list[list[int]]:
         """``[[n_sum, n_mult], ...]`` per layer (the KAN width spec)."""
-        return [[sum(n.kind != "prod" for n in layer), sum(n.kind == "prod" for n in layer)]
-                for layer in self.layers]
+        return [
+            [sum(n.kind != "prod" for n in layer), sum(n.kind == "prod" for n in layer)]
+            for layer in self.layers
+        ]
 
     @property
     def mult_arity(self) -> list[list[int]]:
@@ -118,8 +120,9 @@ class Items:
         for index in graph.outputs:
             self.consumers[index].append((-1, "root"))
         self.items: list[Item] = [Item("input", label=name) for name in graph.variables]
-        self.of: dict[int, int] = {i: node.index for i, node in enumerate(graph.nodes)
-                                   if isinstance(node, Input)}
+        self.of: dict[int, int] = {
+            i: node.index for i, node in enumerate(graph.nodes) if isinstance(node, Input)
+        }
         self.split: dict[tuple, int] = {}
 
     def materialized(self, index: int) -> bool:
@@ -160,8 +163,9 @@ class Items:
         return self.of[index]
 
     def only_consumer(self, index: int, consumer: int) -> bool:
-        return (isinstance(self.graph.nodes[index], Mul)
-                and [c for c, _ in self.consumers[index]] == [consumer])
+        return isinstance(self.graph.nodes[index], Mul) and [
+            c for c, _ in self.consumers[index]
+        ] == [consumer]
 
     def linear(self, index: int, c: float, expand: bool = False) -> tuple[list, float]:
         """``c * node`` as ``([(coef, atom), ...], bias)``, inlining unmaterialized sums."""
@@ -196,8 +200,9 @@ class Items:
         assert isinstance(node, (Unary, Pow)), f"unexpected inline atom {node}"
         return Term(self.item(node.child), node.fn, node.a, node.b, c)
 
-    def make_sum(self, pairs: Sequence[tuple[float, int]], bias: float,
-                 given: Sequence[Term] = ()) -> Sum:
+    def make_sum(
+        self, pairs: Sequence[tuple[float, int]], bias: float, given: Sequence[Term] = ()
+    ) -> Sum:
         """A subnode from ``(coef, atom)`` pairs (and ready ``given`` terms); one edge per
         source, merging where exact."""
         terms: dict[int, Term] = {}
@@ -215,8 +220,9 @@ class Items:
                 key = (term.source, term.fn, term.a, term.b)
                 if key not in self.split:
                     label = f"{term.fn}({term.a:g}*[{self.items[term.source].label}]+{term.b:g})"
-                    self.split[key] = self.new(Item(
-                        "sum", [Sum((replace(term, c=1.0),))], label=label))
+                    self.split[key] = self.new(
+                        Item("sum", [Sum((replace(term, c=1.0),))], label=label)
+                    )
                 extra.append(Term(self.split[key], "x", 1.0, 0.0, term.c))
         for term in extra:
             old = terms.get(term.source)
@@ -235,8 +241,15 @@ class Items:
         item = self.item(index)
         if item in seen:
             original = self.items[item]
-            return self.new(Item(original.kind, list(original.sums), original.scale,
-                                  original.bias, original.label))
+            return self.new(
+                Item(
+                    original.kind,
+                    list(original.sums),
+                    original.scale,
+                    original.bias,
+                    original.label,
+                )
+            )
         return item
 
 
@@ -270,14 +283,17 @@ def layout_graph(graph: FormulaGraph, hoist: bool = True) -> Layout:
 
     position: dict[tuple[int, int], int] = {}
     layers: list[tuple[LayoutNode, ...]] = [
-        tuple(LayoutNode("input", label=name) for name in graph.variables)]
+        tuple(LayoutNode("input", label=name) for name in graph.variables)
+    ]
     for i in range(len(graph.variables)):
         position[(i, 0)] = i
     for level in range(1, depth + 1):
         if level < depth:
-            members = [(i, layer[i] < level) for i in range(len(items))
-                       if items[i].kind != "input"
-                       and (layer[i] == level or (layer[i] < level <= need[i]))]
+            members = [
+                (i, layer[i] < level)
+                for i in range(len(items))
+                if items[i].kind != "input" and (layer[i] == level or (layer[i] < level <= need[i]))
+            ]
             members += [(i, True) for i in range(len(graph.variables)) if level <= need[i]]
             members.sort(key=lambda m: (not m[1] and items[m[0]].kind == "prod", m[0]))
         else:
@@ -287,14 +303,24 @@ def layout_graph(graph: FormulaGraph, hoist: bool = True) -> Layout:
             position[(i, level)] = slot
             if carry:
                 item = items[i]
-                nodes.append(LayoutNode("sum", (Sum((Term(position[(i, level - 1)], "x"),)),),
-                                        label=item.label, carry=True))
+                nodes.append(
+                    LayoutNode(
+                        "sum",
+                        (Sum((Term(position[(i, level - 1)], "x"),)),),
+                        label=item.label,
+                        carry=True,
+                    )
+                )
             else:
                 item = items[i]
                 sums = tuple(
-                    Sum(tuple(replace(t, source=position[(t.source, level - 1)]) for t in s.terms)
-                        or (Term(0, "x", 1.0, 0.0, 0.0),), s.bias)
-                    for s in item.sums)
+                    Sum(
+                        tuple(replace(t, source=position[(t.source, level - 1)]) for t in s.terms)
+                        or (Term(0, "x", 1.0, 0.0, 0.0),),
+                        s.bias,
+                    )
+                    for s in item.sums
+                )
                 nodes.append(LayoutNode(item.kind, sums, item.scale, item.bias, item.label))
         if level == depth:
             nodes = _outputs_in_order(nodes)

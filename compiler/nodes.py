@@ -29,17 +29,29 @@ import sympy
 import torch
 from torch import Tensor
 
-from kanscience.formula import UnsupportedExpressionError as _FormulaUnsupported
-from kanscience.functions import DEFAULT_LIBRARY, FunctionLibrary
+from kanscience.core import DEFAULT_LIBRARY, FunctionLibrary
+from kanscience.symbolic import UnsupportedExpressionError as _FormulaUnsupported
 
-__all__ = ["POWER_NAMES", "Add", "Const", "FormulaGraph", "GraphNode", "Input", "Mul", "Pow",
-           "Unary", "UnsupportedExpressionError", "children", "renumbered"]
+__all__ = [
+    "POWER_NAMES",
+    "Add",
+    "Const",
+    "FormulaGraph",
+    "GraphNode",
+    "Input",
+    "Mul",
+    "Pow",
+    "Unary",
+    "UnsupportedExpressionError",
+    "children",
+    "renumbered",
+]
 
 
 class UnsupportedExpressionError(_FormulaUnsupported):
     """A formula contains a head (``Piecewise``, ``gamma``, an undefined function, ...)
     that has no exact KAN form. A subclass of ValueError and of
-    :class:`kanscience.formula.UnsupportedExpressionError`, so one ``except`` catches
+    :class:`kanscience.symbolic._formula.UnsupportedExpressionError`, so one ``except`` catches
     both directions (sympy -> KAN here, sympy -> torch there).
 
     Attributes
@@ -115,11 +127,20 @@ GraphNode = Input | Const | Unary | Pow | Add | Mul
 
 #: Exponent -> library function (pykan's names).
 POWER_NAMES: Mapping[Fraction, str] = {
-    Fraction(2): "x^2", Fraction(3): "x^3", Fraction(4): "x^4", Fraction(5): "x^5",
-    Fraction(-1): "1/x", Fraction(-2): "1/x^2", Fraction(-3): "1/x^3", Fraction(-4): "1/x^4",
-    Fraction(-5): "1/x^5", Fraction(1, 2): "sqrt", Fraction(-1, 2): "1/sqrt(x)",
+    Fraction(2): "x^2",
+    Fraction(3): "x^3",
+    Fraction(4): "x^4",
+    Fraction(5): "x^5",
+    Fraction(-1): "1/x",
+    Fraction(-2): "1/x^2",
+    Fraction(-3): "1/x^3",
+    Fraction(-4): "1/x^4",
+    Fraction(-5): "1/x^5",
+    Fraction(1, 2): "sqrt",
+    Fraction(-1, 2): "1/sqrt(x)",
     Fraction(3, 2): "x^1.5",
 }
+
 
 @dataclass(frozen=True)
 class FormulaGraph:

@@ -24,13 +24,20 @@ _CONSTANT_WORDS = frozenset({"pi", "oo"})
 
 def _identifiers(text: str) -> list[str]:
     """Names in ``text`` that are not called like functions (in order of appearance)."""
-    tokens = [t for t in tokenize.generate_tokens(StringIO(text).readline)
-              if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    tokens = [
+        t
+        for t in tokenize.generate_tokens(StringIO(text).readline)
+        if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
+    ]
     names: list[str] = []
     for token, following in zip(tokens, tokens[1:] + [None]):
         called = following is not None and following.string == "("
-        if (token.type == tokenize.NAME and not called and token.string not in _CONSTANT_WORDS
-                and token.string not in names):
+        if (
+            token.type == tokenize.NAME
+            and not called
+            and token.string not in _CONSTANT_WORDS
+            and token.string not in names
+        ):
             names.append(token.string)
     return names
 
@@ -66,8 +73,10 @@ def parse_formulas(
     elif isinstance(exprs, Sequence):
         items = list(exprs)
     else:
-        raise TypeError(f"exprs must be a sympy expression or a string, or a list of them, "
-                        f"got {type(exprs).__name__}")
+        raise TypeError(
+            f"exprs must be a sympy expression or a string, or a list of them, "
+            f"got {type(exprs).__name__}"
+        )
     if not items:
         raise ValueError("exprs must hold at least one formula, got an empty list")
     if variables is not None:
@@ -87,8 +96,11 @@ def parse_formulas(
     else:
         names = []
         for item in items:
-            found = (_identifiers(item) if isinstance(item, str)
-                     else sorted(s.name for s in getattr(item, "free_symbols", ())))
+            found = (
+                _identifiers(item)
+                if isinstance(item, str)
+                else sorted(s.name for s in getattr(item, "free_symbols", ()))
+            )
             names.extend(n for n in found if n not in names)
     local = {n: sympy.Symbol(n, real=True) for n in names}
     formulas = []
@@ -99,17 +111,24 @@ def parse_formulas(
             try:
                 item = sympy.parse_expr(item, local_dict=local)
             except (SyntaxError, TypeError, tokenize.TokenError) as error:
-                raise ValueError(f"exprs[{position}] is not a formula: {item!r} ({error})") from None
+                raise ValueError(
+                    f"exprs[{position}] is not a formula: {item!r} ({error})"
+                ) from None
         if not isinstance(item, sympy.Expr):
-            raise TypeError(f"exprs[{position}] must be a sympy expression or a string, "
-                            f"got {type(item).__name__}")
+            raise TypeError(
+                f"exprs[{position}] must be a sympy expression or a string, "
+                f"got {type(item).__name__}"
+            )
         missing = sorted({s.name for s in item.free_symbols} - set(names))
         if missing:
             raise ValueError(
                 f"exprs[{position}] = {item} uses {missing}, which variables {names} lacks"
             )
-        clash = {s for s in item.free_symbols if len({t for t in item.free_symbols
-                                                       if t.name == s.name}) > 1}
+        clash = {
+            s
+            for s in item.free_symbols
+            if len({t for t in item.free_symbols if t.name == s.name}) > 1
+        }
         if clash:
             raise ValueError(f"exprs[{position}] has distinct symbols sharing a name: {clash}")
         formulas.append(item)

@@ -26,12 +26,11 @@ from fractions import Fraction
 
 import sympy
 
-from kanscience.functions import FunctionLibrary
+from kanscience.core import FunctionLibrary
 
 from .nodes import POWER_NAMES, GraphNode, Pow, Unary
 
-__all__ = ["REWRITES", "cosh_pairs", "gaussian", "number", "rational", "sigmoid",
-           "split_exponent"]
+__all__ = ["REWRITES", "cosh_pairs", "gaussian", "number", "rational", "sigmoid", "split_exponent"]
 
 
 def number(value: float) -> sympy.Expr:
@@ -73,8 +72,11 @@ def split_exponent(exponent: Fraction, library: FunctionLibrary) -> list[Fractio
     parts: list[Fraction] = []
     rest = exponent
     if rest.denominator == 2:  # one half-integer power, then integers
-        half = Fraction(3, 2) if rest > 0 and Fraction(3, 2) in available else (
-            Fraction(1, 2) if rest > 0 else Fraction(-1, 2))
+        half = (
+            Fraction(3, 2)
+            if rest > 0 and Fraction(3, 2) in available
+            else (Fraction(1, 2) if rest > 0 else Fraction(-1, 2))
+        )
         if half not in available:
             return None
         parts.append(half)
@@ -82,8 +84,9 @@ def split_exponent(exponent: Fraction, library: FunctionLibrary) -> list[Fractio
     elif rest.denominator != 1:
         return None
     step = 1 if rest > 0 else -1
-    integers = sorted((e for e in available if e.denominator == 1 and e * step > 0),
-                      key=lambda e: -abs(e)) + ([Fraction(1)] if step > 0 else [])
+    integers = sorted(
+        (e for e in available if e.denominator == 1 and e * step > 0), key=lambda e: -abs(e)
+    ) + ([Fraction(1)] if step > 0 else [])
     while rest != 0:
         chunk = next((e for e in integers if abs(e) <= abs(rest)), None)
         if chunk is None:
@@ -115,21 +118,22 @@ def cosh_pairs(builder, pairs: list[tuple[float, int]]) -> list[tuple[float, int
         if i1 in used:
             continue
         e1 = builder.nodes[i1]
-        for c2, i2 in exps[n + 1:]:
+        for c2, i2 in exps[n + 1 :]:
             e2 = builder.nodes[i2]
             big1, big2 = c1 * math.exp(e1.b), c2 * math.exp(e2.b)
             if i2 in used or e2.child != e1.child or e2.a != -e1.a or big1 * big2 <= 0:
                 continue
             shift = 0.5 * math.log(big1 / big2)
-            term = builder.add(Unary("cosh", e1.child, e1.a, shift),
-                            sympy.cosh(number(e1.a) * builder.sources[e1.child] + shift))
+            term = builder.add(
+                Unary("cosh", e1.child, e1.a, shift),
+                sympy.cosh(number(e1.a) * builder.sources[e1.child] + shift),
+            )
             result.append((math.copysign(2.0 * math.sqrt(big1 * big2), big1), term))
             used.update((i1, i2))
             break
         else:
             result.append((c1, i1))
     return result
-
 
 
 def _max(*args: sympy.Expr) -> sympy.Expr:

@@ -18,8 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Item", "Schedule", "Sum", "Term", "candidates", "hoist", "schedule", "size",
-           "topological"]
+__all__ = [
+    "Item",
+    "Schedule",
+    "Sum",
+    "Term",
+    "candidates",
+    "hoist",
+    "schedule",
+    "size",
+    "topological",
+]
 
 
 @dataclass(frozen=True)
@@ -145,8 +154,12 @@ def candidates(items: list[Item], layer: list[int]):
                     continue
                 sums = list(item.sums)
                 sums[position] = Sum((*rest, Term(new, "x")), s.bias)
-                yield [*items[:p], replace(item, sums=sums), *items[p + 1:],
-                       Item("sum", [Sum(tuple(group))], label=f"partial sum of {item.label}")]
+                yield [
+                    *items[:p],
+                    replace(item, sums=sums),
+                    *items[p + 1 :],
+                    Item("sum", [Sum(tuple(group))], label=f"partial sum of {item.label}"),
+                ]
         if item.kind != "prod" or len(item.sums) < 3:
             continue
         levels = [max((layer[t.source] for t in s.terms), default=0) for s in item.sums]
@@ -155,8 +168,12 @@ def candidates(items: list[Item], layer: list[int]):
             rest = [s for s, v in zip(item.sums, levels) if v > level]
             if len(group) < 2:
                 continue
-            yield [*items[:p], replace(item, sums=[*rest, Sum((Term(new, "x"),))]),
-                   *items[p + 1:], Item("prod", group, label=f"partial product of {item.label}")]
+            yield [
+                *items[:p],
+                replace(item, sums=[*rest, Sum((Term(new, "x"),))]),
+                *items[p + 1 :],
+                Item("prod", group, label=f"partial product of {item.label}"),
+            ]
 
 
 def hoist(items: list[Item], roots: list[int]) -> list[Item]:

@@ -23,11 +23,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kanscience import splines
-from kanscience.layers import KANLayer
-from kanscience.network import KAN
+from kanscience.core import (
+    KAN,
+    KANLayer,
+    extend_grid,
+    fit_coefficients,
+    node_values,
+    spline_features,
+)
 
-from .build import RangesLike, node_values, normalize_ranges
+from .build import RangesLike, normalize_ranges
 from .domain import box_points
 from .expand import active_edges, copy_affine, rebuild
 
@@ -36,19 +41,22 @@ __all__ = ["symbolic_to_spline"]
 
 def _edge_values(layer: KANLayer, x: Tensor) -> Tensor:
     """Every edge's output on inputs ``x`` (batch, in), shape (batch, in, out)."""
-    features = splines.spline_features(x, layer.grid, layer.k, layer.base_fun, layer.table())
+    features = spline_features(x, layer.grid, layer.k, layer.base_fun, layer.table())
     spline = torch.einsum("bin,ion->bio", features[..., 1:], layer.coef)
     values = layer.mask * (layer.scale_base * features[..., :1] + layer.scale_sp * spline)
     batch = torch.arange(x.shape[0], device=x.device)[:, None]
     for name, (ins, outs) in layer.symbolic_groups().items():
-        values = values.index_put((batch, ins, outs), layer.symbolic_edge_values(x, ins, outs, name),
-                                  accumulate=True)
+        values = values.index_put(
+            (batch, ins, outs), layer.symbolic_edge_values(x, ins, outs, name), accumulate=True
+        )
     return values
 
 
 def _interpolate(u: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
     """Piecewise-linear ``ys(u)`` per column; ``xs`` increasing along dim 0."""
-    index = torch.searchsorted(xs.t().contiguous(), u.t().contiguous()).t().clamp(1, xs.shape[0] - 1)
+    index = (
+        torch.searchsorted(xs.t().contiguous(), u.t().contiguous()).t().clamp(1, xs.shape[0] - 1)
+    )
     x0, x1 = xs.gather(0, index - 1), xs.gather(0, index)
     y0, y1 = ys.gather(0, index - 1), ys.gather(0, index)
     weight = torch.where(x1 > x0, (u - x0) / (x1 - x0).clamp_min(1e-300), torch.zeros_like(u))
@@ -65,7 +73,7 @@ def _fine_points(lo: Tensor, hi: Tensor, n: int) -> Tensor:
     near = torch.where(negative, -hi, lo).clamp_min(1e-300)
     far = torch.where(negative, -lo, hi).clamp_min(1e-300)
     ratio = torch.where(positive | negative, far / near, torch.ones_like(lo))
-    geometric = near * ratio ** steps
+    geometric = near * ratio**steps
     geometric = torch.where(negative, -geometric, geometric)
     geometric = torch.where(negative, geometric.flip(0), geometric)
     geometric = torch.where(positive | negative, geometric, uniform)
@@ -89,8 +97,9 @@ def _adaptive_knots(layer: KANLayer, lo: Tensor, hi: Tensor, num: int, fine: int
     width = t[1:] - t[:-1]
     mass = (density * width).sum(0, keepdim=True)
     uniform = (hi - lo)[None, :]
-    density = torch.where(mass > 0, 0.9 * density / mass.clamp_min(1e-300) + 0.1 / uniform,
-                          1.0 / uniform)
+    density = torch.where(
+        mass > 0, 0.9 * density / mass.clamp_min(1e-300) + 0.1 / uniform, 1.0 / uniform
+    )
     cumulative = torch.cat([torch.zeros_like(density[:1]), (density * width).cumsum(0)])
     cumulative = cumulative / cumulative[-1:]
     levels = torch.linspace(0, 1, num + 1, dtype=lo.dtype, device=lo.device)[:, None]
@@ -99,7 +108,9 @@ def _adaptive_knots(layer: KANLayer, lo: Tensor, hi: Tensor, num: int, fine: int
     return knots.contiguous()
 
 
-def _node_ranges(model: KAN, x: Tensor, bounds: Tensor, steps: int = 40) -> list[tuple[Tensor, Tensor]]:
+def _node_ranges(
+    model: KAN, x: Tensor, bounds: Tensor, steps: int = 40
+) -> list[tuple[Tensor, Tensor]]:
     """(lo, hi) of every layer's input nodes over the box: the extremes on the samples
     ``x``, refined by projected sign-gradient steps from the best sample of each."""
     lower, upper = bounds[:, 0].to(x), bounds[:, 1].to(x)
@@ -125,9 +136,10 @@ def _node_ranges(model: KAN, x: Tensor, bounds: Tensor, steps: int = 40) -> list
         z.requires_grad_(True)
         with torch.enable_grad():
             all_values = node_values(model, z)
-            objective = sum((sign_t[rows] * all_values[l][rows, node_t[rows]]).sum()
-                            for l, rows in groups)
-            grad, = torch.autograd.grad(objective, z)
+            objective = sum(
+                (sign_t[rows] * all_values[l][rows, node_t[rows]]).sum() for l, rows in groups
+            )
+            (grad,) = torch.autograd.grad(objective, z)
         z = torch.clamp(z.detach() - step * torch.nan_to_num(grad).sign(), lower, upper)
         step = step * 0.9
     with torch.no_grad():
@@ -139,8 +151,14 @@ def _node_ranges(model: KAN, x: Tensor, bounds: Tensor, steps: int = 40) -> list
 
 
 @torch.no_grad()
-def symbolic_to_spline(model: KAN, ranges: RangesLike, grid: int = 20, n_samples: int = 4096,
-                       seed: int = 0, adaptive: bool = True) -> KAN:
+def symbolic_to_spline(
+    model: KAN,
+    ranges: RangesLike,
+    grid: int = 20,
+    n_samples: int = 4096,
+    seed: int = 0,
+    adaptive: bool = True,
+) -> KAN:
     """A copy of ``model`` whose active edges are splines fitted to the current edges.
 
     The range of every node is taken from ``n_samples`` random points and the corners of
@@ -149,7 +167,7 @@ def symbolic_to_spline(model: KAN, ranges: RangesLike, grid: int = 20, n_samples
     where the edges leaving each node bend most (``adaptive``: knot density proportional
     to the fourth derivative to the power 1/4) or uniformly. Every active edge (symbolic,
     spline or both) is then replaced by the least-squares spline
-    (:func:`kanscience.splines.fit_coefficients`) through eight points per interval, with
+    (:func:`kanscience.core._splines.fit_coefficients`) through eight points per interval, with
     ``scale_base = 0`` and ``scale_sp = 1``.
 
     Parameters
@@ -187,12 +205,12 @@ def symbolic_to_spline(model: KAN, ranges: RangesLike, grid: int = 20, n_samples
         else:
             steps = torch.linspace(0, 1, grid + 1, dtype=dtype, device=device)
             knots = lo[:, None] + (hi - lo)[:, None] * steps
-        extended = splines.extend_grid(knots, dst.k)
+        extended = extend_grid(knots, dst.k)
         fractions = torch.linspace(0, 1, 9, dtype=dtype, device=device)[:-1]
         dense = knots[:, :-1, None] + (knots[:, 1:] - knots[:, :-1])[..., None] * fractions
         dense = torch.cat([dense.reshape(src.in_dim, -1), knots[:, -1:]], 1).t().contiguous()
         dst.grid.copy_(extended)
-        dst.coef.copy_(splines.fit_coefficients(dense, _edge_values(src, dense), extended, dst.k))
+        dst.coef.copy_(fit_coefficients(dense, _edge_values(src, dense), extended, dst.k))
         dst.scale_base.zero_()
         dst.scale_sp.fill_(1.0)
         dst.mask.copy_(active_edges(src).to(dtype))

@@ -14,7 +14,7 @@ Several machines (run the same line on each, ``--node-rank`` 0..N-1 where needed
         --rdzv-endpoint HOST:29500 examples/ddp_train.py
 
 What it does: every process builds the same seeded dataset, keeps its contiguous shard
-(:func:`kanscience.distributed.shard`), wraps the same KAN in
+(:func:`kanscience.train._distributed.shard`), wraps the same KAN in
 ``DistributedDataParallel`` and calls :func:`kanscience.fit` unchanged. ``fit`` then
 takes exactly the steps of one process on the whole data: gradients and losses are
 all-reduced (so L-BFGS line searches agree on every rank), mini-batches are drawn from
@@ -39,7 +39,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from kanscience import KAN, Dataset, create_dataset, fit
-from kanscience.distributed import shard
+from kanscience.train import shard
 
 
 def target(x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-num", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=-1, help="global mini-batch (-1: all rows)")
     parser.add_argument("--lamb", type=float, default=0.0, help="sparsity penalty weight")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with one process trained on the whole data")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with one process trained on the whole data"
+    )
     args = parser.parse_args(argv)
 
     cuda = torch.cuda.is_available()
@@ -67,12 +68,17 @@ def main(argv: list[str] | None = None) -> None:
     dist.init_process_group("nccl" if cuda else "gloo")  # reads torchrun's environment
     rank, world_size = dist.get_rank(), dist.get_world_size()
     try:
-        data = create_dataset(target, n_var=2, train_num=args.train_num, test_num=1000, seed=0,
-                              dtype=torch.float64)
+        data = create_dataset(
+            target, n_var=2, train_num=args.train_num, test_num=1000, seed=0, dtype=torch.float64
+        )
         train = shard(args.train_num, rank, world_size)
         test = shard(1000, rank, world_size)
-        mine = Dataset(data.train_input[train], data.train_label[train],
-                       data.test_input[test], data.test_label[test]).to(device)
+        mine = Dataset(
+            data.train_input[train],
+            data.train_label[train],
+            data.test_input[test],
+            data.test_label[test],
+        ).to(device)
 
         model = KAN([2, 5, 1], grid=5, seed=0, dtype=torch.float64).to(device)
         reference = model.copy() if args.check and rank == 0 else None
@@ -80,15 +86,21 @@ def main(argv: list[str] | None = None) -> None:
         settings = {"steps": args.steps, "batch": args.batch, "lamb": args.lamb}
         history = fit(ddp, mine, progress=rank == 0, **settings)
         if rank == 0:
-            print(f"{world_size} processes: train RMSE {history.train_loss[-1]:.3e}, "
-                  f"test RMSE {history.test_loss[-1]:.3e}, {history.seconds:.1f} s")
+            print(
+                f"{world_size} processes: train RMSE {history.train_loss[-1]:.3e}, "
+                f"test RMSE {history.test_loss[-1]:.3e}, {history.seconds:.1f} s"
+            )
         if reference is not None:
             single = fit(reference, data.to(device), progress=False, **settings)
-            difference = max(float((p - q).detach().abs().max())
-                             for p, q in zip(model.parameters(), reference.parameters()))
-            print(f"1 process:   train RMSE {single.train_loss[-1]:.3e}, "
-                  f"test RMSE {single.test_loss[-1]:.3e}, {single.seconds:.1f} s; "
-                  f"largest parameter difference {difference:.1e}")
+            difference = max(
+                float((p - q).detach().abs().max())
+                for p, q in zip(model.parameters(), reference.parameters())
+            )
+            print(
+                f"1 process:   train RMSE {single.train_loss[-1]:.3e}, "
+                f"test RMSE {single.test_loss[-1]:.3e}, {single.seconds:.1f} s; "
+                f"largest parameter difference {difference:.1e}"
+            )
     finally:
         dist.destroy_process_group()
 

@@ -1,88 +1,126 @@
-"""kanscience: symbolic-modular scientific discovery with Kolmogorov-Arnold Networks."""
+"""kanscience: symbolic-modular scientific discovery with Kolmogorov-Arnold Networks.
 
-from . import physics
-from .attribution import Attribution, attribute, feature_interaction
-from .auxiliary import with_auxiliary
-from .discover import Candidate, DiscoveryResult
-from .formula import formula_to_torch, snap_constants, symbolic_formula
-from .data import Dataset, FeynmanEquation, create_dataset, load_feynman
-from .functions import DEFAULT_LIBRARY, FunctionLibrary, SymbolicFunction, get_function
-from .interop import from_pykan, to_pykan
-from .layers import KANLayer
-from .modularity import find_communities, importance_graph, input_modules
-from .network import KAN
-from .plot import plot
-from .prune import PruneResult, important_nodes, prune, prune_edges, prune_inputs, prune_nodes
-from .symbolic import auto_symbolic, fit_affine, fix_symbolic, suggest_symbolic, unfix_symbolic
-from .surgery import (
-    auto_swap,
-    connection_cost,
-    module,
-    remove_edge,
-    remove_node,
-    select_nodes,
-    set_mode,
-    subnodes_of,
-    swap,
-)
-from .trace import forward_with_statistics, trace
-from .train import History, TrainingDivergedError, fit
+The package is layered (see ARCHITECTURE.md): :mod:`kanscience.core` (the KAN),
+:mod:`kanscience.train`, :mod:`kanscience.analysis`, :mod:`kanscience.symbolic`,
+:mod:`kanscience.structure`, :mod:`kanscience.discover`, :mod:`kanscience.physics`,
+:mod:`kanscience.io`, :mod:`kanscience.plot` and :mod:`kanscience.apps`. The names below
+are a short curated API; each is imported on first use, so ``import kanscience`` loads
+nothing heavy (not even torch).
+
+Examples
+--------
+>>> import kanscience
+>>> model = kanscience.KAN([2, 3, 1], seed=0)
+>>> model.width
+[[2, 0], [3, 0], [1, 0]]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-MultKAN = KAN
-
-__all__ = [
+# public name -> the subpackage that defines it
+_LAZY = {
+    # core
+    "KAN": "core",
+    "KANLayer": "core",
+    "Dataset": "core",
+    "create_dataset": "core",
+    "DEFAULT_LIBRARY": "core",
+    "FunctionLibrary": "core",
+    "SymbolicFunction": "core",
+    "get_function": "core",
+    "trace": "core",
+    "forward_with_statistics": "core",
+    "describe": "core",
+    # train
+    "fit": "train",
+    "History": "train",
+    "TrainingDivergedError": "train",
+    # analysis
+    "Attribution": "analysis",
+    "attribute": "analysis",
+    "feature_interaction": "analysis",
+    "PruneResult": "analysis",
+    "prune": "analysis",
+    "prune_edges": "analysis",
+    "prune_inputs": "analysis",
+    "prune_nodes": "analysis",
+    "important_nodes": "analysis",
+    "auto_swap": "analysis",
+    "connection_cost": "analysis",
+    "module": "analysis",
+    "remove_edge": "analysis",
+    "remove_node": "analysis",
+    "select_nodes": "analysis",
+    "set_mode": "analysis",
+    "subnodes_of": "analysis",
+    "swap": "analysis",
+    "find_communities": "analysis",
+    "importance_graph": "analysis",
+    "input_modules": "analysis",
+    # symbolic
+    "auto_symbolic": "symbolic",
+    "fit_affine": "symbolic",
+    "fix_symbolic": "symbolic",
+    "suggest_symbolic": "symbolic",
+    "unfix_symbolic": "symbolic",
+    "formula_to_torch": "symbolic",
+    "snap_constants": "symbolic",
+    "symbolic_formula": "symbolic",
+    "with_auxiliary": "symbolic",
+    # structure
+    "detect_separability": "structure",
+    "build_tree": "structure",
+    # discover
+    "Candidate": "discover",
+    "DiscoveryResult": "discover",
+    # io
+    "save": "io",
+    "load": "io",
+    "from_pykan": "io",
+    "to_pykan": "io",
+    "FeynmanEquation": "io",
+    "load_feynman": "io",
+}
+_SUBPACKAGES = (
+    "core",
+    "train",
+    "analysis",
+    "symbolic",
+    "structure",
+    "discover",
     "physics",
-    "Candidate",
-    "DiscoveryResult",
-    "auto_symbolic",
-    "fit_affine",
-    "fix_symbolic",
-    "formula_to_torch",
-    "snap_constants",
-    "suggest_symbolic",
-    "symbolic_formula",
-    "unfix_symbolic",
-    "with_auxiliary",
-    "PruneResult",
-    "auto_swap",
-    "connection_cost",
-    "find_communities",
-    "importance_graph",
-    "important_nodes",
-    "input_modules",
-    "module",
+    "io",
     "plot",
-    "prune",
-    "prune_edges",
-    "prune_inputs",
-    "prune_nodes",
-    "remove_edge",
-    "remove_node",
-    "select_nodes",
-    "set_mode",
-    "subnodes_of",
-    "swap",
-    "Attribution",
-    "DEFAULT_LIBRARY",
-    "Dataset",
-    "FeynmanEquation",
-    "FunctionLibrary",
-    "History",
-    "KAN",
-    "KANLayer",
-    "MultKAN",
-    "SymbolicFunction",
-    "TrainingDivergedError",
-    "attribute",
-    "create_dataset",
-    "feature_interaction",
-    "fit",
-    "forward_with_statistics",
-    "from_pykan",
-    "get_function",
-    "load_feynman",
-    "to_pykan",
-    "trace",
-]
+    "apps",
+)
+
+__all__ = sorted([*_LAZY, "MultKAN", *_SUBPACKAGES])
+
+if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
+    from .analysis import *  # noqa: F403
+    from .core import *  # noqa: F403
+    from .discover import Candidate, DiscoveryResult
+    from .io import *  # noqa: F403
+    from .structure import build_tree, detect_separability
+    from .symbolic import *  # noqa: F403
+    from .train import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    source = "KAN" if name == "MultKAN" else name  # pykan's name for a KAN with product nodes
+    if source in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[source]}", __name__), source)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kanscience' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -8,7 +8,7 @@ leading one, and a numerical criterion on fresh samples must hold. ``main`` neve
 run as a script, a case prints a short report.
 
 Each result also carries the data of a plot of the learned versus the true law
-(``CaseResult.panels``, see :mod:`kanscience.physics.plot`), in the law's gauge so that the
+(``CaseResult.panels``, see :mod:`kanscience.physics._plot`), in the law's gauge so that the
 curves coincide when the law is right; ``result.plot(path)`` draws it, and
 ``python -m physics_examples.<name> --plot out.png`` writes it.
 
@@ -29,12 +29,18 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from kanscience.physics.plot import LawPanel, plot_law_comparison
+from kanscience.physics import LawPanel, plot_law_comparison
 
 __all__ = ["CASES", "CaseResult", "run_as_script", "uniform"]
 
-CASES = ("harmonic_oscillator", "isotropic_oscillator", "pendulum", "relativistic_particle",
-         "schwarzschild", "neo_hookean")
+CASES = (
+    "harmonic_oscillator",
+    "isotropic_oscillator",
+    "pendulum",
+    "relativistic_particle",
+    "schwarzschild",
+    "neo_hookean",
+)
 
 
 @dataclass
@@ -75,8 +81,11 @@ class CaseResult:
 
     def report(self) -> str:
         """A short human-readable report."""
-        lines = [f"{self.name}: {'PASSED' if self.passed else 'FAILED'} in {self.seconds:.1f} s",
-                 f"  recovered: {self.law}", f"  reference: {self.reference}"]
+        lines = [
+            f"{self.name}: {'PASSED' if self.passed else 'FAILED'} in {self.seconds:.1f} s",
+            f"  recovered: {self.law}",
+            f"  reference: {self.reference}",
+        ]
         lines += [f"  {'ok ' if ok else 'BAD'} {name}" for name, ok in self.checks.items()]
         lines += [f"  {name} = {value:.3g}" for name, value in self.metrics.items()]
         return "\n".join(lines)
@@ -97,8 +106,9 @@ class CaseResult:
         if not self.panels:
             raise ValueError(f"{self.name} has no plot data (its main stores it in panels)")
         verdict = "passed" if self.passed else "FAILED"
-        return plot_law_comparison(self.panels, title=f"{self.name}: learned vs true law "
-                                   f"({verdict})", path=path)
+        return plot_law_comparison(
+            self.panels, title=f"{self.name}: learned vs true law ({verdict})", path=path
+        )
 
 
 def uniform(n: int, ranges: Sequence[tuple[float, float]], seed: int) -> torch.Tensor:
@@ -109,16 +119,21 @@ def uniform(n: int, ranges: Sequence[tuple[float, float]], seed: int) -> torch.T
     return lo + (hi - lo) * torch.rand(n, len(ranges), generator=generator, dtype=torch.float64)
 
 
-def run_as_script(main: Callable[..., CaseResult], description: str,
-                  argv: Sequence[str] | None = None) -> int:
+def run_as_script(
+    main: Callable[..., CaseResult], description: str, argv: Sequence[str] | None = None
+) -> int:
     """Parse ``--steps/--seed/--n`` (when ``main`` takes them) and ``--plot PATH``, run,
     print the report, and write the learned-versus-true plot to ``PATH`` when asked."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--n", type=int, default=None, help="number of samples")
-    parser.add_argument("--plot", default=None, metavar="PATH",
-                        help="write the learned-versus-true plot there (e.g. out.png)")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="PATH",
+        help="write the learned-versus-true plot there (e.g. out.png)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny tensors: more threads only add overhead
     path = args.plot

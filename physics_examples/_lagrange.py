@@ -16,9 +16,11 @@ import sympy
 import torch
 
 from kanscience import KAN
-from kanscience.formula import formula_to_torch
 from kanscience.physics import (
     LagrangianResult,
+    LawCurves,
+    LawPanel,
+    LawParity,
     canonical_lagrangian,
     compare_laws,
     fit_lagrangian,
@@ -26,7 +28,7 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
-from kanscience.physics.plot import LawCurves, LawPanel, LawParity
+from kanscience.symbolic import formula_to_torch
 
 from . import CaseResult, uniform
 from ._plots import N_PARITY, box_grid, in_gauge, values
@@ -52,9 +54,16 @@ def kanpiler_prior(prior: str, ranges: Sequence[tuple[float, float]], grid: int)
     return model
 
 
-def law_panels(found: LagrangianResult, truth: sympy.Expr, q: torch.Tensor, qdot: torch.Tensor,
-               true_acceleration: torch.Tensor, ranges: Sequence[tuple[float, float]],
-               m: int = 41, n_slice: int = 201) -> list[LawPanel]:
+def law_panels(
+    found: LagrangianResult,
+    truth: sympy.Expr,
+    q: torch.Tensor,
+    qdot: torch.Tensor,
+    true_acceleration: torch.Tensor,
+    ranges: Sequence[tuple[float, float]],
+    m: int = 41,
+    n_slice: int = 201,
+) -> list[LawPanel]:
     """Two slices of ``L`` (when a formula was found) and a parity panel of the
     accelerations at the fresh states ``(q, qdot)`` (see the module docstring); the gauge
     is fitted on an ``m x m`` grid, each slice has ``n_slice`` points."""
@@ -68,37 +77,62 @@ def law_panels(found: LagrangianResult, truth: sympy.Expr, q: torch.Tensor, qdot
             points = torch.tensor(centre, dtype=torch.float64).repeat(n_slice, 1)
             points[:, axis] = torch.linspace(*ranges[axis], n_slice, dtype=torch.float64)
             along.append(points)
-        _, *on_slices = in_gauge({"formula": values(found.expression, symbols, grid)},
-                                 values(truth, symbols, grid),
-                                 *({"formula": values(found.expression, symbols, s)}
-                                   for s in along))
+        _, *on_slices = in_gauge(
+            {"formula": values(found.expression, symbols, grid)},
+            values(truth, symbols, grid),
+            *({"formula": values(found.expression, symbols, s)} for s in along),
+        )
         for axis, (points, learned) in enumerate(zip(along, on_slices)):
             other = symbols[1 - axis]
-            panels.append(LawCurves(points[:, axis].numpy(), values(truth, symbols, points),
-                                    learned, title=f"L along {symbols[axis]} at {other} = "
-                                    f"{centre[1 - axis]:g} (learned: a L + b)",
-                                    xlabel=str(symbols[axis]), ylabel="L"))
+            panels.append(
+                LawCurves(
+                    points[:, axis].numpy(),
+                    values(truth, symbols, points),
+                    learned,
+                    title=f"L along {symbols[axis]} at {other} = "
+                    f"{centre[1 - axis]:g} (learned: a L + b)",
+                    xlabel=str(symbols[axis]),
+                    ylabel="L",
+                )
+            )
     learned = {}
     if found.expression is not None:
         learned["formula"] = found.accelerations(q, qdot)[:, 0].numpy()
-    learned["KAN"] = lagrangian_accelerations(found.model, q, qdot, on_singular="ignore"
-                                              )[:, 0].detach().numpy()
-    panels.append(LawParity(true_acceleration[:, 0].numpy(), learned,
-                            title="accelerations on fresh states", quantity="qddot"))
+    learned["KAN"] = (
+        lagrangian_accelerations(found.model, q, qdot, on_singular="ignore")[:, 0].detach().numpy()
+    )
+    panels.append(
+        LawParity(
+            true_acceleration[:, 0].numpy(),
+            learned,
+            title="accelerations on fresh states",
+            quantity="qddot",
+        )
+    )
     return panels
 
 
-def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-             ranges: Sequence[tuple[float, float]], steps: int, seed: int, n: int, grid: int,
-             rollout_time: float, rollout_ranges: Sequence[tuple[float, float]]) -> CaseResult:
+def run_case(
+    name: str,
+    reference: sympy.Expr,
+    acceleration: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ranges: Sequence[tuple[float, float]],
+    steps: int,
+    seed: int,
+    n: int,
+    grid: int,
+    rollout_time: float,
+    rollout_ranges: Sequence[tuple[float, float]],
+) -> CaseResult:
     """Sample, learn, extract, check (see :mod:`physics_examples`)."""
     start = time.perf_counter()
     samples = uniform(n, ranges, seed)
     q, qdot = samples[:, :1], samples[:, 1:]
     qddot = acceleration(q, qdot)
     model = kanpiler_prior("qdot**2", ranges, grid)
-    found = fit_lagrangian(q, qdot, qddot, [Q], [QDOT], model=model, grid=grid, steps=steps,
-                           seed=seed)
+    found = fit_lagrangian(
+        q, qdot, qddot, [Q], [QDOT], model=model, grid=grid, steps=steps, seed=seed
+    )
     law = found.expression
     truth = canonical_lagrangian(reference, [Q], [QDOT])
     result = CaseResult(name, law, truth, details=found)
@@ -106,8 +140,14 @@ def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Ten
     if law is None:
         result.checks["formula found"] = False
         fresh = uniform(N_PARITY, ranges, seed + 10_000)
-        result.panels = law_panels(found, truth, fresh[:, :1], fresh[:, 1:],
-                                   acceleration(fresh[:, :1], fresh[:, 1:]), ranges)
+        result.panels = law_panels(
+            found,
+            truth,
+            fresh[:, :1],
+            fresh[:, 1:],
+            acceleration(fresh[:, :1], fresh[:, 1:]),
+            ranges,
+        )
         result.seconds = time.perf_counter() - start
         return result
     exact = compare_laws(law, truth, [Q, QDOT], ignore_constant=True)
@@ -122,28 +162,40 @@ def run_case(name: str, reference: sympy.Expr, acceleration: Callable[[torch.Ten
     law_fn = formula_to_torch(law, [Q, QDOT])
     start_states = uniform(8, rollout_ranges, seed + 20_000)
     dt, n_steps = 0.01, round(rollout_time / 0.01)
-    learned_q, learned_v = rollout(lambda a, b: lagrangian_accelerations(law_fn, a, b),
-                                   start_states[:, :1], start_states[:, 1:], dt, n_steps)
+    learned_q, learned_v = rollout(
+        lambda a, b: lagrangian_accelerations(law_fn, a, b),
+        start_states[:, :1],
+        start_states[:, 1:],
+        dt,
+        n_steps,
+    )
     true_q, true_v = rollout(acceleration, start_states[:, :1], start_states[:, 1:], dt, n_steps)
-    deviation = float(torch.maximum((learned_q - true_q).abs().max(),
-                                    (learned_v - true_v).abs().max()))
+    deviation = float(
+        torch.maximum((learned_q - true_q).abs().max(), (learned_v - true_v).abs().max())
+    )
     energy_fn = formula_to_torch(lagrangian_energy(law, [QDOT]), [Q, QDOT])
     energy = energy_fn(torch.cat([learned_q, learned_v], 2).reshape(-1, 2)).reshape(n_steps + 1, -1)
-    drift = float(((energy - energy[0]).abs().max(0).values
-                   / energy[0].abs().clamp_min(1e-12)).max())
+    drift = float(
+        ((energy - energy[0]).abs().max(0).values / energy[0].abs().clamp_min(1e-12)).max()
+    )
 
-    result.metrics.update(coefficient_error=fitted.coefficient_error, spurious=fitted.spurious,
-                          acceleration_error=error, rollout_deviation=deviation,
-                          energy_drift=drift)
-    result.checks.update({
-        "equals the reference up to a*L + b + dF/dt": exact.exact,
-        "coefficients within 2% before snapping": fitted.coefficient_error < 0.02,
-        "no spurious term above 1%": fitted.spurious < 0.01,
-        "acceleration relative RMSE < 1e-3 on fresh samples": error < 1e-3,
-        "rollout follows the true dynamics (max deviation < 1e-3)": deviation < 1e-3,
-        "energy conserved along the rollout (relative drift < 1e-6)": drift < 1e-6,
-    })
-    result.panels = law_panels(found, truth, fq[:N_PARITY], fv[:N_PARITY], true[:N_PARITY],
-                               ranges)
+    result.metrics.update(
+        coefficient_error=fitted.coefficient_error,
+        spurious=fitted.spurious,
+        acceleration_error=error,
+        rollout_deviation=deviation,
+        energy_drift=drift,
+    )
+    result.checks.update(
+        {
+            "equals the reference up to a*L + b + dF/dt": exact.exact,
+            "coefficients within 2% before snapping": fitted.coefficient_error < 0.02,
+            "no spurious term above 1%": fitted.spurious < 0.01,
+            "acceleration relative RMSE < 1e-3 on fresh samples": error < 1e-3,
+            "rollout follows the true dynamics (max deviation < 1e-3)": deviation < 1e-3,
+            "energy conserved along the rollout (relative drift < 1e-6)": drift < 1e-6,
+        }
+    )
+    result.panels = law_panels(found, truth, fq[:N_PARITY], fv[:N_PARITY], true[:N_PARITY], ranges)
     result.seconds = time.perf_counter() - start
     return result

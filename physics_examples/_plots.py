@@ -1,6 +1,6 @@
 """Shared steps of the cases' learned-versus-true plots: formula values, grids, the gauge.
 
-The panels themselves are :mod:`kanscience.physics.plot` records; these helpers only turn
+The panels themselves are :mod:`kanscience.physics._plot` records; these helpers only turn
 sympy laws and trained KANs into the arrays the panels hold.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import sympy
 import torch
 
-from kanscience.formula import formula_to_torch
-from kanscience.physics.plot import affine_gauge
+from kanscience.physics import affine_gauge
+from kanscience.symbolic import formula_to_torch
 
 N_PARITY = 300  # samples per parity panel: enough to see the law, few enough to see points
 
@@ -31,8 +31,9 @@ def values(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: torch.Tensor) -
     return np.broadcast_to(out.detach().cpu().numpy(), (x.shape[0],)).astype(np.float64)
 
 
-def box_grid(ranges: Sequence[tuple[float, float]], m: int
-             ) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+def box_grid(
+    ranges: Sequence[tuple[float, float]], m: int
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """An ``m x m`` grid over a 2-D box: axes ``x`` (m,), ``y`` (m,) and the points (m*m, 2)
     in row-major order of ``(y, x)``, so ``f(points).reshape(m, m)[i, j] = f(x[j], y[i])``
     (matplotlib's contour convention)."""
@@ -49,8 +50,9 @@ def gauges(fit: Mapping[str, np.ndarray], true: np.ndarray) -> dict[str, tuple[f
     return {label: affine_gauge(learned, true) for label, learned in fit.items()}
 
 
-def in_gauge(fit: Mapping[str, np.ndarray], true: np.ndarray,
-             *others: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], ...]:
+def in_gauge(
+    fit: Mapping[str, np.ndarray], true: np.ndarray, *others: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], ...]:
     """Each learned law in ``fit`` mapped by its :func:`gauges` ``a L + b``; the same map
     applied to the same label in each of ``others`` (the law elsewhere: on a slice, on
     fresh samples).
@@ -61,8 +63,10 @@ def in_gauge(fit: Mapping[str, np.ndarray], true: np.ndarray,
     ([0.0, 1.0, 2.0], [2.0])
     """
     maps = gauges(fit, true)
-    return tuple({label: maps[label][0] * np.asarray(v) + maps[label][1]
-                  for label, v in mapping.items()} for mapping in (fit, *others))
+    return tuple(
+        {label: maps[label][0] * np.asarray(v) + maps[label][1] for label, v in mapping.items()}
+        for mapping in (fit, *others)
+    )
 
 
 def gauge_note(maps: Mapping[str, tuple[float, float]], symbol: str = "a") -> str:

@@ -20,12 +20,14 @@ import torch
 
 from kanscience.physics import (
     ConservedQuantities,
+    LawContours,
+    LawPanel,
+    LawParity,
     compare_laws,
     conservation_residual,
     expression_gradient,
     find_conserved_quantities,
 )
-from kanscience.physics.plot import LawContours, LawPanel, LawParity
 
 from . import CaseResult, run_as_script, uniform
 from ._plots import N_PARITY, box_grid, gauge_note, gauges, in_gauge, values
@@ -40,8 +42,9 @@ def flow(states: torch.Tensor) -> torch.Tensor:
     return torch.stack([states[:, 1], -states[:, 0]], 1)
 
 
-def law_panels(found: ConservedQuantities, law: sympy.Expr | None, seed: int, m: int = 61
-               ) -> list[LawPanel]:
+def law_panels(
+    found: ConservedQuantities, law: sympy.Expr | None, seed: int, m: int = 61
+) -> list[LawPanel]:
     """Level sets on an ``m x m`` grid and a parity panel on fresh states: the true ``H``
     against the formula ``law`` (when found) and the first KAN of ``found``, each in the
     gauge ``a Q + b`` fitted on the grid."""
@@ -59,10 +62,19 @@ def law_panels(found: ConservedQuantities, law: sympy.Expr | None, seed: int, m:
     note = gauge_note(gauges(on_grid, true_grid))
     on_grid, on_fresh = in_gauge(on_grid, true_grid, on_fresh)
     contours = {label: v.reshape(m, m) for label, v in on_grid.items()}
-    return [LawContours(x, p, true_grid.reshape(m, m), contours,
-                        title="level sets of H = orbits (learned: a Q + b)", xlabel="x",
-                        ylabel="p", note=note),
-            LawParity(true_fresh, on_fresh, title="H on fresh states", quantity="H")]
+    return [
+        LawContours(
+            x,
+            p,
+            true_grid.reshape(m, m),
+            contours,
+            title="level sets of H = orbits (learned: a Q + b)",
+            xlabel="x",
+            ylabel="p",
+            note=note,
+        ),
+        LawParity(true_fresh, on_fresh, title="H on fresh states", quantity="H"),
+    ]
 
 
 def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseResult:
@@ -80,8 +92,9 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
     start = time.perf_counter()
     states = uniform(n, RANGES, seed)
     leave = max(1, round(0.4 * steps))
-    found = find_conserved_quantities(flow, states, [X, P], steps=(leave, steps - leave),
-                                      grid=grid, seed=seed)
+    found = find_conserved_quantities(
+        flow, states, [X, P], steps=(leave, steps - leave), grid=grid, seed=seed
+    )
     law = found.expressions[0] if found.expressions else None
     result = CaseResult("harmonic_oscillator", law, REFERENCE, details=found)
     result.metrics["kan_residual"] = found.stages[0].residual if found.stages else float("nan")
@@ -91,14 +104,19 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
         fitted = compare_laws(found.fitted[0], REFERENCE, [X, P], ignore_constant=True)
         fresh = uniform(4000, RANGES, seed + 10_000)
         residual = conservation_residual(expression_gradient(law, [X, P], fresh), flow(fresh))
-        result.metrics.update(coefficient_error=fitted.coefficient_error,
-                              spurious=fitted.spurious, fresh_residual=residual)
-        result.checks.update({
-            "equals (x^2 + p^2)/2 up to a*H + b": exact.exact,
-            "coefficients within 2% before snapping": fitted.coefficient_error < 0.02,
-            "no spurious term above 1%": fitted.spurious < 0.01,
-            "conservation residual < 1e-3 on fresh states": residual < 1e-3,
-        })
+        result.metrics.update(
+            coefficient_error=fitted.coefficient_error,
+            spurious=fitted.spurious,
+            fresh_residual=residual,
+        )
+        result.checks.update(
+            {
+                "equals (x^2 + p^2)/2 up to a*H + b": exact.exact,
+                "coefficients within 2% before snapping": fitted.coefficient_error < 0.02,
+                "no spurious term above 1%": fitted.spurious < 0.01,
+                "conservation residual < 1e-3 on fresh states": residual < 1e-3,
+            }
+        )
     else:
         result.checks["formula found"] = False
     result.panels = law_panels(found, law, seed)

@@ -28,20 +28,25 @@ import torch
 
 from kanscience.physics import (
     ConservedQuantities,
+    LawPanel,
+    LawParity,
     compare_laws,
     conservation_residual,
     expression_gradient,
     find_conserved_quantities,
     gradient_rank,
 )
-from kanscience.physics.plot import LawPanel, LawParity
 
 from . import CaseResult, run_as_script, uniform
 from ._plots import N_PARITY, gauge_note, gauges, in_gauge, values
 
 X1, X2, X3, X4 = SYMBOLS = sympy.symbols("x1 x2 x3 x4", real=True)
-REFERENCE = {"H1": (X1**2 + X2**2) / 2, "H2": (X3**2 + X4**2) / 2, "L": X1 * X4 - X2 * X3,
-             "K": X1 * X3 + X2 * X4}
+REFERENCE = {
+    "H1": (X1**2 + X2**2) / 2,
+    "H2": (X3**2 + X4**2) / 2,
+    "L": X1 * X4 - X2 * X3,
+    "K": X1 * X3 + X2 * X4,
+}
 RANGES = [(-1.0, 1.0)] * 4
 
 
@@ -57,8 +62,7 @@ def _match(expr: sympy.Expr) -> str | None:
     return None
 
 
-def law_panels(found: ConservedQuantities, names: list[str | None], seed: int
-               ) -> list[LawPanel]:
+def law_panels(found: ConservedQuantities, names: list[str | None], seed: int) -> list[LawPanel]:
     """One parity panel per expression of ``found`` (see the module docstring); ``names``
     are the references the expressions matched (None: take the closest)."""
     fresh = uniform(N_PARITY, RANGES, seed + 30_000)
@@ -69,13 +73,24 @@ def law_panels(found: ConservedQuantities, names: list[str | None], seed: int
         if index < len(found.fitted):
             learned["before snapping"] = values(found.fitted[index], SYMBOLS, fresh)
         if name is None:  # closest reference: smallest residual after the gauge
-            name = min(truths, key=lambda k: float(
-                ((in_gauge(learned, truths[k])[0]["formula"] - truths[k]) ** 2).mean()
-                / (truths[k] ** 2).mean()))
+            name = min(
+                truths,
+                key=lambda k: float(
+                    ((in_gauge(learned, truths[k])[0]["formula"] - truths[k]) ** 2).mean()
+                    / (truths[k] ** 2).mean()
+                ),
+            )
         note = gauge_note(gauges(learned, truths[name]))
         (learned,) = in_gauge(learned, truths[name])
-        panels.append(LawParity(truths[name], learned, title=f"quantity {index + 1}: ${name} = "
-                                f"{sympy.latex(REFERENCE[name])}$", quantity=name, note=note))
+        panels.append(
+            LawParity(
+                truths[name],
+                learned,
+                title=f"quantity {index + 1}: ${name} = {sympy.latex(REFERENCE[name])}$",
+                quantity=name,
+                note=note,
+            )
+        )
     return panels
 
 
@@ -84,11 +99,16 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
     start = time.perf_counter()
     states = uniform(n, RANGES, seed)
     leave = max(1, round(0.4 * steps))
-    found = find_conserved_quantities(flow, states, SYMBOLS, steps=(leave, steps - leave),
-                                      grid=grid, seed=seed)
+    found = find_conserved_quantities(
+        flow, states, SYMBOLS, steps=(leave, steps - leave), grid=grid, seed=seed
+    )
     names = [_match(e) for e in found.expressions]
-    result = CaseResult("isotropic_oscillator", found.expressions,
-                        "three of H1, H2, L, K (4 H1 H2 = L^2 + K^2)", details=found)
+    result = CaseResult(
+        "isotropic_oscillator",
+        found.expressions,
+        "three of H1, H2, L, K (4 H1 H2 = L^2 + K^2)",
+        details=found,
+    )
     result.checks["three independent quantities (rank test)"] = found.count == 3
     result.checks["three formulas"] = len(found.expressions) == 3
     result.checks["each is H1, H2, L or K up to a*Q + b"] = bool(names) and all(names)
@@ -103,9 +123,13 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
     gradients = [expression_gradient(e, SYMBOLS, fresh) for e in found.expressions]
     residuals = [conservation_residual(g, flow(fresh)) for g in gradients] or [float("inf")]
     rank = gradient_rank(torch.stack(gradients, 1))[0] if gradients else 0
-    result.metrics.update(coefficient_error=max(errors), spurious=max(spurious),
-                          fresh_residual=max(residuals), formula_rank=rank,
-                          kan_stages=len(found.stages))
+    result.metrics.update(
+        coefficient_error=max(errors),
+        spurious=max(spurious),
+        fresh_residual=max(residuals),
+        formula_rank=rank,
+        kan_stages=len(found.stages),
+    )
     result.checks["coefficients within 2% before snapping"] = max(errors) < 0.02
     result.checks["no spurious term above 1%"] = max(spurious) < 0.01
     result.checks["conservation residual < 1e-3 on fresh states"] = max(residuals) < 1e-3

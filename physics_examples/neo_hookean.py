@@ -26,16 +26,18 @@ import numpy as np
 import sympy
 import torch
 
-from kanscience.formula import formula_to_torch
 from kanscience.physics import (
     ConstitutiveResult,
+    LawCurves,
+    LawPanel,
+    LawParity,
     compare_laws,
     deformation_symbols,
     determinant_feature,
     fit_constitutive,
     term_matrix,
 )
-from kanscience.physics.plot import LawCurves, LawPanel, LawParity
+from kanscience.symbolic import formula_to_torch
 
 from . import CaseResult, run_as_script
 from ._plots import N_PARITY, kan_values, values
@@ -45,8 +47,10 @@ MU = E / (2 * (1 + NU))
 LAMBDA = E * NU / ((1 + NU) * (1 - 2 * NU))
 F11, F12, F13, F21, F22, F23, F31, F32, F33 = FS = deformation_symbols()
 J = sympy.Symbol("J", real=True)
-REFERENCE = {(0, 0): MU * (F11**2 + F12**2 + F13**2 - 1) + LAMBDA * sympy.log(J),
-             (0, 1): MU * (F11 * F21 + F12 * F22 + F13 * F23)}
+REFERENCE = {
+    (0, 0): MU * (F11**2 + F12**2 + F13**2 - 1) + LAMBDA * sympy.log(J),
+    (0, 1): MU * (F11 * F21 + F12 * F22 + F13 * F23),
+}
 
 
 def kirchhoff(F: torch.Tensor) -> torch.Tensor:
@@ -60,7 +64,8 @@ def sample(n: int, s: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Deformation gradients (det F > 0 kept) and their Kirchhoff stresses."""
     generator = torch.Generator().manual_seed(int(seed))
     F = torch.eye(3, dtype=torch.float64) + s * (
-        2 * torch.rand(n, 3, 3, generator=generator, dtype=torch.float64) - 1)
+        2 * torch.rand(n, 3, 3, generator=generator, dtype=torch.float64) - 1
+    )
     F = F[torch.linalg.det(F) > 0]
     return F, kirchhoff(F)
 
@@ -77,8 +82,13 @@ def kan_stress(found: ConstitutiveResult, inputs: torch.Tensor) -> np.ndarray:
     return values(found.prior, variables, inputs) + kan_values(found.model, features)
 
 
-def law_panels(details: dict[str, ConstitutiveResult], fresh_F: torch.Tensor,
-               fresh_tau: torch.Tensor, s: float, m: int = 101) -> list[LawPanel]:
+def law_panels(
+    details: dict[str, ConstitutiveResult],
+    fresh_F: torch.Tensor,
+    fresh_tau: torch.Tensor,
+    s: float,
+    m: int = 101,
+) -> list[LawPanel]:
     """Uniaxial stretch (``tau11``) and simple shear (``tau12``) on ``m`` points of
     ``[-s, s]``, and parity on the first :data:`N_PARITY` fresh samples, for each fitted
     component in ``details``: the snapped formula and the KAN (:func:`kan_stress`)."""
@@ -88,10 +98,17 @@ def law_panels(details: dict[str, ConstitutiveResult], fresh_F: torch.Tensor,
     stretch[:, 0, 0] += amount
     shear = torch.eye(3, dtype=torch.float64).repeat(m, 1, 1)
     shear[:, 0, 1] = amount
-    tests = {"tau11": (0, 0, stretch, stretch[:, 0, 0],
-                       r"uniaxial stretch $F = \mathrm{diag}(\lambda, 1, 1)$", r"$\lambda$"),
-             "tau12": (0, 1, shear, amount, r"simple shear $F = I + \gamma\, e_1 e_2^T$",
-                       r"$\gamma$")}
+    tests = {
+        "tau11": (
+            0,
+            0,
+            stretch,
+            stretch[:, 0, 0],
+            r"uniaxial stretch $F = \mathrm{diag}(\lambda, 1, 1)$",
+            r"$\lambda$",
+        ),
+        "tau12": (0, 1, shear, amount, r"simple shear $F = I + \gamma\, e_1 e_2^T$", r"$\gamma$"),
+    }
     curves, parity = [], []
     fresh_inputs = law_inputs(fresh_F[:N_PARITY])
     for label, (i, j, F, x, title, xlabel) in tests.items():
@@ -99,19 +116,36 @@ def law_panels(details: dict[str, ConstitutiveResult], fresh_F: torch.Tensor,
             continue
         found, name = details[label], rf"$\tau_{{{i + 1}{j + 1}}}$"
         inputs = law_inputs(F)
-        curves.append(LawCurves(x.numpy(), kirchhoff(F)[:, i, j].numpy(),
-                                {"formula": values(found.snapped, variables, inputs),
-                                 "KAN": kan_stress(found, inputs)},
-                                title=f"{name}: {title}", xlabel=xlabel, ylabel=name))
-        parity.append(LawParity(fresh_tau[:N_PARITY, i, j].numpy(),
-                                {"formula": values(found.snapped, variables, fresh_inputs),
-                                 "KAN": kan_stress(found, fresh_inputs)},
-                                title=f"{name} on fresh samples", quantity=name))
+        curves.append(
+            LawCurves(
+                x.numpy(),
+                kirchhoff(F)[:, i, j].numpy(),
+                {
+                    "formula": values(found.snapped, variables, inputs),
+                    "KAN": kan_stress(found, inputs),
+                },
+                title=f"{name}: {title}",
+                xlabel=xlabel,
+                ylabel=name,
+            )
+        )
+        parity.append(
+            LawParity(
+                fresh_tau[:N_PARITY, i, j].numpy(),
+                {
+                    "formula": values(found.snapped, variables, fresh_inputs),
+                    "KAN": kan_stress(found, fresh_inputs),
+                },
+                title=f"{name} on fresh samples",
+                quantity=name,
+            )
+        )
     return curves + parity
 
 
-def main(steps: int = 50, seed: int = 0, n: int = 2000, grid: int = 5, s: float = 0.2
-         ) -> CaseResult:
+def main(
+    steps: int = 50, seed: int = 0, n: int = 2000, grid: int = 5, s: float = 0.2
+) -> CaseResult:
     """Fit tau11 and tau12 and check them (see the module docstring)."""
     start = time.perf_counter()
     F, tau = sample(n, s, seed)
@@ -121,27 +155,46 @@ def main(steps: int = 50, seed: int = 0, n: int = 2000, grid: int = 5, s: float 
     laws, details, checks, metrics = {}, {}, {}, {}
     for component, reference in REFERENCE.items():
         label = f"tau{component[0] + 1}{component[1] + 1}"
-        found = fit_constitutive(F, tau[:, component[0], component[1]], component,
-                                 aux={"J": determinant_feature()}, steps=steps, grid=grid,
-                                 seed=seed)
+        found = fit_constitutive(
+            F,
+            tau[:, component[0], component[1]],
+            component,
+            aux={"J": determinant_feature()},
+            steps=steps,
+            grid=grid,
+            seed=seed,
+        )
         laws[label], details[label] = found.snapped, found
         exact = compare_laws(found.snapped, reference, variables, scaled=False)
         fitted = compare_laws(found.expression, reference, variables, scaled=False)
         y = fresh_tau[:, component[0], component[1]]
         prediction = formula_to_torch(found.snapped, variables)(fresh_inputs)
         r2 = 1 - float((prediction - y).pow(2).sum() / (y - y.mean()).pow(2).sum())
-        metrics.update({f"{label} coefficient_error": fitted.coefficient_error,
-                        f"{label} spurious": fitted.spurious, f"{label} fresh R^2": r2,
-                        f"{label} prior R^2": found.prior_r2})
-        checks.update({
-            f"{label} equals the reference": exact.exact,
-            f"{label} mu, lambda within 2% before snapping": fitted.coefficient_error < 0.02,
-            f"{label} no spurious term above 1%": fitted.spurious < 0.01,
-            f"{label} R^2 > 0.999 on fresh samples": r2 > 0.999,
-        })
-    result = CaseResult("neo_hookean", laws, {f"tau{i + 1}{j + 1}": e for (i, j), e in
-                                              REFERENCE.items()}, checks, metrics,
-                        details=details, panels=law_panels(details, fresh_F, fresh_tau, s))
+        metrics.update(
+            {
+                f"{label} coefficient_error": fitted.coefficient_error,
+                f"{label} spurious": fitted.spurious,
+                f"{label} fresh R^2": r2,
+                f"{label} prior R^2": found.prior_r2,
+            }
+        )
+        checks.update(
+            {
+                f"{label} equals the reference": exact.exact,
+                f"{label} mu, lambda within 2% before snapping": fitted.coefficient_error < 0.02,
+                f"{label} no spurious term above 1%": fitted.spurious < 0.01,
+                f"{label} R^2 > 0.999 on fresh samples": r2 > 0.999,
+            }
+        )
+    result = CaseResult(
+        "neo_hookean",
+        laws,
+        {f"tau{i + 1}{j + 1}": e for (i, j), e in REFERENCE.items()},
+        checks,
+        metrics,
+        details=details,
+        panels=law_panels(details, fresh_F, fresh_tau, s),
+    )
     result.seconds = time.perf_counter() - start
     return result
 

@@ -26,8 +26,18 @@ def acceleration(q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
 
 def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 10) -> CaseResult:
     """Learn the Lagrangian and check it (formula, accelerations, rollout, energy)."""
-    return run_case("pendulum", REFERENCE, acceleration, RANGES, steps, seed, n, grid,
-                    rollout_time=10.0, rollout_ranges=[(-1.5, 1.5), (-1.0, 1.0)])
+    return run_case(
+        "pendulum",
+        REFERENCE,
+        acceleration,
+        RANGES,
+        steps,
+        seed,
+        n,
+        grid,
+        rollout_time=10.0,
+        rollout_ranges=[(-1.5, 1.5), (-1.0, 1.0)],
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,18 @@ def acceleration(q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
 
 def main(steps: int = 100, seed: int = 0, n: int = 1000, grid: int = 10) -> CaseResult:
     """Learn the Lagrangian and check it (formula, accelerations, rollout, energy)."""
-    return run_case("relativistic_particle", REFERENCE, acceleration, RANGES, steps, seed, n,
-                    grid, rollout_time=2.0, rollout_ranges=[(-1.0, 1.0), (-0.5, 0.5)])
+    return run_case(
+        "relativistic_particle",
+        REFERENCE,
+        acceleration,
+        RANGES,
+        steps,
+        seed,
+        n,
+        grid,
+        rollout_time=2.0,
+        rollout_ranges=[(-1.0, 1.0), (-0.5, 0.5)],
+    )
 
 
 if __name__ == "__main__":

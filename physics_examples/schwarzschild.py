@@ -22,14 +22,15 @@ import sympy
 import torch
 
 from kanscience.physics import (
+    LawCurves,
+    LawPanel,
     TimeShiftResult,
+    apply_transform,
     compare_laws,
     learn_time_shift,
     schwarzschild_metric,
     time_shift_residual,
 )
-from kanscience.physics.plot import LawCurves, LawPanel
-from kanscience.physics.univariate import apply_transform
 
 from . import CaseResult, run_as_script
 from ._plots import gauge_note, gauges, in_gauge, kan_values, values
@@ -43,14 +44,14 @@ XYZ = sympy.symbols("x y z", real=True)
 def sample_points(n: int, seed: int) -> torch.Tensor:
     """``n`` points with ``r`` uniform in :data:`R_RANGE` and uniform directions."""
     generator = torch.Generator().manual_seed(int(seed))
-    r = R_RANGE[0] + (R_RANGE[1] - R_RANGE[0]) * torch.rand(n, generator=generator,
-                                                            dtype=torch.float64)
+    r = R_RANGE[0] + (R_RANGE[1] - R_RANGE[0]) * torch.rand(
+        n, generator=generator, dtype=torch.float64
+    )
     direction = torch.randn(n, 3, generator=generator, dtype=torch.float64)
     return r[:, None] * direction / direction.norm(dim=1, keepdim=True)
 
 
-def law_panels(found: TimeShiftResult, law: sympy.Expr | None, m: int = 181
-               ) -> list[LawPanel]:
+def law_panels(found: TimeShiftResult, law: sympy.Expr | None, m: int = 181) -> list[LawPanel]:
     """``f`` and ``f'`` on ``m`` radii: true against the formula ``law`` (of :data:`R`, when
     found) and the KAN, each mapped by the ``a f + b`` fitted on ``f``."""
     r = torch.linspace(*R_RANGE, m, dtype=torch.float64)[:, None]
@@ -69,18 +70,27 @@ def law_panels(found: TimeShiftResult, law: sympy.Expr | None, m: int = 181
     df = {label: maps[label][0] * v for label, v in df.items()}
     x = r[:, 0].numpy()
     note = gauge_note(maps) + "\n(a = +-1 for the right law)"
-    return [LawCurves(x, f_true, f, title="time shift f(r) (learned: a f + b)", xlabel="r",
-                      ylabel="f", note=note),
-            LawCurves(x, df_true, df, title="f'(r) (learned: a f')", xlabel="r", ylabel="f'")]
+    return [
+        LawCurves(
+            x,
+            f_true,
+            f,
+            title="time shift f(r) (learned: a f + b)",
+            xlabel="r",
+            ylabel="f",
+            note=note,
+        ),
+        LawCurves(x, df_true, df, title="f'(r) (learned: a f')", xlabel="r", ylabel="f'"),
+    ]
 
 
-def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = (10, 20)
-         ) -> CaseResult:
+def main(
+    steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = (10, 20)
+) -> CaseResult:
     """Learn the time shift and check it (see the module docstring)."""
     start = time.perf_counter()
     metric = schwarzschild_metric(1, [str(s) for s in XYZ])
-    found = learn_time_shift(metric, sample_points(n, seed), XYZ, steps=steps, grid=grid,
-                             seed=seed)
+    found = learn_time_shift(metric, sample_points(n, seed), XYZ, steps=steps, grid=grid, seed=seed)
     law = found.expression
     result = CaseResult("schwarzschild", law, REFERENCE, details=found)
     result.metrics["kan_residual"] = found.kan_residual
@@ -96,19 +106,30 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: tuple[int, ...] = 
     matches = sympy.simplify(derivative - sign * reference_derivative) == 0
     constant = sympy.simplify(law - sign * REFERENCE)
     transformed = apply_transform(found.derivative.transform, sign * reference_derivative)
-    fitted = compare_laws(found.derivative.transformed.xreplace({found.symbol: R}), transformed,
-                          [R], scaled=False)
-    residual = time_shift_residual(metric, law.subs(R, sympy.sqrt(sum(s**2 for s in XYZ))),
-                                   sample_points(4000, seed + 10_000), XYZ)
-    result.metrics.update(coefficient_error=fitted.coefficient_error, spurious=fitted.spurious,
-                          fresh_residual=residual)
-    result.checks.update({
-        "f = +-(2 sqrt r + log((sqrt r - 1)/(sqrt r + 1))) + C": bool(
-            matches and not constant.free_symbols),
-        "coefficients of f' within 2% before snapping": fitted.coefficient_error < 0.02,
-        "no spurious term above 1%": fitted.spurious < 0.01,
-        "shifted spatial metric flat on fresh points (residual < 1e-3)": residual < 1e-3,
-    })
+    fitted = compare_laws(
+        found.derivative.transformed.xreplace({found.symbol: R}), transformed, [R], scaled=False
+    )
+    residual = time_shift_residual(
+        metric,
+        law.subs(R, sympy.sqrt(sum(s**2 for s in XYZ))),
+        sample_points(4000, seed + 10_000),
+        XYZ,
+    )
+    result.metrics.update(
+        coefficient_error=fitted.coefficient_error,
+        spurious=fitted.spurious,
+        fresh_residual=residual,
+    )
+    result.checks.update(
+        {
+            "f = +-(2 sqrt r + log((sqrt r - 1)/(sqrt r + 1))) + C": bool(
+                matches and not constant.free_symbols
+            ),
+            "coefficients of f' within 2% before snapping": fitted.coefficient_error < 0.02,
+            "no spurious term above 1%": fitted.spurious < 0.01,
+            "shifted spatial metric flat on fresh points (residual < 1e-3)": residual < 1e-3,
+        }
+    )
     result.panels = law_panels(found, law)
     result.seconds = time.perf_counter() - start
     return result

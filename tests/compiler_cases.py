@@ -34,8 +34,14 @@ _F = [f"F{i}{j}" for i in (1, 2, 3) for j in (1, 2, 3)]
 _F_RANGES = {f: ((0.9, 1.1) if f[1] == f[2] else (-0.1, 0.1)) for f in _F}
 _DET3 = "(F11*(F22*F33-F23*F32)-F12*(F21*F33-F23*F31)+F13*(F21*F32-F22*F31))"
 _J2 = "(F11*F22-F12*F21)"
-_F2_RANGES = {"F11": (0.8, 1.2), "F12": (-0.2, 0.2), "F21": (-0.2, 0.2), "F22": (0.8, 1.2),
-              "mu": (0.5, 2.0), "lam": (0.5, 2.0)}
+_F2_RANGES = {
+    "F11": (0.8, 1.2),
+    "F12": (-0.2, 0.2),
+    "F21": (-0.2, 0.2),
+    "F22": (0.8, 1.2),
+    "mu": (0.5, 2.0),
+    "lam": (0.5, 2.0),
+}
 _XY = {"x": (0.5, 2.0), "y": (0.5, 2.0)}
 
 EXTRA_CASES: list[Case] = [
@@ -44,15 +50,23 @@ EXTRA_CASES: list[Case] = [
     _case("kan2.velocity_addition", "(u+v)/(1+u*v)", {"u": (-0.9, 0.9), "v": (-0.9, 0.9)}),
     _case("kan2.exp_sin", "exp(sin(pi*x)+y**2)", {"x": (-1.0, 1.0), "y": (-1.0, 1.0)}),
     _case("kan2.norm", "sqrt(x**2+y**2)", {"x": (-1.0, 1.0), "y": (-1.0, 1.0)}),
-    _case("kan2.relativistic_mass", "m0/sqrt(1-v**2/c**2)",
-          {"m0": (0.5, 2.0), "v": (0.0, 0.9), "c": (1.0, 2.0)}),
+    _case(
+        "kan2.relativistic_mass",
+        "m0/sqrt(1-v**2/c**2)",
+        {"m0": (0.5, 2.0), "v": (0.0, 0.9), "c": (1.0, 2.0)},
+    ),
     # neo-Hookean elasticity: 2-D energy, 2-D first Piola stress, the 3-D stress-like form
-    _case("neohookean.energy2d",
-          f"mu/2*(F11**2+F12**2+F21**2+F22**2-2)-mu*log({_J2})+lam/2*log({_J2})**2",
-          _F2_RANGES),
+    _case(
+        "neohookean.energy2d",
+        f"mu/2*(F11**2+F12**2+F21**2+F22**2-2)-mu*log({_J2})+lam/2*log({_J2})**2",
+        _F2_RANGES,
+    ),
     _case("neohookean.stress2d", f"mu*(F11-F22/{_J2})+lam*log({_J2})*F22/{_J2}", _F2_RANGES),
-    _case("neohookean.stress3d", f"mu*(F11**2+F12**2+F13**2-1)+lam*log({_DET3})",
-          {**_F_RANGES, "mu": (0.5, 2.0), "lam": (0.5, 2.0)}),
+    _case(
+        "neohookean.stress3d",
+        f"mu*(F11**2+F12**2+F13**2-1)+lam*log({_DET3})",
+        {**_F_RANGES, "mu": (0.5, 2.0), "lam": (0.5, 2.0)},
+    ),
     # rewrites and patterns
     _case("pow.7", "x**7", _XY | {}),
     _case("pow.-7", "x**(-7)+y", _XY),

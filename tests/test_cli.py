@@ -12,8 +12,13 @@ import torch
 
 
 def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "kanscience.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "kanscience.apps.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -27,10 +32,14 @@ def table(tmp_path):
 
 @pytest.mark.slow
 def test_discover_prints_the_law_and_writes_only_when_asked(table, tmp_path):
-    result = run("discover", str(table), "--target", "y", "--time-budget", "120", "--quiet", cwd=tmp_path)
+    result = run(
+        "discover", str(table), "--target", "y", "--time-budget", "120", "--quiet", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.strip().startswith("1 ")]
-    formula = sympy.parse_expr(rows[0].split(maxsplit=4)[4], local_dict={n: sympy.Symbol(n, real=True) for n in "ab"})
+    formula = sympy.parse_expr(
+        rows[0].split(maxsplit=4)[4], local_dict={n: sympy.Symbol(n, real=True) for n in "ab"}
+    )
     a, b = sympy.symbols("a b", real=True)
     difference = sympy.lambdify([a, b], formula - (a * b + a / 2))
     points = np.random.default_rng(1).uniform(0.5, 2, (20, 2))
@@ -62,10 +71,12 @@ def test_missing_file(tmp_path):
 
 
 def test_compile_writes_a_checkpoint_that_computes_the_formula(tmp_path):
-    result = run("compile", "x*sin(y) + exp(x)", "--vars", "x,y", "-o", "model.safetensors", cwd=tmp_path)
+    result = run(
+        "compile", "x*sin(y) + exp(x)", "--vars", "x,y", "-o", "model.safetensors", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "width" in result.stdout
-    from kanscience.io import load
+    from kanscience.io._checkpoint import load
 
     model = load(tmp_path / "model.safetensors")
     x = torch.rand(50, 2, dtype=torch.float64)

@@ -43,11 +43,14 @@ def test_prior_shape(prior) -> None:
     assert prior.width == [[3, 0], [1, 1], [0, 1]] and prior.mult_arity == [[], [2], [2]]
 
 
-@pytest.mark.parametrize(("sum_bool", "arity", "width", "arities"), [
-    (True, 2, [[3, 0], [3, 1], [0, 1]], [[], [2], [2]]),
-    (False, 3, [[3, 0], [1, 3], [0, 1]], [[], [2, 3, 3], [2]]),
-    (False, [2, 4], [[3, 0], [1, 3], [0, 1]], [[], [2, 2, 4], [2]]),
-])
+@pytest.mark.parametrize(
+    ("sum_bool", "arity", "width", "arities"),
+    [
+        (True, 2, [[3, 0], [3, 1], [0, 1]], [[], [2], [2]]),
+        (False, 3, [[3, 0], [1, 3], [0, 1]], [[], [2, 3, 3], [2]]),
+        (False, [2, 4], [[3, 0], [1, 3], [0, 1]], [[], [2, 2, 4], [2]]),
+    ],
+)
 def test_expand_width_keeps_the_function(prior, sum_bool, arity, width, arities) -> None:
     before = state(prior)
     wide = expand_width(prior, 1, 2, sum_bool=sum_bool, mult_arity=arity)
@@ -63,17 +66,25 @@ def test_expand_width_keeps_the_function(prior, sum_bool, arity, width, arities)
     for i, row in enumerate(prior.layers[0].symbolic_names):
         for j, name in enumerate(row):
             assert wide.layers[0].symbolic_names[i][subnode_map[j]] == name
-            assert torch.equal(wide.layers[0].symbolic_affine[i, subnode_map[j]],
-                               prior.layers[0].symbolic_affine[i, j])
+            assert torch.equal(
+                wide.layers[0].symbolic_affine[i, subnode_map[j]],
+                prior.layers[0].symbolic_affine[i, j],
+            )
     for layer in wide.layers:
         assert float(layer.mask.abs().sum()) == 0.0
     assert all(torch.equal(before[k], v) for k, v in prior.state_dict().items())
 
 
-@pytest.mark.parametrize(("layer", "n", "arity", "message"), [
-    (0, 1, 2, "hidden layer"), (2, 1, 2, "hidden layer"), (1, 0, 2, "positive int"),
-    (1, 2, [2], "mult_arity"), (1, 1, 1, "mult_arity"),
-])
+@pytest.mark.parametrize(
+    ("layer", "n", "arity", "message"),
+    [
+        (0, 1, 2, "hidden layer"),
+        (2, 1, 2, "hidden layer"),
+        (1, 0, 2, "positive int"),
+        (1, 2, [2], "mult_arity"),
+        (1, 1, 1, "mult_arity"),
+    ],
+)
 def test_expand_width_errors(prior, layer, n, arity, message) -> None:
     with pytest.raises(ValueError, match=message):
         expand_width(prior, layer, n, sum_bool=False, mult_arity=arity)
@@ -142,13 +153,15 @@ def test_perturb_leaves_spline_edges_and_draws_seeded_noise(prior) -> None:
     assert torch.equal(again.layers[1].mask[on], model.layers[1].mask[on])  # kept
     a, b = perturb(model, 0.1, "all", seed=7), perturb(model, 0.1, "all", seed=7)
     assert torch.equal(a.layers[0].coef, b.layers[0].coef)
-    new = (a.layers[0].mask == 0.1)
+    new = a.layers[0].mask == 0.1
     assert bool(new.any())
     assert not torch.equal(a.layers[0].coef[new], model.layers[0].coef[new])
 
 
-@pytest.mark.parametrize(("mode", "mag", "message"), [
-    ("sideways", 1.0, "mode must be one of"), ("all", float("nan"), "mag must be finite")])
+@pytest.mark.parametrize(
+    ("mode", "mag", "message"),
+    [("sideways", 1.0, "mode must be one of"), ("all", float("nan"), "mag must be finite")],
+)
 def test_perturb_errors(prior, mode, mag, message) -> None:
     with pytest.raises(ValueError, match=message):
         perturb(prior, mag, mode)
@@ -158,9 +171,21 @@ def test_perturb_errors(prior, mode, mag, message) -> None:
 # 78 of the 82 table formulas stay within 1e-3 (benchmarks/compiler.py --spline); the
 # others: a jump (sign), and 1/x or sqrt edges whose argument nearly reaches the pole
 # (III.4.33, I.29.16, II.35.18: 1.4e-3 to 3.5e-3 with 20 intervals).
-_SPLINE_CASES = [c for c in CASES if c.name in {
-    "kan2.exp_sin", "kan2.velocity_addition", "kan2.relativistic_mass", "kan2.norm",
-    "feynman.I.6.2", "feynman.I.41.16", "feynman.II.11.27", "two_outputs"}]
+_SPLINE_CASES = [
+    c
+    for c in CASES
+    if c.name
+    in {
+        "kan2.exp_sin",
+        "kan2.velocity_addition",
+        "kan2.relativistic_mass",
+        "kan2.norm",
+        "feynman.I.6.2",
+        "feynman.I.41.16",
+        "feynman.II.11.27",
+        "two_outputs",
+    }
+]
 
 
 @pytest.mark.parametrize("case", _SPLINE_CASES, ids=lambda c: c.name)
@@ -169,8 +194,9 @@ def test_symbolic_to_spline_within_1e_3(case: Case) -> None:
     spline = symbolic_to_spline(model, case.ranges, grid=20)
     generator = torch.Generator().manual_seed(3)
     bounds = torch.tensor([case.ranges[v] for v in case.variables], dtype=torch.float64)
-    u = bounds[:, 0] + torch.rand(2000, len(bounds), generator=generator,
-                                  dtype=torch.float64) * (bounds[:, 1] - bounds[:, 0])
+    u = bounds[:, 0] + torch.rand(2000, len(bounds), generator=generator, dtype=torch.float64) * (
+        bounds[:, 1] - bounds[:, 0]
+    )
     with torch.no_grad():
         exact, approx = model(u), spline(u)
     relative = (approx - exact).abs().max(0).values / exact.abs().max(0).values
@@ -190,8 +216,9 @@ def test_symbolic_to_spline_many_inputs(name: str) -> None:
 def test_symbolic_to_spline_adaptive_beats_uniform() -> None:
     case = next(c for c in CASES if c.name == "feynman.I.40.1")  # exp over a wide range
     model = compile_formula(case.expressions(), case.variables)
-    u = torch.stack([torch.linspace(*case.ranges[v], 500, dtype=torch.float64)
-                     for v in case.variables], 1)
+    u = torch.stack(
+        [torch.linspace(*case.ranges[v], 500, dtype=torch.float64) for v in case.variables], 1
+    )
     errors = []
     for adaptive in (True, False):
         spline = symbolic_to_spline(model, case.ranges, grid=20, adaptive=adaptive)

@@ -47,14 +47,26 @@ def test_each_function_head_becomes_one_unary(function, name: str) -> None:
     assert graph.nodes[-1] == Unary(name, 0, 2.0, 1.0)
 
 
-@pytest.mark.parametrize(("exponent", "parts"), [
-    (2, [2]), (-1, [-1]), (Fraction(1, 2), [Fraction(1, 2)]), (Fraction(3, 2), [Fraction(3, 2)]),
-    (7, [5, 2]), (-12, [-5, -5, -2]), (Fraction(5, 2), [Fraction(3, 2), 1]),
-    (Fraction(-7, 2), [Fraction(-1, 2), -3]),
-])
+@pytest.mark.parametrize(
+    ("exponent", "parts"),
+    [
+        (2, [2]),
+        (-1, [-1]),
+        (Fraction(1, 2), [Fraction(1, 2)]),
+        (Fraction(3, 2), [Fraction(3, 2)]),
+        (7, [5, 2]),
+        (-12, [-5, -5, -2]),
+        (Fraction(5, 2), [Fraction(3, 2), 1]),
+        (Fraction(-7, 2), [Fraction(-1, 2), -3]),
+    ],
+)
 def test_powers_decompose_into_library_powers(exponent, parts: list) -> None:
-    graph = build_graph(x ** sympy.Rational(exponent.numerator, exponent.denominator)
-                        if isinstance(exponent, Fraction) else x**exponent, ["x"])
+    graph = build_graph(
+        x ** sympy.Rational(exponent.numerator, exponent.denominator)
+        if isinstance(exponent, Fraction)
+        else x**exponent,
+        ["x"],
+    )
     root = graph.nodes[graph.outputs[0]]
     factors = root.factors if isinstance(root, Mul) else (graph.outputs[0],)
     found = [graph.nodes[i].exponent if isinstance(graph.nodes[i], Pow) else 1 for i in factors]
@@ -73,7 +85,9 @@ def test_other_powers_use_exp_of_log() -> None:
 def test_shared_subexpressions_are_one_node() -> None:
     graph = build_graph(sympy.sin(x * y) + sympy.cos(x * y) * x * y + sympy.exp(x * y), ["x", "y"])
     assert kinds(graph).count("Mul") == 2  # x*y once, and cos(x*y)*x*y
-    product = next(i for i, n in enumerate(graph.nodes) if isinstance(n, Mul) and len(n.factors) == 2)
+    product = next(
+        i for i, n in enumerate(graph.nodes) if isinstance(n, Mul) and len(n.factors) == 2
+    )
     users = [n for n in graph.nodes if isinstance(n, Unary) and n.child == product]
     assert sorted(n.fn for n in users) == ["cos", "exp", "sin"]
     two = build_graph([x * y, sympy.exp(x * y)], ["x", "y"])
@@ -84,8 +98,10 @@ def test_constants_fold_into_coefficients() -> None:
     graph = build_graph(sympy.pi * sympy.E * x / 3 + sympy.log(2) - sympy.sqrt(2) * y, ["x", "y"])
     assert kinds(graph) == ["Input", "Input", "Add"]
     coefs = {graph.nodes[i].name: c for c, i in graph.nodes[2].terms}
-    assert coefs == {"x": pytest.approx(np.pi * np.e / 3, rel=1e-15),
-                     "y": pytest.approx(-np.sqrt(2), rel=1e-15)}
+    assert coefs == {
+        "x": pytest.approx(np.pi * np.e / 3, rel=1e-15),
+        "y": pytest.approx(-np.sqrt(2), rel=1e-15),
+    }
     assert graph.nodes[2].bias == pytest.approx(np.log(2), rel=1e-15)
 
 
@@ -97,15 +113,18 @@ def test_inner_affine_folds_into_the_function() -> None:
 
 
 def test_patterns_gaussian_sigmoid_cosh() -> None:
-    gaussian = build_graph(sympy.exp(-(x - 1) ** 2 / 2), ["x"])
+    gaussian = build_graph(sympy.exp(-((x - 1) ** 2) / 2), ["x"])
     assert gaussian.nodes[-1] == Unary("gaussian", 0, np.sqrt(0.5), -np.sqrt(0.5))
     sigmoid = build_graph(2 / (3 + sympy.exp(x)), ["x"])
     assert any(isinstance(n, Unary) and n.fn == "sigmoid" for n in sigmoid.nodes)
     cosh = build_graph(1 / (sympy.exp(x * y) + 4 * sympy.exp(-x * y)), ["x", "y"])
     assert any(isinstance(n, Unary) and n.fn == "cosh" for n in cosh.nodes)
     u = torch.tensor([[0.3, 0.9], [1.5, -0.4]], dtype=torch.float64)
-    for graph, expr in ((gaussian, sympy.exp(-(x - 1) ** 2 / 2)), (sigmoid, 2 / (3 + sympy.exp(x))),
-                        (cosh, 1 / (sympy.exp(x * y) + 4 * sympy.exp(-x * y)))):
+    for graph, expr in (
+        (gaussian, sympy.exp(-((x - 1) ** 2) / 2)),
+        (sigmoid, 2 / (3 + sympy.exp(x))),
+        (cosh, 1 / (sympy.exp(x * y) + 4 * sympy.exp(-x * y))),
+    ):
         f = sympy.lambdify([x, y], expr)
         expected = np.array([f(*row) for row in u.tolist()])
         values = graph(u[:, : len(graph.variables)])[:, 0].numpy()
@@ -114,8 +133,9 @@ def test_patterns_gaussian_sigmoid_cosh() -> None:
 
 def test_patterns_follow_the_library() -> None:
     library = DEFAULT_LIBRARY.subset([n for n in DEFAULT_LIBRARY if n not in ("gaussian", "cosh")])
-    graph = build_graph(sympy.exp(-x**2) + 1 / (sympy.exp(y) + sympy.exp(-y)), ["x", "y"],
-                        library=library)
+    graph = build_graph(
+        sympy.exp(-(x**2)) + 1 / (sympy.exp(y) + sympy.exp(-y)), ["x", "y"], library=library
+    )
     assert not {"gaussian", "cosh"} & {n.fn for n in graph.nodes if isinstance(n, (Unary, Pow))}
     with pytest.raises(UnsupportedExpressionError, match="needs the library function 'sin'"):
         build_graph(sympy.sin(x), ["x"], library=library.subset(["x", "exp"]))
@@ -156,8 +176,12 @@ def test_layout_hoists_partial_sums_and_products() -> None:
     a, b, d = sympy.symbols("a b d", real=True)
     layout = layers_of(a + b + 2 * sympy.sqrt(a * b) * sympy.cos(d), ["a", "b", "d"])
     assert layout.n_hidden == 5 and layout.n_carry == 2  # a + b and d carried one layer
-    assert not layout_graph(build_graph(a + b + 2 * sympy.sqrt(a * b) * sympy.cos(d),
-                                        ["a", "b", "d"]), hoist=False).n_hidden <= 5
+    assert (
+        not layout_graph(
+            build_graph(a + b + 2 * sympy.sqrt(a * b) * sympy.cos(d), ["a", "b", "d"]), hoist=False
+        ).n_hidden
+        <= 5
+    )
     # h omega^3 / (c^2 (exp(h omega / T) - 1)): the early factors are multiplied early
     h, w, c, t = sympy.symbols("h w c t", real=True)
     layout = layers_of(h * w**3 / (c**2 * (sympy.exp(h * w / t) - 1)), ["h", "w", "c", "t"])

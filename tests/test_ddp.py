@@ -19,9 +19,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from kanscience import KAN, Dataset, create_dataset, fit
-from kanscience.distributed import DataParallel, shard, unwrap
-from kanscience.regularization import REG_METRICS, penalty
-from kanscience.trace import forward_with_statistics
+from kanscience.core._trace import forward_with_statistics
+from kanscience.train._distributed import DataParallel, shard, unwrap
+from kanscience.train._penalty import REG_METRICS, penalty
 
 WORLD_SIZE = 2
 # rank 0 holds 70 training rows and rank 1 holds 50; 40 and 30 test rows
@@ -30,24 +30,50 @@ TRAIN_SPLIT, TEST_SPLIT = (70, 50), (40, 30)
 SCENARIOS = {
     "ddp_lbfgs_grid_penalty": {
         "wrap": True,
-        "fit": {"steps": 4, "lamb": 1e-3, "update_grid": True, "grid_update_num": 2,
-                "stop_grid_update_step": 4, "max_iter": 5}},
+        "fit": {
+            "steps": 4,
+            "lamb": 1e-3,
+            "update_grid": True,
+            "grid_update_num": 2,
+            "stop_grid_update_step": 4,
+            "max_iter": 5,
+        },
+    },
     "minibatch_symbolic_edge_backward": {
-        "wrap": False, "symbolic": True,
-        "fit": {"steps": 3, "batch": 48, "lamb": 1e-3, "reg_metric": "edge_backward",
-                "update_grid": True, "grid_update_num": 3, "stop_grid_update_step": 3,
-                "max_iter": 5, "seed": 3}},
+        "wrap": False,
+        "symbolic": True,
+        "fit": {
+            "steps": 3,
+            "batch": 48,
+            "lamb": 1e-3,
+            "reg_metric": "edge_backward",
+            "update_grid": True,
+            "grid_update_num": 3,
+            "stop_grid_update_step": 3,
+            "max_iter": 5,
+            "seed": 3,
+        },
+    },
     "adam_one_row_batches": {
         "wrap": False,
-        "fit": {"opt": "Adam", "lr": 0.01, "steps": 6, "batch": 1, "update_grid": False,
-                "seed": 7}},
+        "fit": {"opt": "Adam", "lr": 0.01, "steps": 6, "batch": 1, "update_grid": False, "seed": 7},
+    },
     "adam_two_row_batches_penalty": {
         "wrap": False,
-        "fit": {"opt": "Adam", "lr": 0.01, "steps": 6, "batch": 2, "lamb": 1e-3,
-                "update_grid": False, "seed": 1}},
+        "fit": {
+            "opt": "Adam",
+            "lr": 0.01,
+            "steps": 6,
+            "batch": 2,
+            "lamb": 1e-3,
+            "update_grid": False,
+            "seed": 1,
+        },
+    },
     "objective_with_input_gradient": {
         "wrap": True,
-        "fit": {"steps": 2, "lamb": 1e-3, "max_iter": 5, "update_grid": False}},
+        "fit": {"steps": 2, "lamb": 1e-3, "max_iter": 5, "update_grid": False},
+    },
 }
 
 
@@ -56,7 +82,7 @@ def _smoothness_objective(model, x, y):
     x = x.clone().requires_grad_(True)
     prediction = model(x)
     (gradient,) = torch.autograd.grad(prediction.sum(), x, create_graph=True)
-    return torch.mean((prediction - y) ** 2) + 0.01 * torch.mean(gradient ** 2)
+    return torch.mean((prediction - y) ** 2) + 0.01 * torch.mean(gradient**2)
 
 
 SCENARIOS["objective_with_input_gradient"]["fit"]["objective"] = _smoothness_objective
@@ -67,15 +93,25 @@ def _target(x):
 
 
 def _union() -> Dataset:
-    return create_dataset(_target, n_var=2, train_num=sum(TRAIN_SPLIT), test_num=sum(TEST_SPLIT),
-                          seed=0, dtype=torch.float64)
+    return create_dataset(
+        _target,
+        n_var=2,
+        train_num=sum(TRAIN_SPLIT),
+        test_num=sum(TEST_SPLIT),
+        seed=0,
+        dtype=torch.float64,
+    )
 
 
 def _shard_of(data: Dataset, rank: int) -> Dataset:
     train = slice(sum(TRAIN_SPLIT[:rank]), sum(TRAIN_SPLIT[: rank + 1]))
     test = slice(sum(TEST_SPLIT[:rank]), sum(TEST_SPLIT[: rank + 1]))
-    return Dataset(data.train_input[train], data.train_label[train],
-                   data.test_input[test], data.test_label[test])
+    return Dataset(
+        data.train_input[train],
+        data.train_label[train],
+        data.test_input[test],
+        data.test_label[test],
+    )
 
 
 def _model(symbolic: bool = False) -> KAN:
@@ -91,8 +127,13 @@ def _train(name: str, data: Dataset, distributed: bool = False):
     trained = model
     if distributed and scenario["wrap"]:
         trained = torch.nn.parallel.DistributedDataParallel(model)
-    history = fit(trained, data, progress=False, distributed=distributed and not scenario["wrap"],
-                  **scenario["fit"])
+    history = fit(
+        trained,
+        data,
+        progress=False,
+        distributed=distributed and not scenario["wrap"],
+        **scenario["fit"],
+    )
     parameters = [p.detach().clone() for p in model.parameters()]
     buffers = [b.detach().clone() for b in model.buffers()]
     return parameters, buffers, history.train_loss, history.test_loss, history.reg
@@ -110,8 +151,9 @@ def _objective_gradient(data: Dataset, metric: str, comm: DataParallel | None = 
         value.backward()
     else:
         value = comm.backward(value, params, {"loss": loss.detach()})
-    return float(value.detach()), [(torch.zeros_like(p) if p.grad is None else p.grad).tolist()
-                          for p in params]
+    return float(value.detach()), [
+        (torch.zeros_like(p) if p.grad is None else p.grad).tolist() for p in params
+    ]
 
 
 def _rank_main(rank: int, port: int, queue) -> None:
@@ -123,10 +165,14 @@ def _rank_main(rank: int, port: int, queue) -> None:
         results = {}
         for name in SCENARIOS:
             parameters, buffers, *losses = _train(name, data, distributed=True)
-            results[name] = ([t.tolist() for t in parameters], [t.tolist() for t in buffers],
-                             *losses)
-        comm = DataParallel(dist.group.WORLD, TRAIN_SPLIT[rank], TEST_SPLIT[rank],
-                            torch.device("cpu"))
+            results[name] = (
+                [t.tolist() for t in parameters],
+                [t.tolist() for t in buffers],
+                *losses,
+            )
+        comm = DataParallel(
+            dist.group.WORLD, TRAIN_SPLIT[rank], TEST_SPLIT[rank], torch.device("cpu")
+        )
         comm.select("train")
         results["gradients"] = {m: _objective_gradient(data, m, comm) for m in REG_METRICS}
         queue.put((rank, results))
@@ -145,8 +191,9 @@ def ranks():
     """Each rank's results, from one 2-process gloo group running every scenario."""
     context = mp.get_context("spawn")
     queue = context.SimpleQueue()
-    mp.start_processes(_rank_main, args=(_free_port(), queue), nprocs=WORLD_SIZE,
-                       start_method="spawn")
+    mp.start_processes(
+        _rank_main, args=(_free_port(), queue), nprocs=WORLD_SIZE, start_method="spawn"
+    )
     results = dict(queue.get() for _ in range(WORLD_SIZE))
     return [results[r] for r in range(WORLD_SIZE)]
 
@@ -166,8 +213,9 @@ def test_two_ranks_equal_one_process_on_the_union(ranks, name):
     assert ranks[0][name][0] == ranks[1][name][0]
     # and training moved them
     untrained = _model(SCENARIOS[name].get("symbolic", False))
-    moved = max(float((p - q.detach()).abs().max())
-                for p, q in zip(parameters, untrained.parameters()))
+    moved = max(
+        float((p - q.detach()).abs().max()) for p, q in zip(parameters, untrained.parameters())
+    )
     assert moved > 1e-3
 
 
@@ -178,8 +226,9 @@ def test_objective_and_gradient_equal_those_on_the_union(ranks, metric):
         rank_value, rank_gradient = rank_result["gradients"][metric]
         assert rank_value == pytest.approx(value, rel=1e-13)
         for expected, got in zip(gradient, rank_gradient):
-            torch.testing.assert_close(torch.tensor(got), torch.tensor(expected), rtol=1e-11,
-                                       atol=1e-13)
+            torch.testing.assert_close(
+                torch.tensor(got), torch.tensor(expected), rtol=1e-11, atol=1e-13
+            )
 
 
 def test_some_mini_batches_leave_a_rank_without_rows():

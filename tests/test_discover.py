@@ -1,4 +1,4 @@
-"""Tests for kanscience.discover: data in, ranked formulas out."""
+"""Tests for kanscience.discover._discover: data in, ranked formulas out."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ import sympy
 import torch
 
 from kanscience import Dataset
-from kanscience.discover import DISCOVERY_LIBRARY, Candidate, DiscoveryResult, _explore, discover
-from kanscience.discover_forms import (
+from kanscience.core._functions import resolve_library
+from kanscience.discover._discover import (
+    DISCOVERY_LIBRARY,
+    Candidate,
+    DiscoveryResult,
+    _explore,
+    discover,
+)
+from kanscience.discover._forms import (
     combine_roots,
     drop_unit_factors,
     expand_polynomials,
     normalize_scales,
 )
-from kanscience.discover_search import (
+from kanscience.discover._search import (
     Search,
     add,
     complexity,
@@ -26,9 +33,8 @@ from kanscience.discover_search import (
     refit,
     snap_greedy,
 )
-from kanscience.discover_split import split_branch
-from kanscience.discover_structures import only_rows, signal_rows
-from kanscience.functions import resolve_library
+from kanscience.discover._split import split_branch
+from kanscience.discover._structures import only_rows, signal_rows
 
 F64 = torch.float64
 
@@ -49,7 +55,7 @@ def test_discover_recovers_an_additive_law(additive, tmp_path, monkeypatch):
     result = discover(additive, ["a", "b"], steps=20, time_budget=60)
     a, b = sympy.symbols("a b", real=True)
     assert isinstance(result, DiscoveryResult) and isinstance(result.best, Candidate)
-    assert sympy.simplify(result.best.expr - (a ** 2 + sympy.sin(b))) == 0
+    assert sympy.simplify(result.best.expr - (a**2 + sympy.sin(b))) == 0
     assert result.best.test_r2 > 1 - 1e-12 and result.best.test_rmse < 1e-6
     assert result.best.complexity == 6 and result.variables == (a, b)
     assert result.seconds < 60 and result.log  # stopped early once solved
@@ -69,8 +75,9 @@ def test_candidates_form_a_ranked_pareto_front(additive):
     for c in result.candidates:
         values = sympy.lambdify(result.variables, c.expr, "math")
         prediction = torch.tensor([float(values(*row)) for row in test_x.tolist()], dtype=F64)
-        assert c.test_rmse == pytest.approx(float(((prediction - test_y) ** 2).mean().sqrt()),
-                                            rel=1e-6, abs=1e-12)
+        assert c.test_rmse == pytest.approx(
+            float(((prediction - test_y) ** 2).mean().sqrt()), rel=1e-6, abs=1e-12
+        )
 
 
 def test_discover_is_deterministic():
@@ -79,8 +86,9 @@ def test_discover_is_deterministic():
     first = discover(data, steps=10, time_budget=None, seed=1)
     second = discover(data, steps=10, time_budget=None, seed=1)
     assert [c.expr for c in first.all_candidates] == [c.expr for c in second.all_candidates]
-    assert [c.test_rmse for c in first.all_candidates] == [c.test_rmse for c in
-                                                           second.all_candidates]
+    assert [c.test_rmse for c in first.all_candidates] == [
+        c.test_rmse for c in second.all_candidates
+    ]
     assert first.best.test_rmse < 1e-10 and len(first.all_candidates) > 3
 
 
@@ -104,21 +112,24 @@ def test_discover_reports_noise_honestly():
     # the noise floor: test R^2 about 1 - var(noise) / var(y), not 1
     order = torch.randperm(800, generator=torch.Generator().manual_seed(0))
     test_y = (clean + noise)[order[:200]]
-    floor = 1 - 0.05 ** 2 / float(test_y.var())
+    floor = 1 - 0.05**2 / float(test_y.var())
     assert abs(best.test_r2 - floor) < 0.02 and best.test_r2 < 1 - 1e-3
     assert best.test_rmse == pytest.approx(0.05, rel=0.25)
     # and the law it reports is the true one up to small constants
     assert sympy.Poly(best.expr, u).degree() == 2
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"var_names": ["a"]}, ValueError, "var_names must be 2 distinct strings"),
-    ({"var_names": ["a", "a"]}, ValueError, "var_names must be 2 distinct strings"),
-    ({"steps": 0}, ValueError, "steps must be an int >= 1"),
-    ({"time_budget": 0}, ValueError, "time_budget must be > 0"),
-    ({"lib": []}, ValueError, "is empty"),
-    ({"lib": ["sin", "nope"]}, ValueError, "'nope'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"var_names": ["a"]}, ValueError, "var_names must be 2 distinct strings"),
+        ({"var_names": ["a", "a"]}, ValueError, "var_names must be 2 distinct strings"),
+        ({"steps": 0}, ValueError, "steps must be an int >= 1"),
+        ({"time_budget": 0}, ValueError, "time_budget must be > 0"),
+        ({"lib": []}, ValueError, "is empty"),
+        ({"lib": ["sin", "nope"]}, ValueError, "'nope'"),
+    ],
+)
 def test_discover_bad_input(additive, kwargs, error, match):
     with pytest.raises(error, match=match):
         discover(additive, **kwargs)
@@ -153,7 +164,7 @@ def test_expand_polynomials_makes_constants_identifiable():
     poly = sympy.Poly(power.args[0], t)
     # three constants for three degrees of freedom: a quadratic in monomial form
     assert poly.degree() == 2
-    assert float(poly.coeff_monomial(t ** 2)) == pytest.approx(-0.0128 * 6.25 ** 2, rel=1e-14)
+    assert float(poly.coeff_monomial(t**2)) == pytest.approx(-0.0128 * 6.25**2, rel=1e-14)
     assert float(poly.coeff_monomial(t)) == pytest.approx(-0.0128 * 2 * 6.25 * 0.03, rel=1e-12)
     # a polynomial whose expansion would grow a lot is left alone
     product = (t + 1.5) ** 4 * (t - 2.5) ** 3
@@ -182,30 +193,37 @@ def test_forms_on_positive_variables():
     v / c appears), and roots of products combine."""
     c, v, a, b = sympy.symbols("c v a b", real=True)
     x = torch.cat([_inputs(50, 1, 3.0, 10.0, seed=1), _inputs(50, 1, 1.0, 2.0, seed=2)], 1)
-    expr = 2.0 * c / sympy.sqrt(c ** 2 / v ** 2 - 1)
+    expr = 2.0 * c / sympy.sqrt(c**2 / v**2 - 1)
     out = normalize_scales(expr, [c, v], x, frozenset({c, v}))
-    assert out == 2.0 * v / sympy.sqrt(1 - v ** 2 / c ** 2)
+    assert out == 2.0 * v / sympy.sqrt(1 - v**2 / c**2)
     assert torch.allclose(_values(out, [c, v], x), _values(expr, [c, v], x), rtol=1e-13)
     # without the positivity of c the form stays
     assert normalize_scales(expr, [c, v], x, frozenset({v})) == expr
-    assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(c) * v) == \
-        v * sympy.sqrt(a * b / c)
-
+    assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(c) * v) == v * sympy.sqrt(
+        a * b / c
+    )
 
 
 def test_drop_unit_factors_removes_what_derived_inputs_make_one():
     """With beta = v / c among the inputs, (v / (beta c))^p is 1 on the data: dropped,
     whichever way sympy groups it; factors that are not 1 together all stay."""
     m, v, c, beta = sympy.symbols("m v c beta", real=True)
-    x = torch.cat([_inputs(40, 1, 1.0, 2.0, seed=1), _inputs(40, 1, 0.1, 0.8, seed=2),
-                   _inputs(40, 1, 1.0, 1.5, seed=3)], 1)
+    x = torch.cat(
+        [
+            _inputs(40, 1, 1.0, 2.0, seed=1),
+            _inputs(40, 1, 0.1, 0.8, seed=2),
+            _inputs(40, 1, 1.0, 1.5, seed=3),
+        ],
+        1,
+    )
     x = torch.cat([x, x[:, 1:2] / x[:, 2:3]], 1)
     names = [m, v, c, beta]
     one = (v / (beta * c)) ** sympy.Float(0.37)
     assert drop_unit_factors(2.5 * m * one, names, x) == 2.5 * m
-    assert drop_unit_factors(m * v ** 2 * beta ** -2 * c ** -2 * sympy.sin(m), names, x) == \
-        m * sympy.sin(m)
-    law = 1.5 * m * v ** 2 / c
+    assert drop_unit_factors(m * v**2 * beta**-2 * c**-2 * sympy.sin(m), names, x) == m * sympy.sin(
+        m
+    )
+    law = 1.5 * m * v**2 / c
     assert drop_unit_factors(law, names, x) == law
     # a formula is never reduced to a constant
     assert drop_unit_factors(one, names, x) == one
@@ -222,42 +240,64 @@ def test_readable_forms_combine_fractions_only_when_shorter():
     kept = candidate(1.5 * y + 2.5 / sigma)  # one fraction would be longer
     assert readable(kept) is kept
 
+
 def _search(x, y, names, **options):
     n_val = x.shape[0] // 5
-    base = {"polish_steps": 40, "snap_tolerance": 0.02, "seed": 0, "steps": 20, "lm_steps": 40,
-            "lamb": 1e-3, "grid": 5, "refine_grid": 20, "weight_simple": 0.8, "grid_number": 51,
-            "alternatives": 3, "alternative_gap": 1.0, "max_symbolic": 1000}
+    base = {
+        "polish_steps": 40,
+        "snap_tolerance": 0.02,
+        "seed": 0,
+        "steps": 20,
+        "lm_steps": 40,
+        "lamb": 1e-3,
+        "grid": 5,
+        "refine_grid": 20,
+        "weight_simple": 0.8,
+        "grid_number": 51,
+        "alternatives": 3,
+        "alternative_gap": 1.0,
+        "max_symbolic": 1000,
+    }
     base.update(options)
-    return Search(symbols=[sympy.Symbol(v, real=True) for v in names], fit_x=x[n_val:],
-                  fit_y=y[n_val:], val_x=x[:n_val], val_y=y[:n_val], test_x=x[:n_val],
-                  test_y=y[:n_val], library=resolve_library(DISCOVERY_LIBRARY), options=base,
-                  deadline=math.inf, probe_x=probe(x, 0))
+    return Search(
+        symbols=[sympy.Symbol(v, real=True) for v in names],
+        fit_x=x[n_val:],
+        fit_y=y[n_val:],
+        val_x=x[:n_val],
+        val_y=y[:n_val],
+        test_x=x[:n_val],
+        test_y=y[:n_val],
+        library=resolve_library(DISCOVERY_LIBRARY),
+        options=base,
+        deadline=math.inf,
+        probe_x=probe(x, 0),
+    )
 
 
 def test_greedy_snapping_recovers_constants_under_noise():
     """0.4 exp(-t^2 / 2) with 1% noise: the fitted exponent 0.498... t^2 + 0.005 t snaps to
     t^2 / 2 because the data cannot tell them apart; the exact-data snaps stay exact."""
     x = _inputs(2000, 1, 1.0, 3.0, seed=4)
-    clean = 0.4 * torch.exp(-x[:, 0] ** 2 / 2)
+    clean = 0.4 * torch.exp(-(x[:, 0] ** 2) / 2)
     noise = 0.01 * float(clean.pow(2).mean().sqrt())
     y = clean + noise * torch.randn(2000, generator=torch.Generator().manual_seed(2), dtype=F64)
     search = _search(x, y, ["t"])
     t = search.symbols[0]
-    start = refit(search, 0.4 * sympy.exp(-0.49 * t ** 2 - 0.01 * t))
+    start = refit(search, 0.4 * sympy.exp(-0.49 * t**2 - 0.01 * t))
     snap_greedy(search, start, "start", add(search, start, "start"))
     best = rank(list(search.found.values()), search.spread)[0][0]
     (power,) = best.expr.atoms(sympy.exp)
-    assert power.args[0] == -t ** 2 / 2
+    assert power.args[0] == -(t**2) / 2
     assert best.val_rmse == pytest.approx(noise, rel=0.1)
     # on exact data a snap must keep the error at rounding level: 0.47 stays a float
     exact_y = 0.4 * torch.exp(-0.47 * x[:, 0] ** 2)
     exact = _search(x, exact_y, ["t"])
-    fitted = refit(exact, 0.41 * sympy.exp(-0.45 * t ** 2 - 0.01 * t))
+    fitted = refit(exact, 0.41 * sympy.exp(-0.45 * t**2 - 0.01 * t))
     snap_greedy(exact, fitted, "fitted", add(exact, fitted, "fitted"))
     best = rank(list(exact.found.values()), exact.spread)[0][0]
     (power,) = best.expr.atoms(sympy.exp)
     assert best.val_rmse < 1e-12 and best.expr.has(sympy.Rational(2, 5))
-    assert float(power.args[0] / t ** 2) == pytest.approx(-0.47, rel=1e-10)
+    assert float(power.args[0] / t**2) == pytest.approx(-0.47, rel=1e-10)
 
 
 def test_greedy_snapping_drops_a_drifting_term_and_prefers_simple_constants():
@@ -265,20 +305,29 @@ def test_greedy_snapping_drops_a_drifting_term_and_prefers_simple_constants():
     additive term lets the other constants drift (0.95, 0.946); dropping it first, the
     constants then snap, and the law outranks an equally accurate form with made-up
     constants (complexity counts such constants as three nodes)."""
-    x = torch.cat([_inputs(2000, 1, 1.0, 5.0, seed=13), _inputs(2000, 1, 1.0, 2.0, seed=14),
-                   _inputs(2000, 1, 3.0, 10.0, seed=15)], 1)
+    x = torch.cat(
+        [
+            _inputs(2000, 1, 1.0, 5.0, seed=13),
+            _inputs(2000, 1, 1.0, 2.0, seed=14),
+            _inputs(2000, 1, 3.0, 10.0, seed=15),
+        ],
+        1,
+    )
     clean = x[:, 0] / torch.sqrt(1 - x[:, 1] ** 2 / x[:, 2] ** 2)
     noise = 0.01 * float(clean.pow(2).mean().sqrt())
     y = clean + noise * torch.randn(2000, generator=torch.Generator().manual_seed(3), dtype=F64)
     search = _search(x, y, ["m", "v", "c"])
     m, v, c = search.symbols
-    drifted = refit(search, 1.126 * m * (-0.0607 + 0.9486 / sympy.sqrt(
-        1 - 0.946 * v ** 2 / c ** sympy.Float(1.998))))
+    drifted = refit(
+        search,
+        1.126 * m * (-0.0607 + 0.9486 / sympy.sqrt(1 - 0.946 * v**2 / c ** sympy.Float(1.998))),
+    )
     snap_greedy(search, drifted, "fit", add(search, drifted, "fit"))
-    best = rank(list(search.found.values()), search.spread,
-                relative=search.options["snap_tolerance"])[0][0]
+    best = rank(
+        list(search.found.values()), search.spread, relative=search.options["snap_tolerance"]
+    )[0][0]
     factor, rest = best.expr.as_coeff_Mul()
-    assert rest == m / sympy.sqrt(1 - v ** 2 / c ** 2)
+    assert rest == m / sympy.sqrt(1 - v**2 / c**2)
     assert float(factor) == pytest.approx(1.0, abs=3e-3)
     assert best.val_rmse == pytest.approx(noise, rel=0.1)
     cosh_form = 0.085 * m * (sympy.cosh(sympy.Rational(17, 5) * v / c) + sympy.Rational(54, 5))
@@ -307,12 +356,18 @@ def test_split_by_separability_recurses_into_products(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_discover_power_law_times_function_of_a_group():
     """m / sqrt(1 - v^2 / c^2): a power law times a function of the group v / c."""
-    x = torch.cat([_inputs(400, 1, 1.0, 5.0, seed=7), _inputs(400, 1, 1.0, 2.0, seed=8),
-                   _inputs(400, 1, 3.0, 10.0, seed=9)], 1)
+    x = torch.cat(
+        [
+            _inputs(400, 1, 1.0, 5.0, seed=7),
+            _inputs(400, 1, 1.0, 2.0, seed=8),
+            _inputs(400, 1, 3.0, 10.0, seed=9),
+        ],
+        1,
+    )
     y = x[:, 0] / torch.sqrt(1 - x[:, 1] ** 2 / x[:, 2] ** 2)
     result = discover((x, y), ["m", "v", "c"], time_budget=None)
     m, v, c = result.variables
-    assert sympy.simplify(result.best.expr - m / sympy.sqrt(1 - v ** 2 / c ** 2)) == 0
+    assert sympy.simplify(result.best.expr - m / sympy.sqrt(1 - v**2 / c**2)) == 0
     assert result.best.test_rmse < 1e-10
     assert "power" in result.best.source
 
@@ -321,8 +376,14 @@ def test_discover_power_law_times_function_of_a_group():
 def test_discover_function_of_a_dimensionless_group():
     """arcsin(lambda / (n d)): no power law, the whole law is F(group); every affine fit of
     F is as good as the KAN it comes from, so the simplest form of the group is screened."""
-    x = torch.cat([_inputs(1500, 1, 1.0, 2.0, seed=10), _inputs(1500, 1, 1.0, 5.0, seed=11),
-                   _inputs(1500, 1, 2.0, 5.0, seed=12)], 1)
+    x = torch.cat(
+        [
+            _inputs(1500, 1, 1.0, 2.0, seed=10),
+            _inputs(1500, 1, 1.0, 5.0, seed=11),
+            _inputs(1500, 1, 2.0, 5.0, seed=12),
+        ],
+        1,
+    )
     y = torch.asin(x[:, 0] / (x[:, 1] * x[:, 2]))
     result = discover((x, y), ["lambd", "n", "d"], time_budget=None)
     lambd, n, d = result.variables
@@ -335,8 +396,7 @@ def test_signal_rows_keep_the_samples_above_the_noise():
     scale, and log|y| is fitted only where y exceeds twice it."""
     x = _inputs(1000, 1, 0.0, 6.0, seed=16)
     clean = torch.exp(-x[:, 0])
-    noisy = clean + 0.005 * torch.randn(1000, generator=torch.Generator().manual_seed(4),
-                                        dtype=F64)
+    noisy = clean + 0.005 * torch.randn(1000, generator=torch.Generator().manual_seed(4), dtype=F64)
     rows = signal_rows(noisy)
     noise = float((-noisy).clamp_min(0).max())
     assert noise > 0 and bool((noisy[rows] > 2 * noise).all())
@@ -345,6 +405,6 @@ def test_signal_rows_keep_the_samples_above_the_noise():
     assert signal_rows(torch.sin(3 * x[:, 0])) is None  # both signs for real
     search = _search(x, noisy, ["t"])
     before = search.fit_x
-    with only_rows(search, rows[x.shape[0] // 5:]):
+    with only_rows(search, rows[x.shape[0] // 5 :]):
         assert bool((search.fit_y > 0).all()) and search.fit_x.shape[0] == search.fit_y.shape[0]
     assert search.fit_x is before

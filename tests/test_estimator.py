@@ -1,4 +1,4 @@
-"""Tests for kanscience.estimator: the scikit-learn contract of KANRegressor."""
+"""Tests for kanscience.apps._estimator: the scikit-learn contract of KANRegressor."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from kanscience.estimator import KANRegressor
+from kanscience.apps._estimator import KANRegressor
 
 # A KAN holds its function library (lambdas in a read-only mapping) and so cannot be
 # pickled; the project never pickles models (see io.save for safetensors + JSON).
@@ -28,8 +28,9 @@ def _expected(estimator):
     return EXPECTED_FAILURES if estimator.mode == "kan" else {}
 
 
-@parametrize_with_checks([KANRegressor(mode="kan", hidden=(3,), grid=3, steps=8)],
-                         expected_failed_checks=_expected)
+@parametrize_with_checks(
+    [KANRegressor(mode="kan", hidden=(3,), grid=3, steps=8)], expected_failed_checks=_expected
+)
 def test_sklearn_contract(estimator, check, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     check(estimator)
@@ -49,7 +50,7 @@ def test_symbolic_mode_fit_predict_score_sympy_latex(law_data, tmp_path, monkeyp
     model = KANRegressor(steps=20, time_budget=60)
     assert model.fit(X, y) is model
     a, b = sympy.symbols("x0 x1", real=True)
-    assert sympy.simplify(model.sympy() - a ** 2 * b) == 0
+    assert sympy.simplify(model.sympy() - a**2 * b) == 0
     assert model.expr_ == model.sympy() and model.variables_ == (a, b)
     np.testing.assert_allclose(model.predict(X), y, rtol=1e-9)
     assert model.score(X, y) == pytest.approx(1.0, abs=1e-9)
@@ -74,12 +75,13 @@ def test_kan_mode_sympy_and_feature_names(law_data):
 def test_pipeline_and_grid_search(law_data):
     X = law_data[0]
     y = X[:, 0] + np.sin(6 * X[:, 1])  # additive: a KAN without hidden layer fits it
-    pipeline = make_pipeline(FunctionTransformer(lambda z: z * 2.0),
-                             KANRegressor(mode="kan", hidden=(), grid=8, steps=10))
+    pipeline = make_pipeline(
+        FunctionTransformer(lambda z: z * 2.0),
+        KANRegressor(mode="kan", hidden=(), grid=8, steps=10),
+    )
     pipeline.fit(X, y)
     assert pipeline.score(X, y) > 0.999
-    search = GridSearchCV(KANRegressor(mode="kan", hidden=(), steps=10),
-                          {"grid": [1, 8]}, cv=2)
+    search = GridSearchCV(KANRegressor(mode="kan", hidden=(), steps=10), {"grid": [1, 8]}, cv=2)
     search.fit(X, y)
     assert search.best_params_ == {"grid": 8} and search.best_score_ > 0.999
     twin = clone(search.best_estimator_)
@@ -98,7 +100,7 @@ def test_bad_input(law_data):
 
 
 def test_missing_sklearn_names_the_extra(monkeypatch):
-    from kanscience import estimator
+    from kanscience.apps import _estimator as estimator
 
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.base", None)

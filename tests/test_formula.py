@@ -1,4 +1,4 @@
-"""Tests for kanscience.formula: symbolic_formula, rounding, snapping, sympy -> torch."""
+"""Tests for kanscience.symbolic._formula: symbolic_formula, rounding, snapping, sympy -> torch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sympy
 import torch
 
 from kanscience import KAN
-from kanscience.formula import (
+from kanscience.symbolic._formula import (
     UnsupportedExpressionError,
     ex_round,
     expression_complexity,
@@ -24,14 +24,15 @@ F64 = torch.float64
 SAFE = ["x", "x^2", "sin", "cos", "tanh", "exp", "gaussian", "arctan", "x^3", "sigmoid"]
 
 
-def random_symbolic_model(width, mult_arity, seed, off_fraction=0.15, names=tuple(SAFE),
-                          zero_fraction=0.05):
+def random_symbolic_model(
+    width, mult_arity, seed, off_fraction=0.15, names=tuple(SAFE), zero_fraction=0.05
+):
     """A float64 KAN with every edge symbolic (random functions and parameters)."""
     gen = torch.Generator().manual_seed(seed)
     model = KAN(width, mult_arity=mult_arity, seed=seed, dtype=F64)
 
     def uniform(lo, hi, *shape):
-        return (torch.rand(*shape, generator=gen, dtype=F64) * (hi - lo) + lo)
+        return torch.rand(*shape, generator=gen, dtype=F64) * (hi - lo) + lo
 
     for layer, kan_layer in enumerate(model.layers):
         for i in range(kan_layer.in_dim):
@@ -43,11 +44,16 @@ def random_symbolic_model(width, mult_arity, seed, off_fraction=0.15, names=tupl
                 name = names[int(torch.randint(len(names), (1,), generator=gen))]
                 a, b = uniform(-0.8, 0.8, 2).tolist()
                 c, d = uniform(-1.2, 1.2, 2).tolist()
-                model.set_symbolic_(layer, i, j, "0" if u < off_fraction + zero_fraction else name,
-                                    (a, b, c, d))
+                model.set_symbolic_(
+                    layer, i, j, "0" if u < off_fraction + zero_fraction else name, (a, b, c, d)
+                )
         with torch.no_grad():
-            for params, lo, hi in ((model.subnode_scale, 0.5, 1.5), (model.subnode_bias, -0.3, 0.3),
-                                   (model.node_scale, 0.5, 1.5), (model.node_bias, -0.3, 0.3)):
+            for params, lo, hi in (
+                (model.subnode_scale, 0.5, 1.5),
+                (model.subnode_bias, -0.3, 0.3),
+                (model.node_scale, 0.5, 1.5),
+                (model.node_bias, -0.3, 0.3),
+            ):
                 params[layer].copy_(uniform(lo, hi, params[layer].shape[0]))
     return model
 
@@ -65,8 +71,10 @@ ARCHITECTURES = [
 @pytest.mark.parametrize("seed", [0, 1])
 def test_formula_matches_forward(width, arity, seed):
     model = random_symbolic_model(width, arity, seed)
-    x = torch.rand(300, model.n_in, generator=torch.Generator().manual_seed(seed),
-                   dtype=F64) * 2 - 1
+    x = (
+        torch.rand(300, model.n_in, generator=torch.Generator().manual_seed(seed), dtype=F64) * 2
+        - 1
+    )
     with torch.no_grad():
         expected = model(x)
     formulas = symbolic_formula(model)
@@ -79,17 +87,24 @@ def test_formula_matches_forward(width, arity, seed):
         torch.testing.assert_close(ours, expected[:, k], rtol=1e-8, atol=1e-8 * scale)
         reference = sympy.lambdify(symbols, expr, "numpy")(*x.T.numpy())
         reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), (x.shape[0],))
-        torch.testing.assert_close(torch.from_numpy(reference.copy()), expected[:, k],
-                                   rtol=1e-8, atol=1e-8 * scale)
+        torch.testing.assert_close(
+            torch.from_numpy(reference.copy()), expected[:, k], rtol=1e-8, atol=1e-8 * scale
+        )
 
 
 def test_formula_beats_pykan_on_arity_three():
     """pykan's symbolic_formula indexes multiplication subnodes as if every arity were 2."""
-    interop = pytest.importorskip("kanscience.interop")
+    interop = pytest.importorskip("kanscience.io._pykan")
     pytest.importorskip("kan")
     # (no '0' edges: pykan's '0' edge still adds its d, ours is exactly zero)
-    model = random_symbolic_model([2, [0, 2], 1], 3, seed=3, off_fraction=0.0,
-                                  names=[n for n in SAFE if n != "sigmoid"], zero_fraction=0.0)
+    model = random_symbolic_model(
+        [2, [0, 2], 1],
+        3,
+        seed=3,
+        off_fraction=0.0,
+        names=[n for n in SAFE if n != "sigmoid"],
+        zero_fraction=0.0,
+    )
     x = torch.rand(50, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
     theirs_model = interop.to_pykan(model)
     with torch.no_grad():
@@ -98,8 +113,9 @@ def test_formula_beats_pykan_on_arity_three():
     theirs_model.requires_grad_(False)  # else sympy warns converting its parameters
     theirs = theirs_model.symbolic_formula()[0][0]
     pykan_vars = sorted(theirs.free_symbols, key=lambda s: s.name)
-    pykan_values = torch.as_tensor(np.asarray(
-        sympy.lambdify(pykan_vars, theirs, "numpy")(*x.T.numpy()), dtype=np.float64))
+    pykan_values = torch.as_tensor(
+        np.asarray(sympy.lambdify(pykan_vars, theirs, "numpy")(*x.T.numpy()), dtype=np.float64)
+    )
     ours = formula_to_torch(symbolic_formula(model)[0], sympy.symbols("x_1 x_2", real=True))(x)
     torch.testing.assert_close(ours, forward, rtol=1e-10, atol=1e-10)
     assert float((pykan_values - forward).abs().max()) > 1e-3
@@ -108,8 +124,11 @@ def test_formula_beats_pykan_on_arity_three():
 def test_formula_names_spline_edges_and_fits_them_on_request():
     model = KAN([2, 2, 1], seed=0, dtype=F64)
     model.set_symbolic_(0, 0, 0, "sin", (1.0, 0.0, 1.0, 0.0))
-    with pytest.raises(ValueError, match=r"5 edge\(s\).*\(0, 0, 1\), \(0, 1, 0\), \(0, 1, 1\), "
-                                         r"\(1, 0, 0\), \(1, 1, 0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"5 edge\(s\).*\(0, 0, 1\), \(0, 1, 0\), \(0, 1, 1\), "
+        r"\(1, 0, 0\), \(1, 1, 0\)",
+    ):
         symbolic_formula(model)
     x = torch.rand(200, 2, generator=torch.Generator().manual_seed(0), dtype=F64) * 2 - 1
     (expr,) = symbolic_formula(model, ["u", "v"], x=x, lib=["x", "x^2", "sin", "tanh"])
@@ -128,7 +147,8 @@ def test_formula_variables_and_bad_input():
     p, q = sympy.symbols("p q", positive=True)
     assert symbolic_formula(model, [p, q], round_digits=12) == [2 * p + 2 * q + 1]
     assert symbolic_formula(model, ["a", "b"])[0].free_symbols == set(
-        sympy.symbols("a b", real=True))
+        sympy.symbols("a b", real=True)
+    )
     with pytest.raises(ValueError, match="var_names must list 2 names"):
         symbolic_formula(model, ["a"])
     with pytest.raises(TypeError, match="model must be a kanscience.KAN"):
@@ -137,9 +157,9 @@ def test_formula_variables_and_bad_input():
 
 def test_ex_round_and_snap():
     t, u = sympy.symbols("t u", real=True)
-    expr = 2.00000004 * sympy.sin(0.99999998 * t) + 0.3333333 * u ** 1.9999999 - 1e-9
-    assert ex_round(expr, 4) == 2 * sympy.sin(t) + sympy.Float(0.3333) * u ** 2
-    assert snap_constants(expr, tol=1e-6) == 2 * sympy.sin(t) + u ** 2 / 3
+    expr = 2.00000004 * sympy.sin(0.99999998 * t) + 0.3333333 * u**1.9999999 - 1e-9
+    assert ex_round(expr, 4) == 2 * sympy.sin(t) + sympy.Float(0.3333) * u**2
+    assert snap_constants(expr, tol=1e-6) == 2 * sympy.sin(t) + u**2 / 3
     # not close enough: left alone
     assert snap_constants(sympy.Float(0.3334) * t, tol=1e-6) == sympy.Float(0.3334) * t
     assert snap_constants(3.1415926 * t / 2, constants=[sympy.pi]) == sympy.pi * t / 2
@@ -153,7 +173,7 @@ def test_ex_round_and_snap():
 
 def test_simplify_and_complexity():
     t = sympy.Symbol("t", real=True)
-    messy = 0.5 * sympy.exp(t + math.log(2.0)) - sympy.exp(t) + t * (t + 1) - t ** 2
+    messy = 0.5 * sympy.exp(t + math.log(2.0)) - sympy.exp(t) + t * (t + 1) - t**2
     simple = simplify_formula(messy, full=True)
     assert sympy.simplify(simple - t) == 0 or abs(float(simple.subs(t, 0.7)) - 0.7) < 1e-12
     assert expression_complexity(simple) <= expression_complexity(messy)
@@ -162,8 +182,13 @@ def test_simplify_and_complexity():
 
 def test_formula_to_torch_matches_lambdify_and_rejects_unknown_heads():
     t, u = sympy.symbols("t u", real=True)
-    expr = (sympy.exp(-t ** 2 / 2) / sympy.sqrt(2 * sympy.pi) + sympy.atan(u) * sympy.Abs(t)
-            + u ** sympy.Rational(3, 2) + 2 ** t + sympy.log(u) * sympy.cosh(t))
+    expr = (
+        sympy.exp(-(t**2) / 2) / sympy.sqrt(2 * sympy.pi)
+        + sympy.atan(u) * sympy.Abs(t)
+        + u ** sympy.Rational(3, 2)
+        + 2**t
+        + sympy.log(u) * sympy.cosh(t)
+    )
     x = torch.rand(100, 2, generator=torch.Generator().manual_seed(0), dtype=F64) + 0.1
     ours = formula_to_torch(expr, [t, u])(x)
     reference = sympy.lambdify([t, u], expr, "numpy")(*x.T.numpy())

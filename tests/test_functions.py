@@ -1,4 +1,4 @@
-"""Tests for kanscience.functions: the symbolic function library."""
+"""Tests for kanscience.core._functions: the symbolic function library."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sympy
 import torch
 
-from kanscience.functions import (
+from kanscience.core._functions import (
     DEFAULT_LIBRARY,
     FunctionLibrary,
     SymbolicFunction,
@@ -23,9 +23,35 @@ X = sympy.Symbol("x")
 NAMES = DEFAULT_LIBRARY.names
 # pykan 0.2.8's SYMBOLIC_LIB keys (hard-coded so parametrization does not need pykan).
 PYKAN_NAMES = (
-    "x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "1/x^3", "1/x^4", "1/x^5", "sqrt",
-    "x^0.5", "x^1.5", "1/sqrt(x)", "1/x^0.5", "exp", "log", "abs", "sin", "cos", "tan",
-    "tanh", "sgn", "arcsin", "arccos", "arctan", "arctanh", "0", "gaussian",
+    "x",
+    "x^2",
+    "x^3",
+    "x^4",
+    "x^5",
+    "1/x",
+    "1/x^2",
+    "1/x^3",
+    "1/x^4",
+    "1/x^5",
+    "sqrt",
+    "x^0.5",
+    "x^1.5",
+    "1/sqrt(x)",
+    "1/x^0.5",
+    "exp",
+    "log",
+    "abs",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sgn",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctanh",
+    "0",
+    "gaussian",
 )
 EXACT = dict(rtol=0.0, atol=0.0, equal_nan=True)
 CLOSE = dict(rtol=1e-12, atol=1e-12, equal_nan=True)
@@ -48,8 +74,19 @@ def domain_points(fn: SymbolicFunction, n: int = 200, seed: int = 0) -> torch.Te
 def singular_points(dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Random points plus points at and around every pykan threshold and singularity."""
     rnd = 4 * torch.randn(300, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    special = [0.0, 1.0, 1 - 1e-4, 1 - 1e-5, 1 + 1e-9, 1e-300, 100.0, 700.0, 800.0,
-               math.inf, math.nan]
+    special = [
+        0.0,
+        1.0,
+        1 - 1e-4,
+        1 - 1e-5,
+        1 + 1e-9,
+        1e-300,
+        100.0,
+        700.0,
+        800.0,
+        math.inf,
+        math.nan,
+    ]
     for y_th in (10.0, 1000.0):
         for k in (1, 2, 3, 4, 5):
             special.append(y_th ** (-1 / k))
@@ -160,14 +197,17 @@ def test_safe_fn_matches_pykan(name: str, y_th: float, pykan_lib: dict) -> None:
 
 @pytest.mark.parametrize("y_th", [10.0, 1000.0])
 @pytest.mark.parametrize("name", PYKAN_NAMES)
-def test_safe_fn_matches_pykan_float32_tensor_threshold(name: str, y_th: float,
-                                                        pykan_lib: dict) -> None:
+def test_safe_fn_matches_pykan_float32_tensor_threshold(
+    name: str, y_th: float, pykan_lib: dict
+) -> None:
     """pykan's layers pass ``torch.tensor(y_th)`` (default float32); that must match too."""
     x = singular_points(torch.float32)
     x = x[x.abs() < 50]  # stay clear of float32 exp overflow (see test above)
     theirs = pykan_safe_value(pykan_lib[name][3], x, torch.tensor(y_th))
-    for ours in (DEFAULT_LIBRARY[name].safe_fn(x, torch.tensor(y_th)),
-                 DEFAULT_LIBRARY[name].safe_fn(x, y_th)):
+    for ours in (
+        DEFAULT_LIBRARY[name].safe_fn(x, torch.tensor(y_th)),
+        DEFAULT_LIBRARY[name].safe_fn(x, y_th),
+    ):
         assert ours.dtype == torch.float32
         torch.testing.assert_close(ours, theirs, **EXACT)
 
@@ -213,8 +253,9 @@ def test_torch_function_table_includes_custom_heads() -> None:
 
 
 def make_relu() -> SymbolicFunction:
-    return SymbolicFunction("relu", torch.relu, lambda x: sympy.Max(x, 0), 2,
-                            lambda x, y: torch.relu(x))
+    return SymbolicFunction(
+        "relu", torch.relu, lambda x: sympy.Max(x, 0), 2, lambda x, y: torch.relu(x)
+    )
 
 
 # --- library behaviour ------------------------------------------------------------------
@@ -286,10 +327,16 @@ def test_symbolic_function_validation() -> None:
         DEFAULT_LIBRARY["sin"].complexity = 1  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("0", sympy.S.Zero), ("gaussian", sympy.exp(-X**2)), ("sgn", sympy.sign(X)),
-    ("sigmoid", 1 / (1 + sympy.exp(-X))), ("x^0.5", sympy.sqrt(X)),
-    ("1/x^0.5", X**sympy.Rational(-1, 2)),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("0", sympy.S.Zero),
+        ("gaussian", sympy.exp(-(X**2))),
+        ("sgn", sympy.sign(X)),
+        ("sigmoid", 1 / (1 + sympy.exp(-X))),
+        ("x^0.5", sympy.sqrt(X)),
+        ("1/x^0.5", X ** sympy.Rational(-1, 2)),
+    ],
+)
 def test_sympy_forms(name: str, expected: sympy.Expr) -> None:
     assert DEFAULT_LIBRARY[name].sympy_fn(X) == expected

@@ -1,4 +1,4 @@
-"""Tests for kanscience.hypothesis: Feynman ground truth, closed forms, bad input."""
+"""Tests for kanscience.structure._hypothesis: Feynman ground truth, closed forms, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sympy
 import torch
 
-from kanscience.hypothesis import (
+from kanscience.structure._hypothesis import (
     GENERAL_THRESHOLD,
     SEPARABILITY_THRESHOLD,
     detect_separability,
@@ -19,9 +19,13 @@ from kanscience.hypothesis import (
     separability,
     symmetry,
 )
-from kanscience.interactions import _derangement, difference_interactions, hessian_interactions
+from kanscience.structure._interactions import (
+    _derangement,
+    difference_interactions,
+    hessian_interactions,
+)
 
-DATA = Path(__file__).resolve().parents[1] / "kanscience" / "datasets" / "feynman_dev.json"
+DATA = Path(__file__).resolve().parents[1] / "kanscience" / "io" / "datasets" / "feynman_dev.json"
 EQUATIONS = json.loads(DATA.read_text())["equations"]
 N = 300
 EXACT = 1e-10  # exact structure scores at round-off level
@@ -52,8 +56,11 @@ METHODS = ("hessian", "difference")
 
 @pytest.fixture(scope="module")
 def feynman_reports() -> dict[tuple[str, str], object]:
-    return {(eq["id"], method): detect_separability(exact_callable(eq), inputs(eq), method=method)
-            for eq in EQUATIONS for method in METHODS}
+    return {
+        (eq["id"], method): detect_separability(exact_callable(eq), inputs(eq), method=method)
+        for eq in EQUATIONS
+        for method in METHODS
+    }
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -76,16 +83,19 @@ def test_feynman_scores_have_margin(eq, method, feynman_reports):
     report = feynman_reports[eq["id"], method]
     if len(eq["variables"]) < 2:
         return
-    for name, score in (("additive", report.additive_score),
-                        ("multiplicative", report.multiplicative_score)):
+    for name, score in (
+        ("additive", report.additive_score),
+        ("multiplicative", report.multiplicative_score),
+    ):
         if eq["separability"][name]:
             assert score < EXACT
         else:
             assert score > 3 * SEPARABILITY_THRESHOLD
 
 
-@pytest.mark.parametrize("eq", [e for e in EQUATIONS if e["separability"]["multiplicative"]],
-                         ids=lambda e: e["id"])
+@pytest.mark.parametrize(
+    "eq", [e for e in EQUATIONS if e["separability"]["multiplicative"]], ids=lambda e: e["id"]
+)
 def test_multiplicative_split_is_general_split(eq):
     """f = u(A) v(B) = exp(log|u| + log|v|): every split along the groups is general."""
     names = eq["variables"]
@@ -150,8 +160,9 @@ def test_difference_method_leaves_out_zero_corners():
     m = difference_interactions(f, x, log=True)
     assert np.isfinite(m).all() and 0.1 < m[0, 1] <= 1
     with pytest.raises(ValueError, match="infinite at a corner of every quadruple"):
-        difference_interactions(f, torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64),
-                                log=True)
+        difference_interactions(
+            f, torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64), log=True
+        )
 
 
 def test_sum_with_square_is_additive():

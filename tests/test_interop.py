@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kanscience import attribute, forward_with_statistics, from_pykan, to_pykan
-from kanscience.regularization import REG_METRICS, penalty
+from kanscience.train._penalty import REG_METRICS, penalty
 
 kan = pytest.importorskip("kan")
 
@@ -22,13 +22,22 @@ def pykan_model(width, arity, seed=3, symbolic=True):
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        model = kan.MultKAN(width=[list(w) if isinstance(w, list) else w for w in width], grid=5, k=3,
-                            seed=seed, mult_arity=arity, auto_save=False, noise_scale=1.0)
+        model = kan.MultKAN(
+            width=[list(w) if isinstance(w, list) else w for w in width],
+            grid=5,
+            k=3,
+            seed=seed,
+            mult_arity=arity,
+            auto_save=False,
+            noise_scale=1.0,
+        )
         if symbolic:
-            model.fix_symbolic(0, 1, 0, "sin", fit_params_bool=False, verbose=False, random=True,
-                               log_history=False)
-            model.fix_symbolic(0, 0, 1, "x^2", fit_params_bool=False, verbose=False, random=True,
-                               log_history=False)
+            model.fix_symbolic(
+                0, 1, 0, "sin", fit_params_bool=False, verbose=False, random=True, log_history=False
+            )
+            model.fix_symbolic(
+                0, 0, 1, "x^2", fit_params_bool=False, verbose=False, random=True, log_history=False
+            )
             model.set_mode(0, 0, 1, "ns")
         with torch.no_grad():  # a nonuniform grid, as after training
             g = model.act_fun[0].grid
@@ -39,7 +48,10 @@ def pykan_model(width, arity, seed=3, symbolic=True):
 
 
 def inputs(n_in, n=200, seed=0):
-    return torch.rand(n, n_in, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+    return (
+        torch.rand(n, n_in, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2
+        - 1
+    )
 
 
 @pytest.mark.parametrize("width, arity", CASES)
@@ -100,7 +112,9 @@ def test_sparsity_penalty_matches_pykan(float64, metric, width, arity):
         theirs.node_attribute()
     expected = theirs.reg(metric, 1.0, 2.0, 0.5, 0.3).item()
     _, statistics = forward_with_statistics(ours, x)
-    assert penalty(ours, statistics, metric, 1.0, 2.0, 0.5, 0.3).item() == pytest.approx(expected, rel=1e-10)
+    assert penalty(ours, statistics, metric, 1.0, 2.0, 0.5, 0.3).item() == pytest.approx(
+        expected, rel=1e-10
+    )
 
 
 @pytest.mark.parametrize("width, arity", CASES)

@@ -9,12 +9,18 @@ import pytest
 import torch
 
 from kanscience import KAN
-from kanscience.io import CheckpointError, load, read_metadata, save
+from kanscience.io._checkpoint import CheckpointError, load, read_metadata, save
 
 
 def model_with_everything():
-    model = KAN([3, [1, 2], [1, 1], 2], grid=[4, 6, 5], mult_arity=3, seed=0, affine_trainable=True,
-                dtype=torch.float64)
+    model = KAN(
+        [3, [1, 2], [1, 1], 2],
+        grid=[4, 6, 5],
+        mult_arity=3,
+        seed=0,
+        affine_trainable=True,
+        dtype=torch.float64,
+    )
     model.set_symbolic_(0, 2, 1, "sin", affine=(1.2, 0.3, -0.5, 0.25), mode="ns")
     model.set_symbolic_(1, 0, 0, "x^2", affine=(0.5, 0.0, 2.0, 0.0))
     with torch.no_grad():

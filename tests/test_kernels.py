@@ -1,11 +1,13 @@
-"""The compiled feature loops (kanscience.kernels) against the torch path of splines."""
+"""The compiled feature loops (kanscience.core._kernels) against the torch path of splines."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from kanscience import KAN, kernels, splines
+from kanscience import KAN
+from kanscience.core import _kernels as kernels
+from kanscience.core import _splines as splines
 
 pytest.importorskip("numba")
 
@@ -13,7 +15,9 @@ pytest.importorskip("numba")
 def _grid(n_in, num, k, seed, dtype):
     """Non-uniform extended grids (random interior knots)."""
     g = torch.Generator().manual_seed(seed)
-    interior = torch.sort(torch.rand(n_in, num + 1, generator=g, dtype=torch.float64) * 2 - 1).values
+    interior = torch.sort(
+        torch.rand(n_in, num + 1, generator=g, dtype=torch.float64) * 2 - 1
+    ).values
     return splines.extend_grid(interior, k).to(dtype)
 
 
@@ -49,8 +53,9 @@ def test_compiled_features_and_gradient_equal_the_torch_path(dtype, tol, k, base
 def test_non_finite_inputs_stay_non_finite():
     grid = _grid(2, 5, 3, seed=0, dtype=torch.float64)
     x = torch.tensor([[float("nan"), 0.1], [float("inf"), -float("inf")]], dtype=torch.float64)
-    features, _, _ = kernels.spline_features(x, grid, splines.spline_table(grid, 3), 3, "silu",
-                                             False)
+    features, _, _ = kernels.spline_features(
+        x, grid, splines.spline_table(grid, 3), 3, "silu", False
+    )
     assert torch.isnan(features[0, 0]).any() and torch.isfinite(features[0, 1]).all()
     assert not torch.isfinite(features[1]).all()
 
@@ -64,8 +69,9 @@ def test_kernels_apply_only_where_they_are_exact_and_fast():
     assert not kernels.usable(small.requires_grad_(), grid, table)  # a graph is wanted
     with torch.no_grad():
         assert kernels.usable(small, grid, table)
-    assert not kernels.usable(torch.zeros(kernels.MAX_ELEMENTS + 1, 1, dtype=torch.float64),
-                              grid[:1], table[:1])
+    assert not kernels.usable(
+        torch.zeros(kernels.MAX_ELEMENTS + 1, 1, dtype=torch.float64), grid[:1], table[:1]
+    )
 
 
 def test_network_gradients_agree_with_and_without_the_kernels(monkeypatch):
@@ -78,7 +84,9 @@ def test_network_gradients_agree_with_and_without_the_kernels(monkeypatch):
         x.grad = None
         out = model(x)
         out.square().sum().backward()
-        return out.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None] + [x.grad.clone()]
+        return out.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None] + [
+            x.grad.clone()
+        ]
 
     out_fast, grads_fast = run()
     monkeypatch.setattr(kernels, "MAX_ELEMENTS", 0)  # the torch path

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kanscience import KAN, create_dataset, fit
-from kanscience.levenberg import LevenbergMarquardt, free_coordinates, output_jacobian
+from kanscience.train._levenberg import LevenbergMarquardt, free_coordinates, output_jacobian
 
 DTYPE = torch.float64
 
@@ -20,16 +20,22 @@ def autograd_jacobian(model, x, coordinates):
         per_output = []
         for o in range(out.shape[1]):
             grads = torch.autograd.grad(out[b, o], params, retain_graph=True, allow_unused=True)
-            per_output.append(torch.cat([
-                (torch.zeros_like(c.parameter) if g is None else g).reshape(-1)[c.index]
-                for g, c in zip(grads, coordinates)]))
+            per_output.append(
+                torch.cat(
+                    [
+                        (torch.zeros_like(c.parameter) if g is None else g).reshape(-1)[c.index]
+                        for g, c in zip(grads, coordinates)
+                    ]
+                )
+            )
         rows.append(torch.stack(per_output))
     return torch.stack(rows)
 
 
 def mixed_model():
-    model = KAN([3, [2, 2], [1, 1], 2], mult_arity=[[], [2, 3], [2], []], grid=4, seed=3,
-                dtype=DTYPE)
+    model = KAN(
+        [3, [2, 2], [1, 1], 2], mult_arity=[[], [2, 3], [2], []], grid=4, seed=3, dtype=DTYPE
+    )
     model.set_mode_(0, 1, 2, "off")
     model.set_symbolic_(0, 0, 1, "sin", affine=(1.3, 0.2, 0.7, -0.1), mode="ns")
     model.set_symbolic_(1, 2, 0, "x^2", affine=(0.5, 0.1, 1.2, 0.3), mode="s")
@@ -37,11 +43,14 @@ def mixed_model():
     return model
 
 
-@pytest.mark.parametrize("build", [
-    lambda: KAN([2, 5, 1], grid=5, seed=0, dtype=DTYPE),
-    lambda: KAN([2, [0, 2], 1], grid=3, seed=1, dtype=DTYPE),
-    mixed_model,
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: KAN([2, 5, 1], grid=5, seed=0, dtype=DTYPE),
+        lambda: KAN([2, [0, 2], 1], grid=3, seed=1, dtype=DTYPE),
+        mixed_model,
+    ],
+)
 def test_structured_jacobian_equals_autograd(build):
     model = build()
     x = torch.rand(17, model.n_in, generator=torch.Generator().manual_seed(0), dtype=DTYPE) * 2 - 1
@@ -83,8 +92,14 @@ def test_lm_recovers_symbolic_constants_exactly():
     y = 1.7 * torch.sin(2.3 * x - 0.4) + 0.25
     model = KAN([1, 1], grid=3, seed=0, dtype=DTYPE)
     model.set_symbolic_(0, 0, 0, "sin", affine=(2.0, 0.0, 1.0, 0.0), mode="s")
-    fit(model, {"train_input": x, "train_label": y, "test_input": x, "test_label": y},
-        opt="LM", steps=40, update_grid=False, progress=False)
+    fit(
+        model,
+        {"train_input": x, "train_label": y, "test_input": x, "test_label": y},
+        opt="LM",
+        steps=40,
+        update_grid=False,
+        progress=False,
+    )
     a, b, c, d = model.layers[0].symbolic_affine[0, 0].tolist()
     assert abs(a - 2.3) < 1e-8 and abs(b + 0.4) < 1e-8
     assert abs(c - 1.7) < 1e-8 and abs(d - 0.25) < 1e-8
@@ -102,12 +117,15 @@ def test_a_failed_step_leaves_the_parameters_unchanged():
         assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"lamb": 0.01}, "lamb"),
-    ({"loss_fn": lambda p, t: ((p - t) ** 2).mean()}, "loss_fn"),
-    ({"objective": lambda m, x, y: m(x).pow(2).mean()}, "objective"),
-    ({"singularity_avoiding": True}, "singularity_avoiding"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"lamb": 0.01}, "lamb"),
+        ({"loss_fn": lambda p, t: ((p - t) ** 2).mean()}, "loss_fn"),
+        ({"objective": lambda m, x, y: m(x).pow(2).mean()}, "objective"),
+        ({"singularity_avoiding": True}, "singularity_avoiding"),
+    ],
+)
 def test_lm_refuses_what_is_not_least_squares(kwargs, name):
     data = create_dataset(target, n_var=2, train_num=20, test_num=20, seed=0)
     model = KAN([2, 2, 1], seed=0)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from kanscience import KAN, attribute, create_dataset, fit
-from kanscience.modularity import find_communities, importance_graph, input_modules
-from kanscience.prune import prune
+from kanscience.analysis._modularity import find_communities, importance_graph, input_modules
+from kanscience.analysis._prune import prune
 
 F64 = torch.float64
 
@@ -52,12 +52,19 @@ def test_importance_graph_weights_are_attribution_scores():
     expected = float(scores.edge_scores[0][1, 1] + scores.edge_scores[0][1, 2])
     assert graph.edges[(0, 1), (1, 1)]["weight"] == pytest.approx(expected, rel=1e-12)
     assert graph.edges[(1, 0), (2, 0)]["weight"] == pytest.approx(
-        float(scores.edge_scores[1][0, 0]), rel=1e-12)
+        float(scores.edge_scores[1][0, 0]), rel=1e-12
+    )
     # switched-off edges score ~1e-12; a threshold leaves them out
     assert graph.number_of_edges() == 10
     pruned = importance_graph(model, x, threshold=1e-6)
-    assert set(pruned.edges) == {((0, 0), (1, 0)), ((0, 2), (1, 0)), ((0, 1), (1, 1)),
-                                 ((0, 3), (1, 1)), ((1, 0), (2, 0)), ((1, 1), (2, 0))}
+    assert set(pruned.edges) == {
+        ((0, 0), (1, 0)),
+        ((0, 2), (1, 0)),
+        ((0, 1), (1, 1)),
+        ((0, 3), (1, 1)),
+        ((1, 0), (2, 0)),
+        ((1, 1), (2, 0)),
+    }
 
 
 @pytest.mark.parametrize("method", ["louvain", "greedy"])
@@ -112,16 +119,19 @@ def test_a_single_module_is_not_split(no_files_written):
     assert input_modules(model, data.train_input) == ((0, 1, 2, 3),)
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda m, x: importance_graph(m, x, threshold=-1.0), ValueError, "threshold must be"),
-    (lambda m, x: importance_graph(m, x[:, :3]), ValueError, r"shape \(batch, 4\)"),
-    (lambda m, x: importance_graph(m, x[:1]), ValueError, "at least 2 samples"),
-    (lambda m, x: importance_graph(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
-    (lambda m, x: input_modules(m, x, method="leiden"), ValueError, "method must be one of"),
-    (lambda m, x: input_modules(m, x, resolution=0.0), ValueError, "resolution must be > 0"),
-    (lambda m, x: input_modules(m, x, seed=1.5), TypeError, "seed must be an int"),
-    (lambda m, x: find_communities([(0, 1)]), TypeError, "networkx graph"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m, x: importance_graph(m, x, threshold=-1.0), ValueError, "threshold must be"),
+        (lambda m, x: importance_graph(m, x[:, :3]), ValueError, r"shape \(batch, 4\)"),
+        (lambda m, x: importance_graph(m, x[:1]), ValueError, "at least 2 samples"),
+        (lambda m, x: importance_graph(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
+        (lambda m, x: input_modules(m, x, method="leiden"), ValueError, "method must be one of"),
+        (lambda m, x: input_modules(m, x, resolution=0.0), ValueError, "resolution must be > 0"),
+        (lambda m, x: input_modules(m, x, seed=1.5), TypeError, "seed must be an int"),
+        (lambda m, x: find_communities([(0, 1)]), TypeError, "networkx graph"),
+    ],
+)
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call(two_block_model(), inputs())

@@ -9,7 +9,9 @@ from kanscience import KAN
 
 
 def random_input(n: int, d: int, seed: int = 0) -> torch.Tensor:
-    return torch.rand(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+    return (
+        torch.rand(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,7 +52,12 @@ def test_multiplication_nodes_multiply_consecutive_subnodes(float64):
     subnodes = random_input(6, 1 + 5)
     nodes = model.multiply(subnodes, 1)
     expected = torch.stack(
-        [subnodes[:, 0], subnodes[:, 1] * subnodes[:, 2], subnodes[:, 3] * subnodes[:, 4] * subnodes[:, 5]], 1
+        [
+            subnodes[:, 0],
+            subnodes[:, 1] * subnodes[:, 2],
+            subnodes[:, 3] * subnodes[:, 4] * subnodes[:, 5],
+        ],
+        1,
     )
     torch.testing.assert_close(nodes, expected, atol=0, rtol=0)
 
@@ -70,9 +77,14 @@ def test_forward_equals_a_direct_per_edge_sum(float64):
     torch.testing.assert_close(model(x), layers[-1].outputs, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("width, arity", [([2, 3, 1], 2), ([3, [1, 2], [1, 1], 1], 3), ([3, [0, 2], 1], [[], [2, 3], []])])
+@pytest.mark.parametrize(
+    "width, arity",
+    [([2, 3, 1], 2), ([3, [1, 2], [1, 1], 1], 3), ([3, [0, 2], 1], [[], [2, 3], []])],
+)
 def test_gradcheck_with_multiplication_and_symbolic_edges(float64, width, arity):
-    model = KAN(width, grid=4, k=3, mult_arity=arity, seed=1, noise_scale=1.0, affine_trainable=True)
+    model = KAN(
+        width, grid=4, k=3, mult_arity=arity, seed=1, noise_scale=1.0, affine_trainable=True
+    )
     model.set_symbolic_(0, 0, 1, "exp", affine=(0.5, 0.1, 0.8, -0.2), mode="ns")
     x = (random_input(6, model.n_in, seed=3) * 0.9).requires_grad_()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -144,7 +156,7 @@ def test_forward_rejects_wrong_shapes():
 
 
 def test_chunked_large_batch_path_gives_identical_values_and_gradients(float64, monkeypatch):
-    import kanscience.contraction as contraction
+    import kanscience.core._contraction as contraction
 
     model = KAN([3, 4, 2], grid=5, seed=0, noise_scale=1.0)
     x = random_input(50, 3).requires_grad_()
@@ -154,7 +166,9 @@ def test_chunked_large_batch_path_gives_identical_values_and_gradients(float64, 
         x.grad = None
         y = model(x)
         y.square().sum().backward()
-        return [y.detach(), x.grad.clone()] + [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return [y.detach(), x.grad.clone()] + [
+            p.grad.clone() for p in model.parameters() if p.grad is not None
+        ]
 
     whole = outputs_and_grads()
     monkeypatch.setattr(contraction, "CHUNK_ELEMENTS", 100)  # forces chunks of a few rows
@@ -186,6 +200,7 @@ def test_reused_features_of_several_inputs_equal_fresh_ones(float64):
         torch.testing.assert_close(model(x), fresh[0], atol=1e-15, rtol=0)
         torch.testing.assert_close(model(z), fresh[1], atol=1e-15, rtol=0)
         z.mul_(0.5)  # edited in place: the memo notices the new version
-        torch.testing.assert_close(model(z), KAN([2, 3, 1], grid=5, seed=0, noise_scale=1.0)(z),
-                                   atol=1e-15, rtol=0)
+        torch.testing.assert_close(
+            model(z), KAN([2, 3, 1], grid=5, seed=0, noise_scale=1.0)(z), atol=1e-15, rtol=0
+        )
     assert model.layers[0]._memo == {}

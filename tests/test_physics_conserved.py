@@ -51,8 +51,7 @@ def test_harmonic_oscillator_example_recovers_the_energy(no_files_written):
     x, p = harmonic_oscillator.X, harmonic_oscillator.P
     found = result.details
     assert found.count == 1
-    assert compare_laws(found.expressions[0], (x**2 + p**2) / 2, [x, p],
-                        ignore_constant=True).exact
+    assert compare_laws(found.expressions[0], (x**2 + p**2) / 2, [x, p], ignore_constant=True).exact
     assert result.metrics["fresh_residual"] < 1e-3
     # the KAN itself is a function of the energy: affine in x^2 + p^2 to R^2 > 0.9999
     states = uniform(500, harmonic_oscillator.RANGES, 7)
@@ -60,7 +59,9 @@ def test_harmonic_oscillator_example_recovers_the_energy(no_files_written):
     energy = states.pow(2).sum(1)
     design = torch.stack([energy, torch.ones_like(energy)], 1)
     fitted = design @ torch.linalg.lstsq(design, values[:, None]).solution[:, 0]
-    assert 1 - float((fitted - values).pow(2).sum() / (values - values.mean()).pow(2).sum()) > 0.9999
+    assert (
+        1 - float((fitted - values).pow(2).sum() / (values - values.mean()).pow(2).sum()) > 0.9999
+    )
 
 
 @pytest.mark.slow
@@ -71,8 +72,10 @@ def test_isotropic_oscillator_example_finds_all_three_invariants(no_files_writte
     assert found.count == 3 and found.rank == 3
     references = list(isotropic_oscillator.REFERENCE.values())
     for expr in found.expressions:
-        assert any(compare_laws(expr, ref, isotropic_oscillator.SYMBOLS,
-                                ignore_constant=True).exact for ref in references)
+        assert any(
+            compare_laws(expr, ref, isotropic_oscillator.SYMBOLS, ignore_constant=True).exact
+            for ref in references
+        )
     # the fourth invariant is among the minimal combinations found, and the known
     # relation holds for the reference forms
     h1, h2, l_, k_ = references
@@ -83,8 +86,10 @@ def test_isotropic_oscillator_example_finds_all_three_invariants(no_files_writte
 def test_a_damped_oscillator_has_no_conserved_quantity(no_files_written):
     def damped(states):
         return torch.stack([states[:, 1], -states[:, 0] - 0.5 * states[:, 1]], 1)
-    found = find_conserved_quantities(damped, uniform(400, [(-1, 1), (-1, 1)], 2), ["x", "p"],
-                                      steps=(8, 12))
+
+    found = find_conserved_quantities(
+        damped, uniform(400, [(-1, 1), (-1, 1)], 2), ["x", "p"], steps=(8, 12)
+    )
     assert found.count == 0 and found.expressions == []
     assert all(not stage.accepted and stage.residual > 1e-2 for stage in found.stages)
 

@@ -26,8 +26,9 @@ def test_linear_elastic_prior_recovers_lame_constants_on_linear_data():
     f11, _, _, _, f22, _, _, _, f33 = [s for s in deformation_symbols()]
     expected = (lam + 2 * mu) * f11 + lam * f22 + lam * f33 - (3 * lam + 2 * mu)
     assert r2 == pytest.approx(1.0, abs=1e-12)
-    assert float(sympy.expand(expr - expected).subs({s: 1.1 for s in deformation_symbols()})) \
-        == pytest.approx(0, abs=1e-9)
+    assert float(
+        sympy.expand(expr - expected).subs({s: 1.1 for s in deformation_symbols()})
+    ) == pytest.approx(0, abs=1e-9)
     expr, r2 = linear_elastic_prior(F, stress[:, 0, 1], (0, 1))
     assert r2 == pytest.approx(1.0, abs=1e-12) and len(expr.free_symbols) == 2
 
@@ -35,6 +36,7 @@ def test_linear_elastic_prior_recovers_lame_constants_on_linear_data():
 def test_determinant_feature_is_det_f():
     F, _ = neo_hookean.sample(5, 0.3, 1)
     from kanscience.physics import term_matrix
+
     det = term_matrix([determinant_feature()], deformation_symbols(), F.reshape(-1, 9))[:, 0]
     assert torch.allclose(det, torch.linalg.det(F))
 
@@ -51,7 +53,8 @@ def test_neo_hookean_example_recovers_both_components(no_files_written):
     fitted = result.details["tau11"].expression
     assert float(fitted.coeff(f11**2)) == pytest.approx(float(mu), rel=0.02)
     assert float(fitted.coeff(sympy.log(sympy.Symbol("J", real=True)))) == pytest.approx(
-        float(lam), rel=0.02)
+        float(lam), rel=0.02
+    )
 
 
 def test_fit_constitutive_rejects_bad_input():

@@ -10,7 +10,6 @@ import pytest
 import sympy
 import torch
 
-from kanscience.formula import formula_to_torch
 from kanscience.physics import (
     SingularMassMatrixError,
     canonical_lagrangian,
@@ -20,6 +19,7 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
+from kanscience.symbolic._formula import formula_to_torch
 from physics_examples import pendulum, relativistic_particle, uniform
 
 q, v = sympy.symbols("q qdot", real=True)
@@ -38,8 +38,9 @@ def test_accelerations_of_two_coupled_degrees_of_freedom():
     q1, q2, v1, v2 = sympy.symbols("q1 q2 v1 v2", real=True)
     expr = v1**2 + v1 * v2 + v2**2 - q1**2 / 2 - q1 * q2 + v1 * q2
     states = uniform(40, [(-1, 1)] * 4, 1)
-    got = lagrangian_accelerations(formula_to_torch(expr, [q1, q2, v1, v2]), states[:, :2],
-                                   states[:, 2:])
+    got = lagrangian_accelerations(
+        formula_to_torch(expr, [q1, q2, v1, v2]), states[:, :2], states[:, 2:]
+    )
     # by hand: M = [[2, 1], [1, 2]], F = (-q1 - q2 - v2, -q1 + v1)
     mass = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     s = states
@@ -74,8 +75,13 @@ def test_canonical_lagrangian_fixes_the_gauge():
 def test_rk4_rollout_is_fourth_order_on_the_harmonic_oscillator():
     errors = []
     for dt in (0.1, 0.05):
-        qs, _ = rollout(lambda a, b: -a, torch.ones(1, 1, dtype=torch.float64),
-                        torch.zeros(1, 1, dtype=torch.float64), dt, round(2 / dt))
+        qs, _ = rollout(
+            lambda a, b: -a,
+            torch.ones(1, 1, dtype=torch.float64),
+            torch.zeros(1, 1, dtype=torch.float64),
+            dt,
+            round(2 / dt),
+        )
         errors.append(abs(float(qs[-1, 0, 0]) - math.cos(2.0)))
     assert 14 < errors[0] / errors[1] < 18  # 2^4
     with pytest.raises(ValueError, match="dt"):
@@ -110,6 +116,7 @@ def test_fit_lagrangian_rejects_bad_input():
         fit_lagrangian(qs, vs, torch.zeros(30, 2))
     with pytest.raises(ValueError, match="model must be a KAN with 2 inputs"):
         from kanscience import KAN
+
         fit_lagrangian(qs, vs, -qs, model=KAN([3, 1]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -127,7 +134,9 @@ def test_fit_lagrangian_with_two_decoupled_degrees_of_freedom(no_files_written):
     # two decoupled parts: the data fix each only up to its own scale, so the law is
     # reported as the sum of the parts, each in its canonical scale
     assert found.null_dim == 2
-    parts = [canonical_lagrangian(v1**2 + sympy.cos(q1), [q1, q2], [v1, v2]),
-             canonical_lagrangian((v2**2 - q2**2) / 2, [q1, q2], [v1, v2])]
+    parts = [
+        canonical_lagrangian(v1**2 + sympy.cos(q1), [q1, q2], [v1, v2]),
+        canonical_lagrangian((v2**2 - q2**2) / 2, [q1, q2], [v1, v2]),
+    ]
     assert found.expression is not None and sympy.expand(found.expression - sum(parts)) == 0
     assert found.error < 1e-10

@@ -1,4 +1,4 @@
-"""Learned-versus-true plots: kanscience.physics.plot and the physics examples' figures.
+"""Learned-versus-true plots: kanscience.physics._plot and the physics examples' figures.
 
 The figures are checked through their data: the curves, markers and contour lines read
 back from the Figure must show the learned law on top of the true one after the gauge.
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sympy
 
-from kanscience.physics.plot import (
+from kanscience.physics._plot import (
     LawContours,
     LawCurves,
     LawParity,
@@ -93,8 +93,7 @@ def test_contour_panel_draws_learned_level_sets_on_the_true_ones(no_files_writte
     x = np.linspace(-1, 1, 81)
     gx, gy = np.meshgrid(x, x)
     true = (gx**2 + gy**2) / 2
-    panel = LawContours(x, x, true, {"learned": 2 * true + 1e-3 * gx, "flat": 0 * true},
-                        n_levels=3)
+    panel = LawContours(x, x, true, {"learned": 2 * true + 1e-3 * gx, "flat": 0 * true}, n_levels=3)
     np.testing.assert_allclose(panel.levels, [0.25, 0.5, 0.75])
     fig = plot_law_comparison([panel])
     true_set, learned_set = fig.axes[0].collections  # the constant law has no level sets
@@ -209,8 +208,9 @@ def test_pendulum_plot_shows_lagrangian_slices_and_accelerations(no_files_writte
     np.testing.assert_allclose(_lines(along_qdot)["true"].get_ydata(), v**2 / 2 + 1, atol=1e-12)
     for ax in (along_q, along_qdot):
         lines = _lines(ax)
-        np.testing.assert_allclose(lines["formula"].get_ydata(), lines["true"].get_ydata(),
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            lines["formula"].get_ydata(), lines["true"].get_ydata(), atol=1e-9
+        )
     lines = _lines(accelerations)
     true = lines["KAN"].get_xdata()
     np.testing.assert_allclose(lines["formula"].get_ydata(), true, atol=1e-9)
@@ -219,8 +219,9 @@ def test_pendulum_plot_shows_lagrangian_slices_and_accelerations(no_files_writte
     fig.savefig(os.devnull)  # draws without a warning (warnings are errors here)
 
 
-def test_run_as_script_writes_the_plot_only_with_the_flag(schwarzschild_result, tmp_path,
-                                                          monkeypatch, capsys):
+def test_run_as_script_writes_the_plot_only_with_the_flag(
+    schwarzschild_result, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
 
     def main(**options):  # the case ran once, in the fixture

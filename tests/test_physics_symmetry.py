@@ -23,8 +23,9 @@ PAINLEVE = 2 * sympy.sqrt(R) + sympy.log((sympy.sqrt(R) - 1) / (sympy.sqrt(R) + 
 
 
 def test_schwarzschild_metric_in_cartesian_like_coordinates():
-    g = metric_function(schwarzschild_metric(1), XYZ)(torch.tensor([[2.0, 0.0, 0.0]],
-                                                                   dtype=torch.float64))[0]
+    g = metric_function(schwarzschild_metric(1), XYZ)(
+        torch.tensor([[2.0, 0.0, 0.0]], dtype=torch.float64)
+    )[0]
     expected = torch.diag(torch.tensor([-0.5, 2.0, 1.0, 1.0], dtype=torch.float64))
     assert torch.allclose(g, expected)
 
@@ -49,8 +50,12 @@ def test_shifted_spatial_metric_formula_with_a_mixed_term():
     mixed = torch.tensor([0.5, 0.0, 0.0], dtype=torch.float64)
     for n in range(2):
         f = grad[n]
-        expected = torch.eye(3, dtype=torch.float64) - torch.outer(mixed, f) - torch.outer(f, mixed) \
+        expected = (
+            torch.eye(3, dtype=torch.float64)
+            - torch.outer(mixed, f)
+            - torch.outer(f, mixed)
             - torch.outer(f, f)
+        )
         assert torch.allclose(got[n], expected)
 
 

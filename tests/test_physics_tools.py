@@ -30,11 +30,17 @@ x, y, r = sympy.symbols("x y r", positive=True)
 
 
 # ------------------------------------------------------------------ snapping
-@pytest.mark.parametrize("value, expected", [
-    (0.50004, sympy.Rational(1, 2)), (0.416668, sympy.Rational(5, 12)),
-    (0.2777781, sympy.Rational(5, 18)), (-2.0001, sympy.Integer(-2)),
-    (6.28319, 2 * sympy.pi), (1e-14, sympy.Integer(0)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.50004, sympy.Rational(1, 2)),
+        (0.416668, sympy.Rational(5, 12)),
+        (0.2777781, sympy.Rational(5, 18)),
+        (-2.0001, sympy.Integer(-2)),
+        (6.28319, 2 * sympy.pi),
+        (1e-14, sympy.Integer(0)),
+    ],
+)
 def test_snap_number_picks_the_simplest_value_within_tolerance(value, expected):
     assert snap_number(value) == expected
 
@@ -59,7 +65,11 @@ def test_normalize_scale_drops_the_constant_and_divides_by_the_first_term():
 
 # ------------------------------------------------------------------ terms
 def test_split_and_unique_terms():
-    assert split_terms(3 * x + y**2 / 2 - 1, [x, y]) == [(-1, 1), (3, x), (sympy.Rational(1, 2), y**2)]
+    assert split_terms(3 * x + y**2 / 2 - 1, [x, y]) == [
+        (-1, 1),
+        (3, x),
+        (sympy.Rational(1, 2), y**2),
+    ]
     assert unique_terms([-sympy.cos(x), 2 * x + sympy.cos(x), 5], [x]) == [sympy.cos(x), x]
     assert polynomial_terms([x, y], 2) == [x, y, x**2, x * y, y**2]
     with pytest.raises(ValueError, match="degree"):
@@ -69,10 +79,13 @@ def test_split_and_unique_terms():
 def test_term_matrix_and_gradient_match_closed_forms():
     points = torch.tensor([[1.0, 2.0], [0.5, 3.0]], dtype=torch.float64)
     values = term_matrix([x * y, sympy.sin(x)], [x, y], points)
-    assert torch.allclose(values, torch.stack([points[:, 0] * points[:, 1],
-                                               torch.sin(points[:, 0])], 1))
+    assert torch.allclose(
+        values, torch.stack([points[:, 0] * points[:, 1], torch.sin(points[:, 0])], 1)
+    )
     grad = expression_gradient(x**2 * y, [x, y], points)
-    assert torch.allclose(grad, torch.stack([2 * points[:, 0] * points[:, 1], points[:, 0] ** 2], 1))
+    assert torch.allclose(
+        grad, torch.stack([2 * points[:, 0] * points[:, 1], points[:, 0] ** 2], 1)
+    )
 
 
 # ------------------------------------------------------------------ sparse solvers
@@ -80,8 +93,9 @@ def test_sparse_null_vectors_finds_every_minimal_combination():
     g = torch.Generator().manual_seed(0)
     s = torch.rand(300, 3, generator=g, dtype=torch.float64)
     # columns: s0, s1, s0 + s1, 2 s2, s2, s0*s1 -> null space: {0,1,2} and {3,4}
-    a = torch.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 1], 2 * s[:, 2], s[:, 2],
-                     s[:, 0] * s[:, 1]], 1)
+    a = torch.stack(
+        [s[:, 0], s[:, 1], s[:, 0] + s[:, 1], 2 * s[:, 2], s[:, 2], s[:, 0] * s[:, 1]], 1
+    )
     found = sparse_null_vectors(a)
     assert found.null_dim == 2
     assert sorted(found.supports) == [(0, 1, 2), (3, 4)]
@@ -90,8 +104,9 @@ def test_sparse_null_vectors_finds_every_minimal_combination():
 
 
 def test_sparse_null_vectors_reports_trivial_columns():
-    a = torch.stack([torch.zeros(20, dtype=torch.float64), torch.linspace(0, 1, 20,
-                     dtype=torch.float64)], 1)
+    a = torch.stack(
+        [torch.zeros(20, dtype=torch.float64), torch.linspace(0, 1, 20, dtype=torch.float64)], 1
+    )
     found = sparse_null_vectors(a)
     assert found.trivial == (0,) and found.null_dim == 0 and found.vectors == []
 
@@ -103,8 +118,9 @@ def test_sparse_regression_recovers_a_sparse_law_exactly():
     theta = torch.cat([torch.ones(200, 1, dtype=torch.float64), u], 1)
     fit = sparse_regression(theta, y)
     assert fit.support == (0, 2, 5)
-    assert torch.allclose(fit.coefficients[[0, 2, 5]],
-                          torch.tensor([2.0, 1.5, -0.25], dtype=torch.float64))
+    assert torch.allclose(
+        fit.coefficients[[0, 2, 5]], torch.tensor([2.0, 1.5, -0.25], dtype=torch.float64)
+    )
     # the greedy path (forced by max_subsets=0) finds it too
     assert sparse_regression(theta, y, max_subsets=0).support == (0, 2, 5)
 
@@ -119,7 +135,9 @@ def test_sparse_solvers_reject_bad_input():
 # ------------------------------------------------------------------ comparison
 def test_compare_laws_measures_scale_coefficients_and_spurious_terms():
     c = compare_laws(2.01 * x**2 + 2 * y**2 + 0.001 * x, (x**2 + y**2) / 2, [x, y])
-    assert math.isclose(c.scale, 4.02) and math.isclose(c.coefficient_error, 0.005 / 1.005, rel_tol=1e-9)
+    assert math.isclose(c.scale, 4.02) and math.isclose(
+        c.coefficient_error, 0.005 / 1.005, rel_tol=1e-9
+    )
     assert math.isclose(c.spurious, 0.001 / 2.01) and not c.exact
     assert [str(t) for t in c.extra] == ["x"] and c.missing == ()
     assert compare_laws(3 * x**2 + 3 * y**2 + 7, x**2 + y**2, [x, y], ignore_constant=True).exact
@@ -134,8 +152,9 @@ def test_univariate_formula_finds_the_transform_that_makes_the_law_sparse():
     assert fit.transform == "1/y" and fit.terms == 2
     assert sympy.simplify(fit.expression - sympy.sqrt(r) / (r - 1)) == 0
     with pytest.raises(ValueError, match="no transform"):
-        univariate_formula(values, torch.special.gammaln(values) + torch.sin(7 * values), r,
-                           max_terms=1)
+        univariate_formula(
+            values, torch.special.gammaln(values) + torch.sin(7 * values), r, max_terms=1
+        )
 
 
 # ------------------------------------------------------------------ edge candidates
@@ -154,7 +173,8 @@ def test_edge_candidates_find_even_composites(float64):
     model = KAN([1, 1], grid=20, seed=0)
     points = torch.linspace(-0.99, 0.99, 400)[:, None]
     target = -torch.sqrt(1 - points**2) + 0.3 * points  # linear part: a total derivative
-    from kanscience.splines import fit_coefficients
+    from kanscience.core._splines import fit_coefficients
+
     layer = model.layers[0]
     model.update_grid_(points)
     layer.scale_base.data.zero_()

@@ -15,8 +15,8 @@ import torch
 from matplotlib.figure import Figure
 
 from kanscience import KAN, attribute
-from kanscience.plot import edge_color, plot
-from kanscience.trace import trace
+from kanscience.core._trace import trace
+from kanscience.plot._diagram import edge_color, plot
 
 F64 = torch.float64
 
@@ -84,16 +84,23 @@ def test_path_writes_exactly_that_file(no_files_written):
 
 def test_edge_color_code():
     assert [edge_color(1, 0), edge_color(0, 1), edge_color(0.5, 1), edge_color(0, 0)] == [
-        "black", "red", "purple", None]
+        "black",
+        "red",
+        "purple",
+        None,
+    ]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"in_vars": ["a", "b"]}, ValueError, "in_vars must name all 3"),
-    ({"out_vars": "y"}, TypeError, "out_vars must be a list"),
-    ({"beta": 0}, ValueError, "beta must be a finite number > 0"),
-    ({"scale": -1.0}, ValueError, "scale must be"),
-    ({"scale": "big"}, TypeError, "scale must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"in_vars": ["a", "b"]}, ValueError, "in_vars must name all 3"),
+        ({"out_vars": "y"}, TypeError, "out_vars must be a list"),
+        ({"beta": 0}, ValueError, "beta must be a finite number > 0"),
+        ({"scale": -1.0}, ValueError, "scale must be"),
+        ({"scale": "big"}, TypeError, "scale must be a positive number"),
+    ],
+)
 def test_bad_input(kwargs, error, match):
     model, x = model_and_data()
     with pytest.raises(error, match=match):

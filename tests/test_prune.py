@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kanscience import KAN, attribute, create_dataset, fit
-from kanscience.prune import (
+from kanscience.analysis._prune import (
     PruneResult,
     important_nodes,
     prune,
@@ -16,7 +16,7 @@ from kanscience.prune import (
     prune_inputs,
     prune_nodes,
 )
-from kanscience.surgery import remove_node
+from kanscience.analysis._surgery import remove_node
 
 F64 = torch.float64
 
@@ -135,8 +135,7 @@ def test_mixed_arity_pruning_matches_pykan(float64):
     model.set_symbolic_(0, 2, 3, "x^2", (1.0, 0.2, 0.5, 0.0), mode="ns")
     x = inputs()
     ours = prune_nodes(model, x, active=[[0, 2], [0, 1]], absorb_constants=False).model
-    theirs = pykan_model(model, x).prune_node(active_neurons_id=[[0, 2], [0, 1]],
-                                              log_history=False)
+    theirs = pykan_model(model, x).prune_node(active_neurons_id=[[0, 2], [0, 1]], log_history=False)
     assert theirs.width == ours.width
     assert (ours(x) - theirs(x)).abs().max() < 1e-12
 
@@ -192,26 +191,29 @@ def test_pruning_keeps_exactly_the_two_used_inputs(trained_on_two_of_five, no_fi
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, error, match", [
-    (lambda m, x: prune_nodes(m, x, threshold=-0.1), ValueError, "threshold must be a finite"),
-    (lambda m, x: prune_nodes(m, x, threshold=float("nan")), ValueError, "finite number >= 0"),
-    (lambda m, x: prune_nodes(m, x, threshold="0.1"), TypeError, "threshold must be a real"),
-    (lambda m, x: prune_edges(m, x, threshold=True), TypeError, "threshold must be a real"),
-    (lambda m, x: prune(m, x, node_th=-1), ValueError, "node_th must be"),
-    (lambda m, x: prune(m, x, edge_th=float("inf")), ValueError, "edge_th must be"),
-    (lambda m, x: prune_nodes(m, x[:, :2]), ValueError, r"shape \(batch, 3\)"),
-    (lambda m, x: prune_nodes(m, x[:1]), ValueError, "at least 2 samples"),
-    (lambda m, x: prune_nodes(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
-    (lambda m, x: prune_nodes(m, x * float("nan")), ValueError, "finite"),
-    (lambda m, x: prune_nodes(m, x, active=[[0]]), ValueError, "each of the 2 hidden"),
-    (lambda m, x: prune_nodes(m, x, active=[[0], [9]]), ValueError, "out of range"),
-    (lambda m, x: prune_nodes(m, x, active=[[0, 0], [0]]), ValueError, "repeats a node"),
-    (lambda m, x: prune_nodes(m, x, active=[[], [0]]), ValueError, "is empty"),
-    (lambda m, x: prune_inputs(m, x, active_inputs=[0, 3]), ValueError, "out of range"),
-    (lambda m, x: prune_inputs(m, x, active_inputs="01"), TypeError, "list of node indices"),
-    (lambda m, x: prune_nodes(m, x, absorb_constants=1), TypeError, "absorb_constants"),
-    (lambda m, x: prune_nodes(torch.nn.Linear(3, 1), x), TypeError, "kanscience KAN"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m, x: prune_nodes(m, x, threshold=-0.1), ValueError, "threshold must be a finite"),
+        (lambda m, x: prune_nodes(m, x, threshold=float("nan")), ValueError, "finite number >= 0"),
+        (lambda m, x: prune_nodes(m, x, threshold="0.1"), TypeError, "threshold must be a real"),
+        (lambda m, x: prune_edges(m, x, threshold=True), TypeError, "threshold must be a real"),
+        (lambda m, x: prune(m, x, node_th=-1), ValueError, "node_th must be"),
+        (lambda m, x: prune(m, x, edge_th=float("inf")), ValueError, "edge_th must be"),
+        (lambda m, x: prune_nodes(m, x[:, :2]), ValueError, r"shape \(batch, 3\)"),
+        (lambda m, x: prune_nodes(m, x[:1]), ValueError, "at least 2 samples"),
+        (lambda m, x: prune_nodes(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
+        (lambda m, x: prune_nodes(m, x * float("nan")), ValueError, "finite"),
+        (lambda m, x: prune_nodes(m, x, active=[[0]]), ValueError, "each of the 2 hidden"),
+        (lambda m, x: prune_nodes(m, x, active=[[0], [9]]), ValueError, "out of range"),
+        (lambda m, x: prune_nodes(m, x, active=[[0, 0], [0]]), ValueError, "repeats a node"),
+        (lambda m, x: prune_nodes(m, x, active=[[], [0]]), ValueError, "is empty"),
+        (lambda m, x: prune_inputs(m, x, active_inputs=[0, 3]), ValueError, "out of range"),
+        (lambda m, x: prune_inputs(m, x, active_inputs="01"), TypeError, "list of node indices"),
+        (lambda m, x: prune_nodes(m, x, absorb_constants=1), TypeError, "absorb_constants"),
+        (lambda m, x: prune_nodes(torch.nn.Linear(3, 1), x), TypeError, "kanscience KAN"),
+    ],
+)
 def test_bad_input_is_rejected_and_model_unchanged(call, error, match):
     model, x = KAN([3, 4, [1, 1], 1], seed=0, dtype=F64), inputs()
     state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -15,11 +15,19 @@ import pytest
 import torch
 
 from kanscience import Dataset, fit, load_feynman
-from kanscience.hypothesis import detect_separability
+from kanscience.structure._hypothesis import detect_separability
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "separability_trained.py"
-FAST = {"steps": 15, "finetune": 10, "train_num": 300, "val_num": 100, "grid": 3,
-        "lamb": 1e-3, "grids": (6,), "seeds": (0,)}
+FAST = {
+    "steps": 15,
+    "finetune": 10,
+    "train_num": 300,
+    "val_num": 100,
+    "grid": 3,
+    "lamb": 1e-3,
+    "grids": (6,),
+    "seeds": (0,),
+}
 
 
 def _benchmark():
@@ -35,16 +43,20 @@ def bench():
     return _benchmark()
 
 
-@pytest.mark.parametrize("eq_id, candidate, label, groups", [
-    ("I.12.1", "log", "multiplicative", ((0,), (1,))),          # mu * Nn
-    ("II.38.14", "log", "multiplicative", ((0,), (1,))),        # Y / (2 (1 + sigma))
-    ("I.10.7", "log", "multiplicative", ((0,), (1, 2))),        # m_0 / sqrt(1 - v^2 / c^2)
-    ("I.18.12", "product", "multiplicative", ((0,), (1,), (2,))),  # r F sin(theta): y <> 0
-    ("I.6.2", "log", "none", ((0, 1),)),                        # gaussian in theta / sigma
-    ("I.26.2", "identity", "none", ((0, 1),)),                  # asin(n sin(theta_2))
-])
-def test_trained_surrogate_has_the_formula_separability(bench, eq_id, candidate, label, groups,
-                                                        no_files_written):
+@pytest.mark.parametrize(
+    "eq_id, candidate, label, groups",
+    [
+        ("I.12.1", "log", "multiplicative", ((0,), (1,))),  # mu * Nn
+        ("II.38.14", "log", "multiplicative", ((0,), (1,))),  # Y / (2 (1 + sigma))
+        ("I.10.7", "log", "multiplicative", ((0,), (1, 2))),  # m_0 / sqrt(1 - v^2 / c^2)
+        ("I.18.12", "product", "multiplicative", ((0,), (1,), (2,))),  # r F sin(theta): y <> 0
+        ("I.6.2", "log", "none", ((0, 1),)),  # gaussian in theta / sigma
+        ("I.26.2", "identity", "none", ((0, 1),)),  # asin(n sin(theta_2))
+    ],
+)
+def test_trained_surrogate_has_the_formula_separability(
+    bench, eq_id, candidate, label, groups, no_files_written
+):
     """One candidate each (the benchmark also fits a plain KAN and compares)."""
     (eq,) = load_feynman([eq_id])
     assert bench.truth(eq) == (label, frozenset(frozenset(g) for g in groups))
@@ -61,8 +73,9 @@ def test_trained_surrogate_has_the_formula_separability(bench, eq_id, candidate,
 def test_candidates_and_selection(bench):
     positive, mixed = load_feynman(["I.12.1", "I.26.2"])  # y > 0; y changes sign
     for eq, expected in ((positive, ["log", "identity"]), (mixed, ["product", "identity"])):
-        info = bench.train_surrogate(eq, steps=1, finetune=0, train_num=50, val_num=20,
-                                     grids=(), seeds=(0,))[2]
+        info = bench.train_surrogate(
+            eq, steps=1, finetune=0, train_num=50, val_num=20, grids=(), seeds=(0,)
+        )[2]
         assert list(info["candidates"]) == expected
         errors = [info["candidates"][k]["error"] for k in expected]
         first_accurate = next(k for k, e in zip(expected, errors) if e <= 3.0 * min(errors))
@@ -75,10 +88,17 @@ def test_product_candidate_starts_near_one_and_converges(bench):
     sum) the same fit reaches < 1%."""
     (eq,) = load_feynman(["II.2.42"])
     data = eq.dataset(train_num=500, test_num=200, seed=0, dtype=torch.float64)
-    x_mean, x_std, y_rms = data.train_input.mean(0), data.train_input.std(0), \
-        data.train_label.pow(2).mean().sqrt()
-    scaled = Dataset((data.train_input - x_mean) / x_std, data.train_label / y_rms,
-                     (data.test_input - x_mean) / x_std, data.test_label / y_rms)
+    x_mean, x_std, y_rms = (
+        data.train_input.mean(0),
+        data.train_input.std(0),
+        data.train_label.pow(2).mean().sqrt(),
+    )
+    scaled = Dataset(
+        (data.train_input - x_mean) / x_std,
+        data.train_label / y_rms,
+        (data.test_input - x_mean) / x_std,
+        data.test_label / y_rms,
+    )
     errors = {}
     for start in ("random", "ones"):
         model = bench._new_model("product", 5, bench.SurrogateConfig(), seed=0)
@@ -120,8 +140,9 @@ def test_grid_points_add_the_box_corners(bench):
 
 def test_surrogate_is_float64_and_differentiable_twice(bench):
     (eq,) = load_feynman(["I.12.1"])
-    f, x, _ = bench.train_surrogate(eq, steps=1, finetune=0, train_num=50, val_num=20,
-                                    grids=(), seeds=(0,), candidates=("log",))
+    f, x, _ = bench.train_surrogate(
+        eq, steps=1, finetune=0, train_num=50, val_num=20, grids=(), seeds=(0,), candidates=("log",)
+    )
     z = x[:5].clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(z).sum(), z, create_graph=True)
     (hess,) = torch.autograd.grad(grad[:, 0].sum(), z)

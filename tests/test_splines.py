@@ -7,20 +7,25 @@ import numpy as np
 import pytest
 import torch
 
-from kanscience import splines
+from kanscience.core import _splines as splines
 
 kan_spline = pytest.importorskip("kan.spline")
 
 
 def random_grid(n_in: int, n_knots: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return torch.sort(torch.rand(n_in, n_knots, generator=g, dtype=torch.float64) * 2 - 1, dim=1).values
+    return torch.sort(
+        torch.rand(n_in, n_knots, generator=g, dtype=torch.float64) * 2 - 1, dim=1
+    ).values
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 5])
 def test_basis_equals_pykan_on_nonuniform_grid(k):
     grid = random_grid(3, 14, seed=k)
-    x = torch.rand(400, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2.4 - 1.2
+    x = (
+        torch.rand(400, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2.4
+        - 1.2
+    )
     ours = splines.basis_matrix(x, grid, k)
     theirs = kan_spline.B_batch(x, grid, k=k).to(torch.float64)
     torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=0)
@@ -44,8 +49,14 @@ def test_bases_vanish_outside_the_extended_grid():
 def test_polynomials_of_degree_k_are_reproduced_exactly(k):
     grid = random_grid(1, 9 + 2 * k, seed=10 + k)
     inner = grid[:, k : grid.shape[1] - k]
-    x = torch.linspace(float(inner[0, 0]), float(inner[0, -1]) - 1e-9, 200, dtype=torch.float64)[:, None]
-    y = (0.3 - 1.2 * x + 0.7 * x**2 - 0.4 * x**3 * (k >= 3))[..., None] if k >= 2 else (0.3 - 1.2 * x)[..., None]
+    x = torch.linspace(float(inner[0, 0]), float(inner[0, -1]) - 1e-9, 200, dtype=torch.float64)[
+        :, None
+    ]
+    y = (
+        (0.3 - 1.2 * x + 0.7 * x**2 - 0.4 * x**3 * (k >= 3))[..., None]
+        if k >= 2
+        else (0.3 - 1.2 * x)[..., None]
+    )
     coef = splines.fit_coefficients(x, y, grid, k)
     torch.testing.assert_close(splines.evaluate_splines(x, grid, coef, k), y, atol=1e-10, rtol=0)
 
@@ -61,7 +72,9 @@ def test_interpolation_error_falls_like_h_to_the_k_plus_1(k):
         x = torch.linspace(-1, 1 - 1e-12, 40 * num, dtype=torch.float64)[:, None]
         coef = splines.fit_coefficients(x, f(x)[..., None], grid, k)
         x_test = torch.linspace(-0.9, 0.9, 997, dtype=torch.float64)[:, None]
-        errors.append(float((splines.evaluate_splines(x_test, grid, coef, k)[..., 0] - f(x_test)).abs().max()))
+        errors.append(
+            float((splines.evaluate_splines(x_test, grid, coef, k)[..., 0] - f(x_test)).abs().max())
+        )
         widths.append(2.0 / num)
     slope = np.polyfit(np.log(widths), np.log(errors), 1)[0]
     assert slope == pytest.approx(k + 1, abs=0.35), errors
@@ -103,7 +116,9 @@ def test_least_squares_survives_a_degenerate_design():
     x = torch.full((50, 1), 0.3, dtype=torch.float64)  # every sample in one interval
     coef = splines.fit_coefficients(x, torch.ones(50, 1, 1, dtype=torch.float64), grid, 3)
     assert torch.isfinite(coef).all()
-    torch.testing.assert_close(splines.evaluate_splines(x, grid, coef, 3), torch.ones(50, 1, 1, dtype=torch.float64))
+    torch.testing.assert_close(
+        splines.evaluate_splines(x, grid, coef, 3), torch.ones(50, 1, 1, dtype=torch.float64)
+    )
 
 
 def test_uniform_grid_rejects_an_empty_range():

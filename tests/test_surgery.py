@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from kanscience import KAN, create_dataset, fit
-from kanscience.io import load, save
-from kanscience.surgery import (
+from kanscience.analysis._surgery import (
     auto_swap,
     connection_cost,
     module,
@@ -20,7 +19,8 @@ from kanscience.surgery import (
     subnodes_of,
     swap,
 )
-from kanscience.trace import trace
+from kanscience.core._trace import trace
+from kanscience.io._checkpoint import load, save
 
 F64 = torch.float64
 
@@ -58,8 +58,9 @@ def assert_same_model(model: KAN, snap: tuple[dict, list]) -> None:
 
 
 # --------------------------------------------------------------------------- swap
-@pytest.mark.parametrize("layer, i1, i2", [(1, 0, 1), (1, 2, 3), (1, 3, 2), (2, 1, 2), (2, 0, 0),
-                                           (-2, 2, -1)])
+@pytest.mark.parametrize(
+    "layer, i1, i2", [(1, 0, 1), (1, 2, 3), (1, 3, 2), (2, 1, 2), (2, 0, 0), (-2, 2, -1)]
+)
 def test_swap_keeps_outputs_to_1e12(layer, i1, i2):
     model, x = random_model(), inputs()
     swapped = swap(model, layer, i1, i2)
@@ -181,15 +182,18 @@ def test_select_nodes_keeps_dtype_grads_and_reorders_inputs():
     assert (small(x[:, [2, 0]]) - masked(x)[:, [1]]).abs().max() < 1e-6
 
 
-@pytest.mark.parametrize("nodes, error, match", [
-    ([None, None], ValueError, "one index list per layer"),
-    ([None, [], None], ValueError, "nodes\\[1\\] is empty"),
-    ([None, [0, 0], None], ValueError, "repeats a node"),
-    ([None, [2, 0], None], ValueError, "sum nodes .* before multiplication nodes"),
-    ([None, [0, 5], None], ValueError, "out of range"),
-    ([None, "01", None], TypeError, "must be a list of ints"),
-    ("abc", TypeError, "nodes must be a list"),
-])
+@pytest.mark.parametrize(
+    "nodes, error, match",
+    [
+        ([None, None], ValueError, "one index list per layer"),
+        ([None, [], None], ValueError, "nodes\\[1\\] is empty"),
+        ([None, [0, 0], None], ValueError, "repeats a node"),
+        ([None, [2, 0], None], ValueError, "sum nodes .* before multiplication nodes"),
+        ([None, [0, 5], None], ValueError, "out of range"),
+        ([None, "01", None], TypeError, "must be a list of ints"),
+        ("abc", TypeError, "nodes must be a list"),
+    ],
+)
 def test_select_nodes_rejects_bad_selections(nodes, error, match):
     model = KAN([3, [2, 1], 2], seed=0)
     with pytest.raises(error, match=match):
@@ -244,23 +248,27 @@ def test_set_mode_switches_an_ns_edge_to_its_symbolic_part():
 def test_module_masks_match_pykan_semantics():
     model = KAN([4, 4, [0, 1]], seed=0)
     first = module(model, 0, "[0,1]->[0,1]->[0,1]->[0]")
-    expected0 = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]],
-                             dtype=torch.float32)
+    expected0 = torch.tensor(
+        [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]], dtype=torch.float32
+    )
     assert torch.equal(first.layers[0].mask, expected0)
-    assert torch.equal(first.layers[1].mask, torch.tensor([[1, 0], [1, 0], [0, 1], [0, 1.]]))
+    assert torch.equal(first.layers[1].mask, torch.tensor([[1, 0], [1, 0], [0, 1], [0, 1.0]]))
     both = module(first, 0, [[2, 3], [2, 3], [2, 3], [1]])
     assert torch.equal(both.layers[0].mask, expected0)
     assert torch.equal(both.layers[1].mask, first.layers[1].mask)
 
 
-@pytest.mark.parametrize("chain, match", [
-    ("[0,1]", "at least a node group and a subnode group"),
-    ("[0,1]->[0,a]", "chain must look like"),
-    ("0,1->[1]", "chain must look like"),
-    ("[0,1]->[]", "is empty"),
-    ("[0,9]->[1]", "chain group 0 .* out of range"),
-    ("[0]->[0]->[0]->[0]->[0]->[0]", "spans 3 layer"),
-])
+@pytest.mark.parametrize(
+    "chain, match",
+    [
+        ("[0,1]", "at least a node group and a subnode group"),
+        ("[0,1]->[0,a]", "chain must look like"),
+        ("0,1->[1]", "chain must look like"),
+        ("[0,1]->[]", "is empty"),
+        ("[0,9]->[1]", "chain group 0 .* out of range"),
+        ("[0]->[0]->[0]->[0]->[0]->[0]", "spans 3 layer"),
+    ],
+)
 def test_module_rejects_malformed_chains(chain, match):
     model = KAN([4, 4, [0, 1]], seed=0)
     snap = snapshot(model)
@@ -271,7 +279,9 @@ def test_module_rejects_malformed_chains(chain, match):
 
 def test_module_blocks_stay_disconnected_after_training(no_files_written):
     """f = g(x1, x2) * h(x3, x4) on a modular [4, 4, [0, 1]] net: cross-block edges stay 0."""
-    f = lambda x: torch.exp(0.5 * (x[:, [0]] + x[:, [1]])) * (1.5 + torch.sin(x[:, [2]] * x[:, [3]]))
+    f = lambda x: (
+        torch.exp(0.5 * (x[:, [0]] + x[:, [1]])) * (1.5 + torch.sin(x[:, [2]] * x[:, [3]]))
+    )
     data = create_dataset(f, n_var=4, train_num=200, test_num=100, seed=0, dtype=F64)
     model = KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64)
     model = module(model, 0, "[0,1]->[0,1]->[0,1]->[0]")
@@ -281,9 +291,11 @@ def test_module_blocks_stay_disconnected_after_training(no_files_written):
     free = fit(KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64), data, steps=15, progress=False)
     assert history.test_loss[-1] < 2 * free.test_loss[-1]  # the imposed structure costs no accuracy
     acts = trace(model, data.test_input)
-    assert (acts[0].activations[:, :2, 2:] == 0).all() and (acts[0].activations[:, 2:, :2] == 0).all()
+    assert (acts[0].activations[:, :2, 2:] == 0).all() and (
+        acts[0].activations[:, 2:, :2] == 0
+    ).all()
     assert (acts[1].activations[:, :2, 1] == 0).all() and (acts[1].activations[:, 2:, 0] == 0).all()
-    from kanscience.hypothesis import separability
+    from kanscience.structure._hypothesis import separability
 
     result = separability(model, data.test_input, mode="mul")
     assert result.groups == ((0, 1), (2, 3))

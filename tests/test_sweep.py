@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from kanscience import KAN, create_dataset, fit, load_feynman
-from kanscience.sweep import (
+from kanscience.apps._sweep import (
     Job,
     LocalEngine,
     SerialEngine,
@@ -71,10 +71,12 @@ def test_dask_cluster_gives_the_sequential_numbers_and_keeps_a_failed_job(no_fil
     distributed = pytest.importorskip("distributed")
     jobs = job_grid(["I.12.1", "I.6.2a", "II.38.14"], seeds=[0, 1], settings=TINY)
     jobs.insert(3, Job("I.99.99", seed=0, settings=TINY))  # no such equation
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        table = sweep(jobs, engine="dask", address=cluster.scheduler_address, time_limit=120,
-                      progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        table = sweep(
+            jobs, engine="dask", address=cluster.scheduler_address, time_limit=120, progress=False
+        )
     assert list(table["dataset"]) == [job.name for job in jobs]
     assert list(table["seed"]) == [job.seed for job in jobs]
     failed = table.loc[3]
@@ -91,23 +93,30 @@ def test_dask_cluster_gives_the_sequential_numbers_and_keeps_a_failed_job(no_fil
 
 
 def test_local_processes_give_the_serial_numbers(no_files_written):
-    jobs = job_grid([quadratic_dataset, "I.12.1"], seeds=[5],
-                    settings=[TINY, {**TINY, "lamb": 0.01}])
+    jobs = job_grid(
+        [quadratic_dataset, "I.12.1"], seeds=[5], settings=[TINY, {**TINY, "lamb": 0.01}]
+    )
     local = sweep(jobs, engine=LocalEngine(workers=2), progress=False)
     serial = sweep(jobs, engine="serial", progress=False)
     assert (local["status"] == "ok").all()
     assert list(local["dataset"]) == ["quadratic_dataset"] * 2 + ["I.12.1"] * 2
     pd.testing.assert_frame_equal(local[METRICS], serial[METRICS], rtol=0, atol=0)
-    pd.testing.assert_frame_equal(serial[METRICS], _sequential(jobs), check_dtype=False,
-                                  rtol=0, atol=0)
+    pd.testing.assert_frame_equal(
+        serial[METRICS], _sequential(jobs), check_dtype=False, rtol=0, atol=0
+    )
     # a penalty changes the fit
     assert local.loc[0, "test_rmse"] != local.loc[1, "test_rmse"]
 
 
 def test_a_job_past_its_time_limit_is_stopped_and_reported():
     start = time.perf_counter()
-    table = sweep([Job("I.12.1", 0), Job("I.6.2a", 1)], function=slow_job, engine="serial",
-                  time_limit=0.3, progress=False)
+    table = sweep(
+        [Job("I.12.1", 0), Job("I.6.2a", 1)],
+        function=slow_job,
+        engine="serial",
+        time_limit=0.3,
+        progress=False,
+    )
     assert time.perf_counter() - start < 5  # each job alone would sleep 10 s
     assert list(table["status"]) == ["timeout", "timeout"]
     assert table.loc[0, "error"] == "JobTimeoutError: the job ran past time_limit=0.3 s"
@@ -142,16 +151,30 @@ def test_discover_job_reports_the_best_candidate(monkeypatch):
 
     def fake_discover(data, var_names, seed, **options):
         calls.append((data, var_names, seed, options))
-        best = discovery.Candidate(expr=mu * nn, complexity=3, test_rmse=1e-9, test_r2=1.0,
-                                   val_rmse=2e-9, source="log|y| [2, 1]")
+        best = discovery.Candidate(
+            expr=mu * nn,
+            complexity=3,
+            test_rmse=1e-9,
+            test_r2=1.0,
+            val_rmse=2e-9,
+            source="log|y| [2, 1]",
+        )
         worse = discovery.Candidate(expr=mu + nn, complexity=3, test_rmse=0.5, test_r2=0.9)
         return discovery.DiscoveryResult((best, worse), seconds=1.5)
 
     monkeypatch.setattr(discovery, "discover", fake_discover)
-    row = discover_job(Job("I.12.1", seed=4, settings={"steps": 7, "train_num": 30,
-                                                        "test_num": 20}))
-    assert row == {"formula": "Nn*mu", "complexity": 3, "test_rmse": 1e-9, "r2": 1.0,
-                   "val_rmse": 2e-9, "n_candidates": 2, "discover_seconds": 1.5}
+    row = discover_job(
+        Job("I.12.1", seed=4, settings={"steps": 7, "train_num": 30, "test_num": 20})
+    )
+    assert row == {
+        "formula": "Nn*mu",
+        "complexity": 3,
+        "test_rmse": 1e-9,
+        "r2": 1.0,
+        "val_rmse": 2e-9,
+        "n_candidates": 2,
+        "discover_seconds": 1.5,
+    }
     ((data, names, seed, options),) = calls
     assert names == ["mu", "Nn"] and seed == 4 and options == {"steps": 7}
     expected = load_feynman(["I.12.1"])[0].dataset(train_num=30, test_num=20, seed=4)
@@ -159,13 +182,16 @@ def test_discover_job_reports_the_best_candidate(monkeypatch):
     assert torch.equal(data.test_label, expected.test_label)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"colour": 1}, "ValueError: unknown settings ['colour']"),
-    ({"seed": 1}, "ValueError: settings must not contain 'seed'"),
-    ({"hidden": [2], "width": [2, 2, 1]}, "ValueError: give settings 'hidden' or 'width'"),
-    ({"dtype": "float77"}, "ValueError: settings['dtype'] must name a torch dtype"),
-    ({"width": [3, 2, 1], "steps": 1}, "ValueError: dataset has 2 inputs"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"colour": 1}, "ValueError: unknown settings ['colour']"),
+        ({"seed": 1}, "ValueError: settings must not contain 'seed'"),
+        ({"hidden": [2], "width": [2, 2, 1]}, "ValueError: give settings 'hidden' or 'width'"),
+        ({"dtype": "float77"}, "ValueError: settings['dtype'] must name a torch dtype"),
+        ({"width": [3, 2, 1], "steps": 1}, "ValueError: dataset has 2 inputs"),
+    ],
+)
 def test_bad_settings_are_reported_in_the_row(settings, message):
     table = sweep([Job("I.12.1", 0, settings)], engine="serial", progress=False)
     assert table.loc[0, "status"] == "error"
@@ -175,7 +201,8 @@ def test_bad_settings_are_reported_in_the_row(settings, message):
 def test_grid_orders_datasets_then_seeds_then_settings():
     jobs = job_grid(["a", "b"], seeds=[0, 1], settings=[{"steps": 1}, {"steps": 2}])
     assert [(j.dataset, j.seed, j.settings["steps"]) for j in jobs] == [
-        (d, s, n) for d in "ab" for s in (0, 1) for n in (1, 2)]
+        (d, s, n) for d in "ab" for s in (0, 1) for n in (1, 2)
+    ]
     table = sweep([], progress=False)
     assert list(table.columns) == ["dataset", "seed", "status", "error", "traceback", "wall_time"]
     assert len(table) == 0

@@ -1,4 +1,4 @@
-"""Tests for kanscience.symbolic: affine fits, suggestions, auto_symbolic, fix/unfix."""
+"""Tests for kanscience.symbolic._edges: affine fits, suggestions, auto_symbolic, fix/unfix."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sympy
 import torch
 
 from kanscience import KAN, fit
-from kanscience.functions import DEFAULT_LIBRARY, SymbolicFunction
-from kanscience.symbolic import (
+from kanscience.core._functions import DEFAULT_LIBRARY, SymbolicFunction
+from kanscience.symbolic._edges import (
     auto_symbolic,
     fit_affine,
     fix_symbolic,
@@ -77,8 +77,9 @@ def test_fit_affine_recovers_parameters(name):
     _, true, a_range, b_range = CASES[name]
     result = fit_affine(x, y, [name], a_range=a_range, b_range=b_range)
     assert result.params.shape == (1, 1, 4) and result.params.dtype == F64
-    torch.testing.assert_close(result.params[0, 0], torch.tensor(true, dtype=F64),
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        result.params[0, 0], torch.tensor(true, dtype=F64), rtol=0, atol=1e-6
+    )
     assert float(result.r2[0, 0]) == pytest.approx(1.0, abs=1e-12)
 
 
@@ -92,8 +93,10 @@ def test_fit_affine_vectorized_matches_single_fits():
         single = fit_affine(x[e], y[e], names, a_range=(0, 3), b_range=(-1, 1))
         torch.testing.assert_close(joint.r2[:, e], single.r2[:, 0], rtol=1e-9, atol=1e-9)
         for k, name in enumerate(names):  # same fitted curve (exp's b and c are redundant)
-            curves = [c * DEFAULT_LIBRARY[name].torch_fn(a * x[e] + b) + d
-                      for a, b, c, d in (joint.params[k, e], single.params[k, 0])]
+            curves = [
+                c * DEFAULT_LIBRARY[name].torch_fn(a * x[e] + b) + d
+                for a, b, c, d in (joint.params[k, e], single.params[k, 0])
+            ]
             torch.testing.assert_close(curves[0], curves[1], rtol=1e-6, atol=1e-6)
     # each edge's own function fits exactly, with parameters inside the ranges
     assert torch.all(torch.diagonal(joint.r2) > 1 - 1e-12)
@@ -112,7 +115,8 @@ def test_fit_affine_sign_step_and_zero():
     assert abs(c) == pytest.approx(1.5, abs=1e-9) and d == pytest.approx(0.5, abs=1e-9)
     # '0' is the best constant: c = 0, d = mean, r2 = 0
     assert result.params[1, 0, 2] == 0 and float(result.params[1, 0, 3]) == pytest.approx(
-        float(y.mean()), abs=1e-12)
+        float(y.mean()), abs=1e-12
+    )
     assert float(result.r2[1, 0]) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -128,21 +132,23 @@ def test_fit_affine_constant_and_degenerate_inputs():
     a, b = result.params[1, 0, :2]
     assert torch.isfinite(torch.log(a * x + b)).all()
     # a constant input: f(a x + b) is constant, so r2 = 0 but nothing is NaN
-    flat = fit_affine(torch.full((50,), 0.3, dtype=F64), torch.linspace(0, 1, 50, dtype=F64),
-                      ["sin", "x"])
+    flat = fit_affine(
+        torch.full((50,), 0.3, dtype=F64), torch.linspace(0, 1, 50, dtype=F64), ["sin", "x"]
+    )
     assert torch.isfinite(flat.params).all() and torch.all(flat.r2.abs() < 1e-12)
 
 
 def test_fit_affine_outside_domain_is_never_chosen():
     x = torch.linspace(-1, 1, 100, dtype=F64)
-    y = x ** 2
+    y = x**2
     result = fit_affine(x, y, ["sqrt", "arcsin", "log"])
     for k, name in enumerate(["sqrt", "arcsin", "log"]):
         a, b, c, d = result.params[k, 0]
         values = c * DEFAULT_LIBRARY[name].torch_fn(a * x + b) + d
         assert torch.isfinite(values).all()
         assert float(result.r2[k, 0]) == pytest.approx(
-            1 - float(((values - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()), abs=1e-10)
+            1 - float(((values - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()), abs=1e-10
+        )
     # nowhere defined on the data for any (a, b) in range -> r2 = -inf, params NaN
     never = fit_affine(x, y, ["log"], a_range=(5, 6), b_range=(-9, -8))
     assert never.r2[0, 0] == -math.inf and torch.isnan(never.params).all()
@@ -163,14 +169,17 @@ def test_fit_affine_beats_pykan_fit_params():
     assert float(ours.r2[0, 0]) > 0.9999
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"functions": ["nope"]}, "unknown symbolic function 'nope'"),
-    ({"functions": []}, "functions is empty"),
-    ({"a_range": (1, 0)}, "a_range must be finite with lo <= hi"),
-    ({"b_range": (0,)}, "b_range must be a pair"),
-    ({"grid_number": 2}, "grid_number must be an int >= 3"),
-    ({"iterations": 0}, "iterations must be an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"functions": ["nope"]}, "unknown symbolic function 'nope'"),
+        ({"functions": []}, "functions is empty"),
+        ({"a_range": (1, 0)}, "a_range must be finite with lo <= hi"),
+        ({"b_range": (0,)}, "b_range must be a pair"),
+        ({"grid_number": 2}, "grid_number must be an int >= 3"),
+        ({"iterations": 0}, "iterations must be an int >= 1"),
+    ],
+)
 def test_fit_affine_bad_input(kwargs, match):
     x = torch.linspace(0, 1, 10, dtype=F64)
     kwargs.setdefault("functions", ["sin"])
@@ -200,16 +209,17 @@ def test_symbolic_score_is_pykans():
 # ---------------------------------------------------------------- model level
 def splinify(model, x, grid=20):
     """A copy of a symbolic model whose edges are least-squares splines of the same curves."""
-    from kanscience import splines
-    from kanscience.trace import trace
+    from kanscience.core import _splines as splines
+    from kanscience.core._trace import trace
 
     with torch.no_grad():
         traces = trace(model, x)
         new = model.refine(grid, x)
         for t, kan_layer in zip(traces, new.layers):
             kan_layer.update_grid_(t.inputs)
-            kan_layer.coef.copy_(splines.fit_coefficients(t.inputs, t.activations,
-                                                          kan_layer.grid, kan_layer.k))
+            kan_layer.coef.copy_(
+                splines.fit_coefficients(t.inputs, t.activations, kan_layer.grid, kan_layer.k)
+            )
             kan_layer.scale_base.zero_()
             kan_layer.scale_sp.fill_(1.0)
             on = (kan_layer.mask != 0) | (kan_layer.symbolic_mask != 0)
@@ -226,8 +236,13 @@ def truth_model():
         for i in range(kan_layer.in_dim):
             for j in range(kan_layer.out_dim):
                 model.set_mode_(layer, i, j, "off")
-    for edge, name in (((0, 2, 0), "exp"), ((0, 0, 1), "x"), ((0, 1, 2), "sin"),
-                       ((1, 0, 0), "x"), ((1, 1, 0), "x")):
+    for edge, name in (
+        ((0, 2, 0), "exp"),
+        ((0, 0, 1), "x"),
+        ((0, 1, 2), "sin"),
+        ((1, 0, 0), "x"),
+        ((1, 1, 0), "x"),
+    ):
         model.set_symbolic_(*edge, name)
     return model
 
@@ -235,8 +250,10 @@ def truth_model():
 @pytest.fixture(scope="module")
 def inputs():
     gen = torch.Generator().manual_seed(0)
-    return (torch.rand(600, 3, generator=gen, dtype=F64) * 2 - 1,
-            torch.rand(600, 3, generator=gen, dtype=F64) * 2 - 1)
+    return (
+        torch.rand(600, 3, generator=gen, dtype=F64) * 2 - 1,
+        torch.rand(600, 3, generator=gen, dtype=F64) * 2 - 1,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -263,15 +280,20 @@ def test_suggest_symbolic_ranks_by_documented_score(spline_model, inputs):
 
 
 def test_auto_symbolic_recovers_the_law(spline_model, inputs):
-    from kanscience.formula import simplify_formula, snap_constants, symbolic_formula
+    from kanscience.symbolic._formula import simplify_formula, snap_constants, symbolic_formula
 
     x, x_test = inputs
     result = auto_symbolic(spline_model, x)
     assert result.model is not spline_model
     assert spline_model.layers[0].symbolic_mask.sum() == 0  # original untouched
     chosen = {(c.layer, c.i, c.j): c.name for c in result.report}
-    assert chosen == {(0, 0, 1): "x", (0, 1, 2): "sin", (0, 2, 0): "exp",
-                      (1, 0, 0): "x", (1, 1, 0): "x"}
+    assert chosen == {
+        (0, 0, 1): "x",
+        (0, 1, 2): "sin",
+        (0, 2, 0): "exp",
+        (1, 0, 0): "x",
+        (1, 1, 0): "x",
+    }
     assert all(c.status == "fixed" and c.r2 > 1 - 1e-8 for c in result.report)
     u, v, w = sympy.symbols("u v w", real=True)
     (expr,) = symbolic_formula(result.model, [u, v, w])
@@ -282,8 +304,7 @@ def test_auto_symbolic_recovers_the_law(spline_model, inputs):
         assert float((result.model(x_test) - truth).abs().max()) < 1e-4
 
 
-def test_training_after_auto_symbolic_reduces_the_loss(spline_model, inputs, tmp_path,
-                                                       monkeypatch):
+def test_training_after_auto_symbolic_reduces_the_loss(spline_model, inputs, tmp_path, monkeypatch):
     from kanscience import Dataset
 
     monkeypatch.chdir(tmp_path)
@@ -312,7 +333,9 @@ def test_auto_symbolic_keeps_symbolic_and_off_edges_and_threshold(spline_model, 
     assert [(c.layer, c.i, c.j, c.name) for c in kept] == [(0, 1, 2, "cos")]
     assert result.model.layers[0].symbolic_names[1][2] == "cos"
     assert len(result.report) == 5  # off edges are not reported and stay off
-    assert result.model.layers[0].mask.sum() == 0 and result.model.layers[0].symbolic_mask.sum() == 3
+    assert (
+        result.model.layers[0].mask.sum() == 0 and result.model.layers[0].symbolic_mask.sum() == 3
+    )
     strict = auto_symbolic(spline_model, x, lib=["x^2"], r2_threshold=0.9999)
     statuses = {(c.layer, c.i, c.j): c.status for c in strict.report}
     assert statuses[(0, 1, 2)] == "below_threshold"
@@ -352,28 +375,39 @@ def test_fix_and_unfix_return_new_models(spline_model, inputs):
     in_place = spline_model.copy()
     suggestion = fix_symbolic_(in_place, x, 0, 1, 2, "sin")
     assert suggestion.name == "sin" and suggestion.r2 > 1 - 1e-9
-    custom = SymbolicFunction("cube_root", lambda t: torch.sign(t) * t.abs() ** (1 / 3),
-                              lambda t: sympy.cbrt(t), 3, lambda t, y_th: t)
+    custom = SymbolicFunction(
+        "cube_root",
+        lambda t: torch.sign(t) * t.abs() ** (1 / 3),
+        lambda t: sympy.cbrt(t),
+        3,
+        lambda t, y_th: t,
+    )
     with_custom = fix_symbolic(spline_model, x, 0, 0, 1, custom)
     assert "cube_root" in with_custom.library and "cube_root" not in spline_model.library
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda m, x: fix_symbolic(m, x, 0, 0, 1, "nope"), ValueError, "unknown symbolic function"),
-    (lambda m, x: fix_symbolic(m, x, 2, 0, 0, "sin"), ValueError, r"layer must be in \[0, 2\)"),
-    (lambda m, x: fix_symbolic(m, x, 0, 3, 0, "sin"), ValueError, r"i must be in \[0, 3\)"),
-    (lambda m, x: suggest_symbolic(m, x, 0, 0, 7), ValueError, r"j must be in \[0, 3\)"),
-    (lambda m, x: unfix_symbolic(m, 1, 0, 5), ValueError, r"j must be in \[0, 1\)"),
-    (lambda m, x: suggest_symbolic(m, x, 0, 0, 1, lib=[]), ValueError, "is empty"),
-    (lambda m, x: auto_symbolic(m, x, lib=["sin", "nope"]), ValueError, "'nope'"),
-    (lambda m, x: auto_symbolic(m, x[:, :2]), ValueError, r"shape \(batch, 3\)"),
-    (lambda m, x: auto_symbolic(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
-    (lambda m, x: auto_symbolic(m, x, weight_simple=2), ValueError, r"weight_simple"),
-    (lambda m, x: suggest_symbolic(m, x, 0, 0, 1, topk=0), ValueError, "topk"),
-    (lambda m, x: auto_symbolic("m", x), TypeError, "model must be a kanscience.KAN"),
-    (lambda m, x: fix_symbolic(m, x, 0, 0, 1, "log", a_range=(5, 6), b_range=(-9, -8)),
-     ValueError, "cannot be evaluated"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m, x: fix_symbolic(m, x, 0, 0, 1, "nope"), ValueError, "unknown symbolic function"),
+        (lambda m, x: fix_symbolic(m, x, 2, 0, 0, "sin"), ValueError, r"layer must be in \[0, 2\)"),
+        (lambda m, x: fix_symbolic(m, x, 0, 3, 0, "sin"), ValueError, r"i must be in \[0, 3\)"),
+        (lambda m, x: suggest_symbolic(m, x, 0, 0, 7), ValueError, r"j must be in \[0, 3\)"),
+        (lambda m, x: unfix_symbolic(m, 1, 0, 5), ValueError, r"j must be in \[0, 1\)"),
+        (lambda m, x: suggest_symbolic(m, x, 0, 0, 1, lib=[]), ValueError, "is empty"),
+        (lambda m, x: auto_symbolic(m, x, lib=["sin", "nope"]), ValueError, "'nope'"),
+        (lambda m, x: auto_symbolic(m, x[:, :2]), ValueError, r"shape \(batch, 3\)"),
+        (lambda m, x: auto_symbolic(m, x.numpy()), TypeError, "x must be a torch.Tensor"),
+        (lambda m, x: auto_symbolic(m, x, weight_simple=2), ValueError, r"weight_simple"),
+        (lambda m, x: suggest_symbolic(m, x, 0, 0, 1, topk=0), ValueError, "topk"),
+        (lambda m, x: auto_symbolic("m", x), TypeError, "model must be a kanscience.KAN"),
+        (
+            lambda m, x: fix_symbolic(m, x, 0, 0, 1, "log", a_range=(5, 6), b_range=(-9, -8)),
+            ValueError,
+            "cannot be evaluated",
+        ),
+    ],
+)
 def test_model_level_bad_input(spline_model, inputs, call, error, match):
     before = [p.detach().clone() for p in spline_model.parameters()]
     with pytest.raises(error, match=match):

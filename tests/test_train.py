@@ -40,21 +40,40 @@ def test_same_seed_same_result(data):
 
 def test_adam_with_batches_and_regularization_decreases_the_loss(data):
     model = KAN([2, 3, 1], grid=5, seed=0)
-    history = fit(model, data, opt="Adam", steps=60, lr=0.02, batch=256, lamb=1e-3,
-                  reg_metric="edge_backward", progress=False)
+    history = fit(
+        model,
+        data,
+        opt="Adam",
+        steps=60,
+        lr=0.02,
+        batch=256,
+        lamb=1e-3,
+        reg_metric="edge_backward",
+        progress=False,
+    )
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert all(r > 0 for r in history.reg)
 
 
-@pytest.mark.parametrize("metric", ["edge_forward_spline_n", "edge_forward_sum", "edge_forward_spline_u",
-                                    "edge_backward", "node_backward"])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "edge_forward_spline_n",
+        "edge_forward_sum",
+        "edge_forward_spline_u",
+        "edge_backward",
+        "node_backward",
+    ],
+)
 def test_sparsity_penalty_shrinks_with_lamb(data, metric):
     penalties = []
     for lamb in (0.0, 1e-2):
         model = KAN([2, 4, 1], grid=5, seed=0)
-        history = fit(model, data, steps=6, lamb=lamb, reg_metric=metric, progress=False, update_grid=False)
-        from kanscience.regularization import penalty
-        from kanscience.trace import forward_with_statistics
+        history = fit(
+            model, data, steps=6, lamb=lamb, reg_metric=metric, progress=False, update_grid=False
+        )
+        from kanscience.core._trace import forward_with_statistics
+        from kanscience.train._penalty import penalty
 
         _, stats = forward_with_statistics(model, data.train_input)
         penalties.append(penalty(model, stats, metric).item())
@@ -69,8 +88,14 @@ def test_custom_loss_and_metrics(data):
         calls.append(1)
         return float(len(calls))
 
-    history = fit(model, data, steps=3, loss_fn=lambda p, y: torch.mean(torch.abs(p - y)),
-                  metrics=[count], progress=False)
+    history = fit(
+        model,
+        data,
+        steps=3,
+        loss_fn=lambda p, y: torch.mean(torch.abs(p - y)),
+        metrics=[count],
+        progress=False,
+    )
     assert history.metrics["count"] == [1.0, 2.0, 3.0]
     with torch.no_grad():
         mae = torch.mean(torch.abs(model(data.test_input) - data.test_label)).item()
@@ -87,13 +112,28 @@ def test_divergence_restores_the_last_good_parameters(data):
         scale = 1.0 if len(steps) < 4 else float("nan")
         return torch.mean((prediction - label) ** 2) * scale
 
-    fit(model, data, opt="Adam", steps=2, lr=0.01, loss_fn=lambda p, y: torch.mean((p - y) ** 2),
-        progress=False)
+    fit(
+        model,
+        data,
+        opt="Adam",
+        steps=2,
+        lr=0.01,
+        loss_fn=lambda p, y: torch.mean((p - y) ** 2),
+        progress=False,
+    )
     good = [p.detach().clone() for p in model.parameters()]
     steps.clear()
     with pytest.raises(TrainingDivergedError, match="NaN or Inf at step") as info:
-        fit(model, data, opt="Adam", steps=10, lr=0.01, loss_fn=exploding_loss, progress=False,
-            update_grid=False)
+        fit(
+            model,
+            data,
+            opt="Adam",
+            steps=10,
+            lr=0.01,
+            loss_fn=exploding_loss,
+            progress=False,
+            update_grid=False,
+        )
     assert len(info.value.history.train_loss) == 3
     # the parameters are those after the last good step, all finite
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -102,7 +142,11 @@ def test_divergence_restores_the_last_good_parameters(data):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"opt": "SGD"}, "opt must be"), ({"reg_metric": "l2"}, "reg_metric must be"), ({"steps": -1}, "steps")],
+    [
+        ({"opt": "SGD"}, "opt must be"),
+        ({"reg_metric": "l2"}, "reg_metric must be"),
+        ({"steps": -1}, "steps"),
+    ],
 )
 def test_bad_options_raise(data, kwargs, message):
     with pytest.raises(ValueError, match=message):

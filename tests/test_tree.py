@@ -1,4 +1,4 @@
-"""Tests for kanscience.tree: tree shapes of closed forms, exports, drawing."""
+"""Tests for kanscience.structure._tree: tree shapes of closed forms, exports, drawing."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import networkx as nx
 import pytest
 import torch
 
-from kanscience.hypothesis import sample_inputs
-from kanscience.tree import Tree, TreeNode, build_tree
+from kanscience.structure._hypothesis import sample_inputs
+from kanscience.structure._tree import Tree, TreeNode, build_tree
 
 matplotlib.use("Agg")
 
@@ -50,14 +50,16 @@ def test_velocity_addition_is_symmetric_general_node():
     """(u+v)/(1+uv) = tanh(artanh u + artanh v): both leaves under one add in h."""
     tree = build_tree(velocity_addition, var_names=["u", "v"], ranges=[(0.1, 0.9)] * 2)
     assert tree.shape() == "general(add(u,v))"
-    swapped = build_tree(lambda x: velocity_addition(x.flip(1)), var_names=["u", "v"],
-                         ranges=[(0.1, 0.9)] * 2)
+    swapped = build_tree(
+        lambda x: velocity_addition(x.flip(1)), var_names=["u", "v"], ranges=[(0.1, 0.9)] * 2
+    )
     assert swapped.shape() == tree.shape()
 
 
 def test_symmetric_block_and_product_with_offset():
     def f(x):
         return x[:, 2] / (1 + x[:, 0] ** 2 + x[:, 1] ** 2)
+
     assert build_tree(f, ranges=UNIT[:3]).shape() == "mul(general(add(x1,x2)),x3)"
     dot = lambda x: x[:, 0] * x[:, 1] + x[:, 2] * x[:, 3]
     assert build_tree(dot, ranges=UNIT).shape() == "add(mul(x1,x2),mul(x3,x4))"
@@ -73,6 +75,7 @@ def test_symmetric_group_inside_unstructured_function():
     def f(x):  # F(x1*x2 + x3, x4) with no further structure
         s = x[:, 0] * x[:, 1] + x[:, 2]
         return torch.sin(s) * x[:, 3] + x[:, 3] ** 2 * torch.cos(s)
+
     tree = build_tree(f, ranges=UNIT)
     assert tree.shape() == "general(general(add(general(add(x1,x2)),x3)),x4)"
 
@@ -146,8 +149,12 @@ def test_bad_arguments():
 
 def test_shape_sorts_children_canonically():
     leaf = lambda i: TreeNode("var", (i,))
-    a = Tree(TreeNode("mul", (0, 1, 2), (TreeNode("add", (1, 2), (leaf(2), leaf(1))), leaf(0))),
-             ("x", "y", "z"))
-    b = Tree(TreeNode("mul", (0, 1, 2), (leaf(0), TreeNode("add", (1, 2), (leaf(1), leaf(2))))),
-             ("x", "y", "z"))
+    a = Tree(
+        TreeNode("mul", (0, 1, 2), (TreeNode("add", (1, 2), (leaf(2), leaf(1))), leaf(0))),
+        ("x", "y", "z"),
+    )
+    b = Tree(
+        TreeNode("mul", (0, 1, 2), (leaf(0), TreeNode("add", (1, 2), (leaf(1), leaf(2))))),
+        ("x", "y", "z"),
+    )
     assert a.shape() == b.shape() == "mul(add(y,z),x)"

@@ -25,7 +25,9 @@ def test_there_are_tutorials():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_is_in_sync_and_stripped(source):
     notebook_path = source.with_suffix(".ipynb")
-    assert notebook_path.exists(), f"{notebook_path.name} is missing: run jupytext --sync {source.name}"
+    assert notebook_path.exists(), (
+        f"{notebook_path.name} is missing: run jupytext --sync {source.name}"
+    )
     notebook = nbformat.read(notebook_path, as_version=4)
     paired = jupytext.read(source)
     ours = [(c.cell_type, c.source.strip()) for c in notebook.cells]
@@ -39,8 +41,14 @@ def test_notebook_is_in_sync_and_stripped(source):
 @pytest.mark.slow
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_tutorial_script_runs_and_asserts_its_claim(source, tmp_path):
-    result = subprocess.run([sys.executable, str(source)], cwd=tmp_path, env=ENV,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(source)],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     written = [p.name for p in tmp_path.iterdir()]
     assert written == [], f"{source.name} wrote files: {written}"
@@ -51,8 +59,14 @@ def test_tutorial_script_runs_and_asserts_its_claim(source, tmp_path):
 def test_notebook_executes_in_a_jupyter_kernel(source, tmp_path):
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute(env=ENV)
-    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors, errors

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -40,7 +42,9 @@ for name, model in (("mult node", product), ("sum nodes", plain)):
 # $\frac12 m v^2$ or $q E d$, uses arity 3: `mult_arity=3`.
 
 # %%
-data3 = create_dataset(lambda x: x[:, [0]] * x[:, [1]] * x[:, [2]], n_var=3, ranges=[0.5, 2], seed=0)
+data3 = create_dataset(
+    lambda x: x[:, [0]] * x[:, [1]] * x[:, [2]], n_var=3, ranges=[0.5, 2], seed=0
+)
 triple = KAN([3, [0, 1], 1], grid=5, k=3, mult_arity=3, seed=0)
 rmse["triple"] = fit(triple, data3, steps=20, progress=False).test_loss[-1]
 print(f"x*y*z with one arity-3 node: test RMSE {rmse['triple']:.2e}")

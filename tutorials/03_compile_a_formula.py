@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,7 +27,8 @@ import sympy
 import torch
 
 from compiler import compile_formula, describe, expand_depth, expand_width, perturb
-from kanscience import create_dataset, fit, plot
+from kanscience import create_dataset, fit
+from kanscience.plot import plot
 
 torch.set_num_threads(1)
 
@@ -59,6 +62,7 @@ print(f"max |KAN - formula| = {compile_error:.1e}")
 # none), one extra sum node in it, and `perturb` switches on splines from the inputs into
 # the new node and from it to the output, with zero weight on the output edge, so the
 # function is still exactly the prior before training.
+
 
 # %%
 def truth(v):

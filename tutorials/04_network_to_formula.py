@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,9 +26,9 @@
 import sympy
 import torch
 
-from kanscience import KAN, create_dataset, fit, plot, prune
-from kanscience.formula import ex_round, snap_constants, symbolic_formula
-from kanscience.symbolic import auto_symbolic
+from kanscience import KAN, create_dataset, fit, prune
+from kanscience.plot import plot
+from kanscience.symbolic import auto_symbolic, ex_round, snap_constants, symbolic_formula
 
 torch.set_num_threads(1)
 

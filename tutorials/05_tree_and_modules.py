@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,9 +25,9 @@
 # %%
 import torch
 
-from kanscience import KAN, create_dataset, fit, input_modules, plot, prune
-from kanscience.hypothesis import detect_separability
-from kanscience.tree import build_tree
+from kanscience import KAN, create_dataset, fit, input_modules, prune
+from kanscience.plot import plot
+from kanscience.structure import build_tree, detect_separability
 
 torch.set_num_threads(1)
 
@@ -44,6 +46,7 @@ fig = tree.plot()
 # Now a network. The data follow $f = \sin(x_1 + x_2) + (x_3 + x_4)^2$; we train a
 # `[4, 4, 1]` KAN with a sparsity penalty, prune it (two hidden nodes survive, one per
 # group) and briefly retrain.
+
 
 # %%
 def f(v):
@@ -69,6 +72,7 @@ print("input modules:", modules)
 # %% [markdown]
 # The same tree analysis works on the trained network as a black box (float64 in, one
 # output column out):
+
 
 # %%
 def network(v):

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -58,8 +60,9 @@ ax.set_ylabel("attribution score")
 result = prune_inputs(model, data.train_input)
 kept = list(result.kept_inputs)
 print("kept inputs:", [names[i] for i in kept])
-small = Dataset(data.train_input[:, kept], data.train_label,
-                data.test_input[:, kept], data.test_label)
+small = Dataset(
+    data.train_input[:, kept], data.train_label, data.test_input[:, kept], data.test_label
+)
 retrained = fit(result.model, small, steps=20, progress=False)
 print(f"pruned model {result.model.width_in}: test RMSE {retrained.test_loss[-1]:.2e}")
 

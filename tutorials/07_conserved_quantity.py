@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -90,13 +92,20 @@ left.clabel(levels, fontsize=7)
 coarse_x, coarse_p = torch.meshgrid(side[::10], side[::10], indexing="xy")
 coarse = torch.stack([coarse_x.reshape(-1), coarse_p.reshape(-1)], 1)
 velocity = flow(coarse)
-left.quiver(coarse[:, 0], coarse[:, 1], velocity[:, 0], velocity[:, 1], color="grey",
-            angles="xy", scale_units="xy", scale=6)
+left.quiver(
+    coarse[:, 0],
+    coarse[:, 1],
+    velocity[:, 0],
+    velocity[:, 1],
+    color="grey",
+    angles="xy",
+    scale_units="xy",
+    scale=6,
+)
 left.set(xlabel="x", ylabel="p", title="level sets of the learned H, and the flow")
 left.set_aspect("equal")
 right.scatter(true_energy, learned_samples.numpy(), s=4)
-right.set(xlabel="true energy $(x^2+p^2)/2$", ylabel="learned H (KAN)",
-          title="learned vs true")
+right.set(xlabel="true energy $(x^2+p^2)/2$", ylabel="learned H (KAN)", title="learned vs true")
 fig.tight_layout()
 plt.show()
 
@@ -129,8 +138,7 @@ def two_oscillators(states):
 
 
 states4 = uniform(500, 4, seed=1)
-several = find_conserved_quantities(two_oscillators, states4, coordinates, features="raw",
-                                    seed=0)
+several = find_conserved_quantities(two_oscillators, states4, coordinates, features="raw", seed=0)
 print(" stage  residual  independence  accepted")
 for s in several.stages:
     print(f"{s.index:6d}  {s.residual:8.1e}  {s.independence:12.3f}  {s.accepted}")
@@ -150,8 +158,10 @@ rank_two, _ = gradient_rank(torch.stack(gradients, 1))
 total = several.expressions[0] + several.expressions[1]
 with_sum = gradients + [expression_gradient(total, list(coordinates), fresh4)]
 rank_with_sum, singular_values = gradient_rank(torch.stack(with_sum, 1))
-print(f"rank of the two formulas: {rank_two}; with their sum added: {rank_with_sum} "
-      f"(median singular values {[round(v, 3) for v in singular_values.tolist()]})")
+print(
+    f"rank of the two formulas: {rank_two}; with their sum added: {rank_with_sum} "
+    f"(median singular values {[round(v, 3) for v in singular_values.tolist()]})"
+)
 
 # %% [markdown]
 # The claims. For the oscillator: one quantity, whose formula equals $(x^2 + p^2)/2$ up to
@@ -159,6 +169,7 @@ print(f"rank of the two formulas: {rank_two}; with their sum added: {rank_with_s
 # a KAN (the KAN's gradient comes from autograd through the network). For the two
 # oscillators: exactly two quantities (the third stage rejected by the rank test), $H_1$
 # and $H_2$ up to scale and offset, of rank two; adding $H_1 + H_2$ does not raise the rank.
+
 
 # %%
 def equal_up_to_scale_and_offset(expr, truth, symbols):
@@ -173,8 +184,9 @@ assert found.count == 1, found.count
 assert equal_up_to_scale_and_offset(found.expressions[0], energy, [x, p]), found.expressions
 
 fresh = uniform(2000, 2, seed=3)
-formula_residual = conservation_residual(expression_gradient(found.expressions[0], [x, p], fresh),
-                                         flow(fresh))
+formula_residual = conservation_residual(
+    expression_gradient(found.expressions[0], [x, p], fresh), flow(fresh)
+)
 inputs = fresh.clone().requires_grad_(True)
 kan_h = found.models[0](term_matrix(found.feature_terms[0], [x, p], inputs))
 (kan_gradient,) = torch.autograd.grad(kan_h.sum(), inputs)
@@ -187,8 +199,12 @@ h1, h2 = (q1**2 + p1**2) / 2, p2**2 / 2 + q2**2
 assert several.count == 2 and several.rank == 2, (several.count, several.rank)
 third = several.stages[-1]
 assert not third.accepted and third.independence < 0.1, third  # rejected by the rank test
-matched = sorted(name for e in several.expressions for name, truth in (("H1", h1), ("H2", h2))
-                 if equal_up_to_scale_and_offset(e, truth, coordinates))
+matched = sorted(
+    name
+    for e in several.expressions
+    for name, truth in (("H1", h1), ("H2", h2))
+    if equal_up_to_scale_and_offset(e, truth, coordinates)
+)
 assert matched == ["H1", "H2"], several.expressions
 assert max(several.residuals) < 1e-10, several.residuals
 assert rank_two == 2 and rank_with_sum == 2, (rank_two, rank_with_sum)

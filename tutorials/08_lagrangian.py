@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -40,7 +42,6 @@ import sympy
 import torch
 
 from compiler import compile_formula, symbolic_to_spline
-from kanscience.formula import formula_to_torch
 from kanscience.physics import (
     canonical_lagrangian,
     euler_lagrange,
@@ -49,6 +50,7 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
+from kanscience.symbolic import formula_to_torch
 
 torch.set_num_threads(1)
 q, qdot = sympy.symbols("q qdot", real=True)
@@ -83,7 +85,8 @@ print("gauge-transformed:", gauged, "->", canonical_lagrangian(gauged, [q], [qdo
 check = samples[:5]
 same_motion = torch.allclose(
     lagrangian_accelerations(formula_to_torch(gauged, [q, qdot]), check[:, :1], check[:, 1:]),
-    pendulum(check[:, :1], check[:, 1:]))
+    pendulum(check[:, :1], check[:, 1:]),
+)
 print("same accelerations:", same_motion)
 
 # %% [markdown]
@@ -102,8 +105,12 @@ layer = prior.layers[0]
 for i, j in (layer.mask == 0).nonzero().tolist():
     prior.set_mode_(0, i, j, "n")
 mass, force = euler_lagrange(prior, positions[:3], velocities[:3])
-print("prior at three samples: M =", [round(m, 6) for m in mass.flatten().tolist()],
-      " force =", force.flatten().tolist())
+print(
+    "prior at three samples: M =",
+    [round(m, 6) for m in mass.flatten().tolist()],
+    " force =",
+    force.flatten().tolist(),
+)
 
 # %% [markdown]
 # `fit_lagrangian` trains the KAN in two phases of L-BFGS (first the Euler-Lagrange
@@ -111,8 +118,9 @@ print("prior at three samples: M =", [round(m, 6) for m in mass.flatten().tolist
 # error), then finds the formula.
 
 # %%
-found = fit_lagrangian(positions, velocities, accelerations, [q], [qdot], model=prior,
-                       steps=50, seed=0)
+found = fit_lagrangian(
+    positions, velocities, accelerations, [q], [qdot], model=prior, steps=50, seed=0
+)
 print(f"KAN: relative acceleration error on held-out samples {found.kan_error:.1e}")
 print("candidate terms from the edges:", found.terms)
 print("gauge terms (no effect on the motion):", found.gauge_terms)
@@ -167,14 +175,17 @@ print("energy of the recovered law:", energy)
 energy_fn = formula_to_torch(energy, [q, qdot])
 start = uniform(8, [(-1.5, 1.5), (-1.0, 1.0)], seed=2)
 dt, n_steps = 0.01, 1000
-law_q, law_v = rollout(lambda a, b: lagrangian_accelerations(law, a, b),
-                       start[:, :1], start[:, 1:], dt, n_steps)
+law_q, law_v = rollout(
+    lambda a, b: lagrangian_accelerations(law, a, b), start[:, :1], start[:, 1:], dt, n_steps
+)
 true_q, true_v = rollout(pendulum, start[:, :1], start[:, 1:], dt, n_steps)
 deviation = float(torch.maximum((law_q - true_q).abs().max(), (law_v - true_v).abs().max()))
 energies = energy_fn(torch.cat([law_q, law_v], 2).reshape(-1, 2)).reshape(n_steps + 1, -1)
 drift = float(((energies - energies[0]).abs() / energies[0].abs()).max())
-print(f"max deviation from the true trajectories {deviation:.1e}; "
-      f"max relative energy drift {drift:.1e}")
+print(
+    f"max deviation from the true trajectories {deviation:.1e}; "
+    f"max relative energy drift {drift:.1e}"
+)
 
 times = dt * torch.arange(n_steps + 1)
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -202,8 +213,10 @@ true_acceleration = pendulum(fresh_q, fresh_v)
 
 
 def relative_rmse(predicted):
-    return float((predicted - true_acceleration).pow(2).mean().sqrt()
-                 / true_acceleration.pow(2).mean().sqrt())
+    return float(
+        (predicted - true_acceleration).pow(2).mean().sqrt()
+        / true_acceleration.pow(2).mean().sqrt()
+    )
 
 
 law_error = relative_rmse(found.accelerations(fresh_q, fresh_v))

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -38,7 +40,9 @@ print(f"largest difference between the two forwards: {difference:.1e}")
 # compared step for step. Forward+backward on the small network:
 
 # %%
-data = create_dataset(lambda x: torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2), n_var=2, seed=0)
+data = create_dataset(
+    lambda x: torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2), n_var=2, seed=0
+)
 
 
 def seconds_per_call(model, repeat=30):

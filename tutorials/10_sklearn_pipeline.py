@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,7 +29,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from kanscience.estimator import KANRegressor
+from kanscience.apps import KANRegressor
 
 torch.set_num_threads(1)
 
@@ -50,8 +52,11 @@ print(f"pipeline test R^2 = {pipe_r2:.6f}")
 # hidden width by 3-fold cross-validation (a tiny grid to stay fast):
 
 # %%
-search = GridSearchCV(make_pipeline(StandardScaler(), KANRegressor(mode="kan", steps=20)),
-                      {"kanregressor__hidden": [(2,), (5,)]}, cv=3)
+search = GridSearchCV(
+    make_pipeline(StandardScaler(), KANRegressor(mode="kan", steps=20)),
+    {"kanregressor__hidden": [(2,), (5,)]},
+    cv=3,
+)
 search.fit(X_train, y_train)
 search_r2 = search.score(X_test, y_test)
 print("best:", search.best_params_, f"test R^2 = {search_r2:.6f}")

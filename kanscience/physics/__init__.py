@@ -14,19 +14,19 @@ snaps them, and verifies the formula on fresh samples):
   gradient, from a linear-elastic prior.
 
 :func:`plot_law_comparison` draws a learned law against the true one (curves, parity,
-level sets; :mod:`kanscience.physics.plot`), after :func:`affine_gauge` where the law is
+level sets; :mod:`kanscience.physics._plot`), after :func:`affine_gauge` where the law is
 defined up to scale and offset.
 """
 
-from .candidates import (
+from ._candidates import (
     Candidate,
     edge_candidates,
     independent_terms,
     polynomial_terms,
     unique_terms,
 )
-from .compare import LawComparison, compare_laws
-from .conserved import (
+from ._compare import LawComparison, compare_laws
+from ._conserved import (
     ConservedQuantities,
     ConservedStage,
     conservation_loss,
@@ -35,15 +35,15 @@ from .conserved import (
     find_conserved_quantities,
     gradient_rank,
 )
-from .constitutive import (
+from ._constitutive import (
     ConstitutiveResult,
     deformation_symbols,
     determinant_feature,
     fit_constitutive,
     linear_elastic_prior,
 )
-from .expressions import combine_terms, expression_gradient, split_terms, term_matrix
-from .lagrangian import (
+from ._expressions import combine_terms, expression_gradient, split_terms, term_matrix
+from ._lagrangian import (
     LagrangianResult,
     SingularMassMatrixError,
     acceleration_loss,
@@ -55,7 +55,7 @@ from .lagrangian import (
     residual_loss,
     rollout,
 )
-from .plot import (
+from ._plot import (
     LawContours,
     LawCurves,
     LawPanel,
@@ -63,9 +63,9 @@ from .plot import (
     affine_gauge,
     plot_law_comparison,
 )
-from .snap import normalize_scale, snap_expression, snap_number
-from .sparse import NullVectors, Regression, sparse_null_vectors, sparse_regression
-from .symmetry import (
+from ._snap import normalize_scale, snap_expression, snap_number
+from ._sparse import NullVectors, Regression, sparse_null_vectors, sparse_regression
+from ._symmetry import (
     TimeShiftResult,
     flatness_loss,
     learn_time_shift,
@@ -74,7 +74,7 @@ from .symmetry import (
     shifted_spatial_metric,
     time_shift_residual,
 )
-from .univariate import UnivariateFit, apply_transform, univariate_formula
+from ._univariate import UnivariateFit, apply_transform, univariate_formula
 
 __all__ = [
     "Candidate",

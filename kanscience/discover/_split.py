@@ -1,0 +1,122 @@
+"""Divide and conquer for :func:`kanscience.discover._discover.discover`: split by separability.
+
+A trained KAN (the most accurate one so far) is a smooth surrogate of the data.
+:func:`kanscience.structure._hypothesis.detect_separability` finds additive or multiplicative groups
+of variables in it; each group's formula is searched on surrogate data (the group's
+variables from the data, the others at their medians), recursively: a group of two or
+more variables may split again, tested on the same surrogate restricted to the group.
+The parts found for the groups are added or multiplied, and every combination's
+constants are refitted on the real data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import sympy
+import torch
+from torch import Tensor
+
+from ._search import Search, candidates_from, evaluate, probe, rank, refit
+
+__all__: list[str] = []
+
+Surrogate = tuple[Callable[[Tensor], Tensor], float]
+"""A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
+
+# a spline surrogate's second derivatives are rough: spurious interaction scores reach
+# ~0.05 (Levenberg-Marquardt fits, grid 10) where true ones are ~0.5, hence the loose
+# threshold
+THRESHOLD = 0.2
+MAX_COMBINATIONS = 16
+
+
+def restrict(
+    fn: Callable[[Tensor], Tensor], base: Tensor, group: list[int]
+) -> Callable[[Tensor], Tensor]:
+    """``z -> fn(x)`` with ``x[:, group] = z`` and the other variables at ``base``."""
+
+    def restricted(z: Tensor) -> Tensor:
+        full = base.to(z.dtype).expand(z.shape[0], -1).clone()
+        full[:, group] = z
+        return fn(full)
+
+    return restricted
+
+
+def split_branch(
+    search: Search, surrogate: Surrogate, depth: int, explore: Callable[..., None]
+) -> None:
+    """Split ``search`` by the separability of ``surrogate`` (see the module docstring);
+    ``explore(sub_search, surrogate=..., depth=...)`` searches each group."""
+    from ..structure import detect_separability
+
+    fn, error = surrogate
+    start = time.perf_counter()
+    try:
+        report = detect_separability(fn, search.fit_x[:300].clone(), threshold=THRESHOLD)
+    except ValueError:  # the surrogate is not finite or vanishes on the sample
+        return
+    groups = [list(g) for g in report.groups]
+    if report.label == "none" or len(groups) < 2:
+        return
+    median = search.fit_x.median(0).values
+    parts = []
+    for position, group in enumerate(groups):
+        share = search.time_left() / (len(groups) - position + 0.5)
+        x = median.expand_as(search.fit_x).clone()
+        x[:, group] = search.fit_x[:, group]
+        with torch.no_grad():
+            values = fn(x)
+        n_val = max(1, x.shape[0] // 5)
+        sub = Search(
+            symbols=[search.symbols[i] for i in group],
+            fit_x=x[n_val:, group],
+            fit_y=values[n_val:],
+            val_x=x[:n_val, group],
+            val_y=values[:n_val],
+            test_x=x[:n_val, group],
+            test_y=values[:n_val],
+            library=search.library,
+            options=search.options,
+            deadline=time.perf_counter() + share,
+            probe_x=probe(x[:, group], search.options["seed"]),
+            target=1.5 * error,
+        )
+        inner = (restrict(fn, median, group), error) if len(group) >= 2 and depth > 1 else None
+        explore(sub, surrogate=inner, depth=depth - 1)
+        # the surrogate data carry the surrogate's error: keep the simplest formulas within
+        # twice that error, within 1% and within 5% of the slice's spread
+        options: list[sympy.Expr] = []
+        spread = sub.spread if sub.spread > 0 else 1.0
+        for floor in (2 * error / spread, 1e-2, 5e-2):
+            ranked, _ = rank(list(sub.found.values()), spread, floor=floor)
+            if ranked and ranked[0].expr not in options:
+                options.append(ranked[0].expr)
+        if not options:
+            return
+        parts.append(options)
+    join = sympy.Mul if report.label == "multiplicative" else sympy.Add
+    label = "*" if report.label == "multiplicative" else "+"
+    source = f"split{label.join(str(tuple(g)) for g in groups)}"
+    search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
+    choices = sorted(
+        itertools.product(*[list(enumerate(p)) for p in parts]), key=lambda c: sum(i for i, _ in c)
+    )[:MAX_COMBINATIONS]
+    best, best_error = None, float("inf")
+    for choice in choices:
+        terms = [expr for _, expr in choice]
+        combo = (
+            sympy.Float(1.0) * join(*terms)
+            if join is sympy.Mul
+            else join(*terms) + sympy.Float(1.0)
+        )
+        fitted = refit(search, combo)
+        value = evaluate(search, fitted)[0]
+        if value < best_error:
+            best, best_error = fitted, value
+    if best is not None:
+        candidates_from(search, best, source)
+    search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")

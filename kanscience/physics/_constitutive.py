@@ -1,0 +1,304 @@
+"""Constitutive laws: a stress component as a closed-form function of the deformation gradient.
+
+Inputs are the nine entries ``F11 ... F33`` of ``F`` plus optional auxiliary features
+given as sympy expressions of them (``J = det F`` say, :func:`determinant_feature`). The
+workflow:
+
+1. **Linear-elastic prior.** ``tau_ij ~ lambda0 tr(eps) delta_ij + 2 mu0 eps_ij`` with
+   ``eps = (F + F^T)/2 - I`` is fitted by least squares (:func:`linear_elastic_prior`); the
+   KAN learns what it misses.
+2. **KAN.** A one-layer KAN on the features fits the residual; when that is not additive
+   enough (held-out ``R^2`` below ``additive_r2``), one on the features and the pairwise
+   products of the ``F`` entries (``interactions='auto'``).
+3. **Formula.** The KAN's edges give candidate terms
+   (:func:`kanscience.physics._candidates.edge_candidates`); with the prior's terms and a
+   constant they form a library, and :func:`kanscience.physics._sparse.sparse_regression`
+   picks the fewest that explain the *whole* stress, coefficients by least squares.
+   Coefficients are snapped when they are close to simple fractions (``snapped``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..core import KAN, Dataset
+from ..train import fit
+from ._candidates import edge_candidates, independent_terms, unique_terms
+from ._expressions import combine_terms, term_matrix
+from ._snap import snap_expression
+from ._sparse import sparse_regression
+
+__all__ = [
+    "ConstitutiveResult",
+    "deformation_symbols",
+    "determinant_feature",
+    "fit_constitutive",
+    "linear_elastic_prior",
+]
+
+
+def deformation_symbols(prefix: str = "F") -> list[sympy.Symbol]:
+    """``[F11, F12, F13, F21, ..., F33]`` (real symbols, row-major).
+
+    >>> deformation_symbols()[:3]
+    [F11, F12, F13]
+    """
+    return [sympy.Symbol(f"{prefix}{i}{j}", real=True) for i in range(1, 4) for j in range(1, 4)]
+
+
+def determinant_feature(prefix: str = "F") -> sympy.Expr:
+    """``det F`` as a sympy expression of :func:`deformation_symbols`."""
+    return sympy.Matrix(3, 3, deformation_symbols(prefix)).det()
+
+
+def _deformation(F: object) -> Tensor:
+    if not isinstance(F, Tensor):
+        raise TypeError(f"F must be a torch.Tensor (n, 3, 3), got {type(F).__name__}")
+    if F.ndim != 3 or tuple(F.shape[1:]) != (3, 3) or F.shape[0] < 10:
+        raise ValueError(f"F must have shape (n >= 10, 3, 3), got {tuple(F.shape)}")
+    if not bool(torch.isfinite(F).all()):
+        bad = int((~torch.isfinite(F.reshape(len(F), -1))).any(1).sum())
+        raise ValueError(f"F contains NaN or Inf in {bad} sample(s)")
+    return F.detach().to(torch.float64)
+
+
+def linear_elastic_prior(
+    F: Tensor, stress: Tensor, component: tuple[int, int], prefix: str = "F"
+) -> tuple[sympy.Expr, float]:
+    """Least-squares small-strain law for one stress component.
+
+    ``tau_ij = lambda0 tr(eps) delta_ij + 2 mu0 eps_ij`` with ``eps = (F + F^T)/2 - I``
+    (``lambda0`` only for a diagonal component).
+
+    Returns
+    -------
+    (sympy.Expr, float)
+        The fitted law as an expression of the ``F`` symbols, and its ``R^2``.
+    """
+    F = _deformation(F)
+    i, j = component
+    eps = (F + F.transpose(1, 2)) / 2 - torch.eye(3, dtype=torch.float64)
+    symbols = sympy.Matrix(3, 3, deformation_symbols(prefix))
+    eps_sym = (symbols + symbols.T) / 2 - sympy.eye(3)
+    columns, exprs = [2 * eps[:, i, j]], [2 * eps_sym[i, j]]
+    if i == j:
+        columns.append(eps.diagonal(dim1=1, dim2=2).sum(1))
+        exprs.append(eps_sym.trace())
+    design = torch.stack(columns, 1)
+    y = stress.reshape(-1).to(torch.float64)
+    solution = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+    residual = y - design @ solution
+    r2 = 1 - float(residual.pow(2).sum() / (y - y.mean()).pow(2).sum().clamp_min(1e-300))
+    expr = sum(sympy.Float(float(c), 15) * e for c, e in zip(solution, exprs))
+    return sympy.expand(expr), r2
+
+
+@dataclass
+class ConstitutiveResult:
+    """What :func:`fit_constitutive` found.
+
+    Attributes
+    ----------
+    expression : sympy.Expr
+        The law with fitted coefficients, in the ``F`` symbols and the auxiliary symbols.
+    snapped : sympy.Expr
+        The same with coefficients snapped to simple fractions where within ``snap_tol``.
+    r2 : float
+        ``R^2`` of ``expression`` on held-out samples.
+    prior : sympy.Expr
+        The fitted linear-elastic prior; ``prior_r2`` its held-out ``R^2``.
+    model : KAN
+        The KAN of the last stage; ``features`` its inputs (sympy), ``kan_r2`` its
+        held-out ``R^2`` on the residual of the prior.
+    terms : list of sympy.Expr
+        The candidate library.
+    aux : dict
+        Auxiliary symbol -> expression of the ``F`` symbols.
+    """
+
+    expression: sympy.Expr
+    snapped: sympy.Expr
+    r2: float
+    prior: sympy.Expr
+    prior_r2: float
+    model: KAN
+    features: list[sympy.Expr]
+    kan_r2: float
+    terms: list[sympy.Expr]
+    aux: dict[sympy.Symbol, sympy.Expr] = field(default_factory=dict)
+
+    def in_deformation(self, snapped: bool = True) -> sympy.Expr:
+        """The law with the auxiliary symbols replaced by their expressions of ``F``."""
+        return (self.snapped if snapped else self.expression).xreplace(self.aux)
+
+
+def _r2(prediction: Tensor, y: Tensor) -> float:
+    return 1 - float((prediction - y).pow(2).sum() / (y - y.mean()).pow(2).sum().clamp_min(1e-300))
+
+
+def _train_kan(
+    u: Tensor, y: Tensor, train: Tensor, test: Tensor, grid: int, steps: int, seed: int
+) -> tuple[KAN, float]:
+    model = KAN([u.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
+    model.update_grid_(u[train])
+    data = Dataset(u[train], y[train, None], u[test], y[test, None])
+    fit(model, data, steps=steps, update_grid=False, progress=False, seed=seed)
+    with torch.no_grad():
+        return model, _r2(model(u[test])[:, 0], y[test])
+
+
+def fit_constitutive(
+    F: Tensor,
+    stress: Tensor,
+    component: tuple[int, int] = (0, 0),
+    aux: Mapping[str, sympy.Expr] | None = None,
+    *,
+    prior: bool = True,
+    interactions: str = "auto",
+    additive_r2: float = 0.999,
+    grid: int = 5,
+    steps: int = 50,
+    r2_target: float = 1 - 1e-8,
+    max_terms: int = 8,
+    snap_tol: float = 1e-3,
+    max_denominator: int = 24,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> ConstitutiveResult:
+    """Closed-form law ``stress = tau(F)`` for one stress component.
+
+    Parameters
+    ----------
+    F : Tensor (n, 3, 3)
+        Deformation gradients.
+    stress : Tensor (n,)
+        The stress component ``component`` at each ``F``.
+    component : (int, int)
+        Which component (0-based), used by the linear-elastic prior.
+    aux : dict name -> sympy.Expr, optional
+        Auxiliary features as expressions of :func:`deformation_symbols`, e.g.
+        ``{"J": determinant_feature()}``.
+    prior : bool
+        Start from the least-squares linear-elastic law.
+    interactions : {'auto', 'never', 'always'}
+        Pairwise products of the ``F`` entries as extra KAN inputs (see the module doc).
+    additive_r2 : float
+        Held-out ``R^2`` below which ``'auto'`` adds the products.
+    grid, steps : int
+        KAN grid intervals and L-BFGS steps.
+    r2_target, max_terms : float, int
+        Target of the sparse regression (``R^2`` about zero on the training samples).
+    snap_tol, max_denominator
+        Snapping of the coefficients.
+    test_fraction : float
+    seed : int
+
+    Returns
+    -------
+    ConstitutiveResult
+
+    Raises
+    ------
+    ValueError
+        For NaN/Inf, shapes that do not match, or auxiliary features that are not finite
+        (e.g. ``log(det F)`` with ``det F <= 0``: drop those samples first).
+    """
+    F = _deformation(F)
+    if not isinstance(stress, Tensor):
+        raise TypeError(f"stress must be a torch.Tensor (n,), got {type(stress).__name__}")
+    y = stress.detach().to(torch.float64).reshape(-1)
+    if y.shape[0] != F.shape[0]:
+        raise ValueError(
+            f"stress must have one value per F ({F.shape[0]}), got {tuple(stress.shape)}"
+        )
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError("stress contains NaN or Inf")
+    if interactions not in ("auto", "never", "always"):
+        raise ValueError(f"interactions must be 'auto', 'never' or 'always', got {interactions!r}")
+    if len(component) != 2 or not all(0 <= int(c) < 3 for c in component):
+        raise ValueError(f"component must be a pair of indices in 0..2, got {component!r}")
+    symbols = deformation_symbols()
+    aux_symbols = {
+        sympy.Symbol(name, real=True): sympy.sympify(expr) for name, expr in (aux or {}).items()
+    }
+    flat = F.reshape(len(F), 9)
+    aux_values = []
+    for symbol, expr in aux_symbols.items():
+        values = term_matrix([expr], symbols, flat)[:, 0]
+        if not bool(torch.isfinite(values).all()):
+            raise ValueError(
+                f"auxiliary feature {symbol} = {expr} is not finite on "
+                f"{int((~torch.isfinite(values)).sum())} sample(s)"
+            )
+        aux_values.append(values)
+    base_symbols = symbols + list(aux_symbols)
+    base = torch.cat([flat] + [v[:, None] for v in aux_values], 1)
+
+    n = len(y)
+    generator = torch.Generator().manual_seed(int(seed))
+    permutation = torch.randperm(n, generator=generator)
+    n_test = max(1, round(test_fraction * n))
+    test, train = permutation[:n_test], permutation[n_test:]
+
+    prior_expr, prior_values = sympy.S.Zero, torch.zeros_like(y)
+    if prior:
+        prior_expr, _ = linear_elastic_prior(F[train], y[train], tuple(int(c) for c in component))
+        prior_values = (
+            term_matrix([prior_expr], symbols, flat)[:, 0]
+            if prior_expr.free_symbols
+            else torch.full_like(y, float(prior_expr))
+        )
+    prior_r2 = _r2(prior_values[test], y[test])
+    residual = y - prior_values
+
+    kinds = {"never": ("raw",), "always": ("pairwise",), "auto": ("raw", "pairwise")}[interactions]
+    for kind in kinds:
+        features = list(base_symbols)
+        u = base
+        if kind == "pairwise":
+            products = [(a, b) for k, a in enumerate(range(9)) for b in range(k, 9)]
+            features += [symbols[a] * symbols[b] for a, b in products]
+            u = torch.cat([base, torch.stack([flat[:, a] * flat[:, b] for a, b in products], 1)], 1)
+        model, kan_r2 = _train_kan(u, residual, train, test, grid, steps, seed)
+        if kan_r2 >= additive_r2:
+            break
+
+    names = [sympy.Symbol(f"_u{k}", real=True) for k in range(len(features))]
+    per_edge = edge_candidates(model, u[train], names)
+    substitution = dict(zip(names, features))
+    offered = [
+        sympy.expand(t.xreplace(substitution)) for edge in per_edge for c in edge for t in c.terms
+    ]
+    terms = independent_terms(
+        unique_terms(offered + list(symbols) + [prior_expr], base_symbols),
+        base_symbols,
+        base[train],
+    )
+    theta = torch.cat(
+        [torch.ones(n, 1, dtype=torch.float64), term_matrix(terms, base_symbols, base)], 1
+    )
+    regression = sparse_regression(theta[train], y[train], r2_target, max_terms)
+    pairs = [
+        (sympy.Float(float(regression.coefficients[k]), 15), ([sympy.S.One] + terms)[k])
+        for k in regression.support
+    ]
+    expression = combine_terms(pairs)
+    snapped, _ = snap_expression(expression, snap_tol, max_denominator)
+    prediction = theta[test] @ regression.coefficients
+    return ConstitutiveResult(
+        expression,
+        snapped,
+        _r2(prediction, y[test]),
+        prior_expr,
+        prior_r2,
+        model,
+        features,
+        kan_r2,
+        terms,
+        aux_symbols,
+    )
