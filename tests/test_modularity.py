@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 import torch
 
-from kanscience import KAN, attribute, create_dataset, fit
+from kanscience import KAN, Penalty, attribute, create_dataset, fit
 from kanscience.analysis._modularity import find_communities, importance_graph, input_modules
 from kanscience.analysis._prune import prune
 
@@ -100,10 +100,13 @@ def test_infomap_without_the_package_names_it():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_trained_additive_modules_are_found(seed, no_files_written):
     """f = g(x0, x2) + h(x1, x3): modules {0, 2} and {1, 3}, before and after pruning."""
-    f = lambda x: (x[:, [0]] + x[:, [2]]) ** 2 + torch.sin(torch.pi * (x[:, [1]] + x[:, [3]]) / 2)
+
+    def f(x):
+        return (x[:, [0]] + x[:, [2]]) ** 2 + torch.sin(torch.pi * (x[:, [1]] + x[:, [3]]) / 2)
+
     data = create_dataset(f, n_var=4, train_num=200, test_num=100, seed=seed, dtype=F64)
     model = KAN([4, 4, 1], grid=3, seed=seed, dtype=F64)
-    fit(model, data, steps=15, lamb=1e-2, progress=False)
+    fit(model, data, steps=15, penalty=Penalty(lamb=1e-2), progress=False)
     x = data.train_input
     truth = ((0, 2), (1, 3))
     assert adjusted_rand(input_modules(model, x), truth) == 1.0
@@ -112,10 +115,12 @@ def test_trained_additive_modules_are_found(seed, no_files_written):
 
 
 def test_a_single_module_is_not_split(no_files_written):
-    f = lambda x: torch.sin(x.sum(1, keepdim=True))
+    def f(x):
+        return torch.sin(x.sum(1, keepdim=True))
+
     data = create_dataset(f, n_var=4, train_num=200, test_num=50, seed=0, dtype=F64)
     model = KAN([4, 2, 1], grid=3, seed=0, dtype=F64)
-    fit(model, data, steps=10, lamb=1e-2, progress=False)
+    fit(model, data, steps=10, penalty=Penalty(lamb=1e-2), progress=False)
     assert input_modules(model, data.train_input) == ((0, 1, 2, 3),)
 
 

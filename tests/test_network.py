@@ -139,10 +139,14 @@ def test_symbolic_edges_need_known_functions_and_valid_indices():
     model = KAN([2, 2, 1], seed=0)
     with pytest.raises(ValueError, match="unknown symbolic function 'sinc'"):
         model.set_symbolic_(0, 0, 0, "sinc")
-    with pytest.raises(ValueError, match=r"i must be in \[0, 2\) for layer 0, got 5"):
+    with pytest.raises(ValueError, match=r"i=5 is out of range for layer 0: i must be in \[0, 2\)"):
         model.set_symbolic_(0, 5, 0, "sin")
-    with pytest.raises(ValueError, match=r"layer must be in \[0, 2\), got 3"):
+    with pytest.raises(ValueError, match=r"layer=3 is out of range: layer must be in \[0, 2\)"):
         model.set_mode_(3, 0, 0, "s")
+    with pytest.raises(ValueError, match=r"j=-3 is out of range for layer 1"):
+        model.set_mode_(-1, 0, -3, "s")
+    with pytest.raises(TypeError, match="i must be an int, got float"):
+        model.check_edge(0, 1.0, 0)
     with pytest.raises(ValueError, match="mode must be"):
         model.set_mode_(0, 0, 0, "q")
 
@@ -187,9 +191,11 @@ def test_reused_first_layer_features_follow_grid_updates(float64):
         model.update_grid_(x)  # the memo must notice the new grid
         after = model(x)
     torch.testing.assert_close(after, model(x), atol=1e-14, rtol=0)
-    with pytest.raises(ValueError, match="do not require grad"):
-        with layer.reuse_features(x.clone().requires_grad_()):
-            pass
+    with (
+        pytest.raises(ValueError, match="do not require grad"),
+        layer.reuse_features(x.clone().requires_grad_()),
+    ):
+        pass
 
 
 def test_reused_features_of_several_inputs_equal_fresh_ones(float64):

@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from kanscience import KAN, attribute, create_dataset, fit
+from kanscience import KAN, Penalty, attribute, create_dataset, fit
 from kanscience.analysis._prune import (
     PruneResult,
     important_nodes,
@@ -168,10 +168,12 @@ def test_pruned_model_stays_trainable_and_keeps_dtype():
 # --------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def trained_on_two_of_five():
-    f = lambda x: torch.sin(torch.pi * x[:, [1]]) + x[:, [3]] ** 2
+    def f(x):
+        return torch.sin(torch.pi * x[:, [1]]) + x[:, [3]] ** 2
+
     data = create_dataset(f, n_var=5, train_num=300, test_num=100, seed=0, dtype=F64)
     model = KAN([5, 3, 1], grid=3, seed=0, dtype=F64)
-    fit(model, data, steps=20, lamb=1e-2, progress=False)
+    fit(model, data, steps=20, penalty=Penalty(lamb=1e-2), progress=False)
     return model, data
 
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from kanscience import KAN, create_dataset, fit
+from kanscience.analysis._layout import auto_swap, connection_cost
 from kanscience.analysis._surgery import (
-    auto_swap,
-    connection_cost,
     module,
     remove_edge,
     remove_node,
@@ -279,16 +278,18 @@ def test_module_rejects_malformed_chains(chain, match):
 
 def test_module_blocks_stay_disconnected_after_training(no_files_written):
     """f = g(x1, x2) * h(x3, x4) on a modular [4, 4, [0, 1]] net: cross-block edges stay 0."""
-    f = lambda x: (
-        torch.exp(0.5 * (x[:, [0]] + x[:, [1]])) * (1.5 + torch.sin(x[:, [2]] * x[:, [3]]))
-    )
+
+    def f(x):
+        return torch.exp(0.5 * (x[:, [0]] + x[:, [1]])) * (1.5 + torch.sin(x[:, [2]] * x[:, [3]]))
+
     data = create_dataset(f, n_var=4, train_num=200, test_num=100, seed=0, dtype=F64)
     model = KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64)
     model = module(model, 0, "[0,1]->[0,1]->[0,1]->[0]")
     model = module(model, 0, "[2,3]->[2,3]->[2,3]->[1]")
-    history = fit(model, data, steps=15, progress=False)
+    history = fit(model, data, opt="LBFGS", steps=15, progress=False)
     assert history.test_loss[-1] < 0.05 * float(data.test_label.std())
-    free = fit(KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64), data, steps=15, progress=False)
+    free = KAN([4, 4, [0, 1]], grid=3, seed=0, dtype=F64)
+    free = fit(free, data, opt="LBFGS", steps=15, progress=False)
     assert history.test_loss[-1] < 2 * free.test_loss[-1]  # the imposed structure costs no accuracy
     acts = trace(model, data.test_input)
     assert (acts[0].activations[:, :2, 2:] == 0).all() and (
@@ -337,3 +338,47 @@ def test_surgery_results_round_trip_through_save_load(tmp_path):
         save(model, path)
         assert torch.equal(load(path)(x), model(x)), name
     assert sorted(os.listdir(tmp_path)) == sorted(f"{n}.safetensors" for n in edited)
+
+
+def test_negative_indices_mean_the_same_through_every_entry_point():
+    """One index rule (kanscience.core.check_index) for surgery, KAN methods and fix_symbolic."""
+    from kanscience.symbolic import fix_symbolic
+
+    model = KAN([3, [2, 1], 2], seed=0, dtype=F64)
+    x = torch.rand(16, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    last_in, last_out = model.width_in[1] - 1, model.width_out[2] - 1
+    assert model.edge_index(-1, -1, -2) == (1, last_in, last_out - 1)
+    assert model.check_edge(-1, -1, -2) is model.layers[1]
+
+    def same(a: KAN, b: KAN) -> None:
+        for (name, t), (_, u) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert torch.equal(t, u), name
+        assert [l.symbolic_names for l in a.layers] == [l.symbolic_names for l in b.layers]
+        torch.testing.assert_close(a(x), b(x), atol=0, rtol=0)
+
+    in_place = model.copy()
+    in_place.set_mode_(-1, -1, -2, "off")
+    same(set_mode(model, -1, -1, -2, "off"), set_mode(model, 1, last_in, last_out - 1, "off"))
+    same(set_mode(model, -1, -1, -2, "off"), in_place)
+    same(remove_edge(model, -2, -3, -1), remove_edge(model, 0, 0, model.width_out[1] - 1))
+    same(
+        fix_symbolic(model, None, -1, 0, -1, "sin"),
+        fix_symbolic(model, None, 1, 0, last_out, "sin"),
+    )
+    symbolic = model.copy()
+    symbolic.set_symbolic_(-1, 0, -1, "sin")
+    same(symbolic, fix_symbolic(model, None, 1, 0, last_out, "sin"))
+
+    message = r"j=-4 is out of range for layer 1: j must be in \[0, 2\)"
+    for call in (
+        lambda: set_mode(model, -1, 0, -4, "off"),
+        lambda: remove_edge(model, 1, 0, -4),
+        lambda: model.check_edge(-1, 0, -4),
+        lambda: model.set_mode_(1, 0, -4, "s"),
+        lambda: fix_symbolic(model, None, -1, 0, -4, "sin"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+    for call in (lambda: set_mode(model, 0, 1.0, 0, "n"), lambda: model.check_edge(0, 1.0, 0)):
+        with pytest.raises(TypeError, match="i must be an int, got float"):
+            call()

@@ -1,9 +1,14 @@
-"""Analysis of trained networks: attribution, pruning, function-preserving surgery, modules."""
+"""Analysis of trained networks: attribution, pruning, function-preserving surgery, layout,
+modules. networkx is imported by the graph functions when they are called."""
 
 from ._attribution import (
     Attribution,
     attribute,
     feature_interaction,
+)
+from ._layout import (
+    auto_swap,
+    connection_cost,
 )
 from ._modularity import (
     COMMUNITY_METHODS,
@@ -20,8 +25,6 @@ from ._prune import (
     prune_nodes,
 )
 from ._surgery import (
-    auto_swap,
-    connection_cost,
     module,
     remove_edge,
     remove_node,

@@ -2,7 +2,7 @@
 
 :func:`importance_graph` turns a (pruned) network into a ``networkx.DiGraph`` whose nodes
 are the network's nodes ``(layer, index)`` and whose edge weights are attribution scores
-(:func:`~kanscience.analysis._attribution.attribute` on explicit data; the scores of the edges into
+(:func:`~kanscience.analysis.attribute` on explicit data; the scores of the edges into
 all subnodes of a multiplication node are added up). :func:`find_communities` runs a
 seeded community detection on it (networkx's Louvain or greedy modularity; Infomap when
 the optional ``infomap`` package is installed) and :func:`input_modules` reads off which
@@ -24,13 +24,16 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from torch import Tensor
 
 from ..core import KAN
 from ._attribution import attribute
 from ._surgery import _check_model, subnodes_of
+
+if TYPE_CHECKING:  # networkx is imported by the functions that build or read graphs
+    import networkx as nx
 
 __all__ = ["COMMUNITY_METHODS", "find_communities", "importance_graph", "input_modules"]
 
@@ -72,6 +75,8 @@ def importance_graph(model: KAN, x: Tensor, threshold: float = 0.0) -> nx.DiGrap
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 samples to score the model, got {x.shape[0]}")
     scores = attribute(model, x.to(model.layers[0].coef))
+    import networkx as nx
+
     graph = nx.DiGraph()
     for layer, node_scores in enumerate(scores.node_scores):
         n_sum = model.width[layer][0]
@@ -126,6 +131,8 @@ def find_communities(
     list of frozenset
         Every node of the graph in exactly one community, ordered by their smallest node.
     """
+    import networkx as nx
+
     if not isinstance(graph, nx.Graph):
         raise TypeError(f"graph must be a networkx graph, got {type(graph).__name__}")
     if method not in COMMUNITY_METHODS:

@@ -1,10 +1,10 @@
 """Pruning: drop unimportant nodes, edges and inputs, returning a new, smaller KAN.
 
-Importance comes from :func:`~kanscience.analysis._attribution.attribute` on explicit data ``x``
+Importance comes from :func:`~kanscience.analysis.attribute` on explicit data ``x``
 (pykan's scores, exactly). A part is removed when its score is at most the threshold, as
 in pykan. Differences from pykan's ``prune_*``:
 
-- the result is a new model built by :func:`~kanscience.analysis._surgery.select_nodes`: every
+- the result is a new model built by :func:`~kanscience.analysis.select_nodes`: every
   tensor, node/subnode affine parameter and symbolic function is sliced consistently, and
   a multiplication node is kept or removed together with all of its subnodes (pykan's
   ``prune_node`` breaks on mixed-arity multiplication nodes and loses symbolic functions
@@ -40,9 +40,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..core import KAN, trace
+from ..core import KAN, check_index, trace
 from ._attribution import attribute
-from ._surgery import _check_model, _check_selection, _index, select_nodes, subnodes_of
+from ._surgery import _check_model, _check_selection, select_nodes, subnodes_of
 
 __all__ = ["PruneResult", "important_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
 
@@ -112,7 +112,7 @@ def _sorted_indices(values: object, size: int, name: str) -> list[int]:
         values = values.tolist()
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a list of node indices, got {values!r}")
-    return sorted(_index(v, size, f"{name} entry") for v in values)
+    return sorted(check_index(v, size, f"{name} entry") for v in values)
 
 
 def _above(scores: Tensor, threshold: float) -> list[int]:

@@ -5,13 +5,15 @@ leaves the model untouched. Node indices follow the model's layout: layer ``l`` 
 ``width_in[l]`` nodes, the sum nodes first, then the multiplication nodes; layer ``l``'s
 edges end on the ``width_out[l + 1]`` subnodes of layer ``l + 1`` (a sum node is one
 subnode, a multiplication node of arity ``a`` owns ``a`` consecutive subnodes after the
-sum nodes). Negative indices count from the end, as for Python sequences.
+sum nodes). Negative indices count from the end, as for Python sequences and everywhere
+in kanscience (:func:`kanscience.core.check_index`).
 
 - :func:`select_nodes` keeps (and may reorder) a subset of each layer's nodes; every
   tensor, affine parameter and symbolic name is sliced along, and a multiplication node
-  always travels with all of its subnodes. :func:`~kanscience.analysis._prune.prune` builds on it.
-- :func:`swap` / :func:`auto_swap` permute hidden nodes without changing the function
-  (pykan's ``swap`` loses symbolic functions, affine parameters and mult-node subnodes).
+  always travels with all of its subnodes. :func:`~kanscience.analysis.prune` builds on it.
+- :func:`swap` permutes hidden nodes without changing the function (pykan's ``swap`` loses
+  symbolic functions, affine parameters and mult-node subnodes);
+  :func:`~kanscience.analysis.auto_swap` searches for a tidy order with it.
 - :func:`remove_edge`, :func:`remove_node`, :func:`set_mode` and :func:`module` switch
   edges off (or change their mode) and keep every index stable.
 
@@ -37,12 +39,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ..core import KAN
-from ._attribution import attribute
+from ..core import KAN, check_index
 
 __all__ = [
-    "auto_swap",
-    "connection_cost",
     "module",
     "remove_edge",
     "remove_node",
@@ -62,22 +61,12 @@ def _check_model(model: KAN) -> None:
         raise TypeError(f"model must be a kanscience KAN, got {type(model).__name__}")
 
 
-def _index(value: object, size: int, name: str) -> int:
-    """``value`` as an index into ``size`` items (negative ones count from the end)."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    index = int(value)  # type: ignore[call-overload]
-    if not -size <= index < size:
-        raise ValueError(f"{name}={index} is out of range for {size} item(s)")
-    return index % size
-
-
 def _node_layer(model: KAN, layer: object, name: str = "layer") -> int:
-    return _index(layer, model.depth + 1, name)
+    return check_index(layer, model.depth + 1, name)
 
 
 def _edge_layer(model: KAN, layer: object, name: str = "l") -> int:
-    return _index(layer, model.depth, name)
+    return check_index(layer, model.depth, name)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -90,7 +79,7 @@ def subnodes_of(model: KAN, layer: int, node: int) -> list[int]:
     """
     _check_model(model)
     layer = _node_layer(model, layer)
-    node = _index(node, model.width_in[layer], "node")
+    node = check_index(node, model.width_in[layer], "node")
     n_sum = model.width[layer][0]
     if node < n_sum:
         return [node]
@@ -120,7 +109,7 @@ def _check_selection(model: KAN, nodes: Sequence[Sequence[int] | None]) -> list[
             chosen = chosen.tolist()
         if isinstance(chosen, (str, bytes)) or not isinstance(chosen, Sequence):
             raise TypeError(f"nodes[{layer}] must be a list of ints, got {chosen!r}")
-        picked = [_index(i, size, f"nodes[{layer}] entry") for i in chosen]
+        picked = [check_index(i, size, f"nodes[{layer}] entry") for i in chosen]
         if not picked:
             raise ValueError(f"nodes[{layer}] is empty: every layer needs at least one node")
         if len(set(picked)) != len(picked):
@@ -166,7 +155,7 @@ def select_nodes(model: KAN, nodes: Sequence[Sequence[int] | None]) -> KAN:
     """
     _check_model(model)
     selection = _check_selection(model, nodes)
-    subnodes = [None] + [
+    subnodes: list[list[int]] = [[]] + [  # the input layer has no subnodes
         [s for node in selection[layer] for s in subnodes_of(model, layer, node)]
         for layer in range(1, model.depth + 1)
     ]
@@ -240,7 +229,7 @@ def swap(model: KAN, layer: int, i1: int, i2: int) -> KAN:
             "input or output nodes would change the model's interface"
         )
     n = model.width_in[layer]
-    i1, i2 = _index(i1, n, "i1"), _index(i2, n, "i2")
+    i1, i2 = check_index(i1, n, "i1"), check_index(i2, n, "i2")
     if _is_mult(model, layer, i1) != _is_mult(model, layer, i2):
         raise ValueError(
             f"cannot swap a sum node with a multiplication node (layer {layer} has "
@@ -251,102 +240,6 @@ def swap(model: KAN, layer: int, i1: int, i2: int) -> KAN:
     return _permuted(model, layer, order)
 
 
-# ----------------------------------------------------------------------------- auto swap
-def _centers(n: int) -> Tensor:
-    return (torch.arange(n, dtype=torch.float64) + 0.5) / n
-
-
-def _layout_cost(model: KAN, scores: list[Tensor], orders: list[list[int]]) -> float:
-    """pykan's connection cost: edge score times horizontal edge length, all layers."""
-    total = 0.0
-    for layer, score in enumerate(scores):
-        cols = [s for node in orders[layer + 1] for s in subnodes_of(model, layer + 1, node)]
-        permuted = score[orders[layer]][:, cols]
-        length = (_centers(permuted.shape[0])[:, None] - _centers(permuted.shape[1])[None]).abs()
-        total += float((length * permuted).sum())
-    return total
-
-
-def _default_inputs(model: KAN, n_samples: int, seed: int) -> Tensor:
-    layer = model.layers[0]
-    low, high = layer.grid[:, layer.k], layer.grid[:, -layer.k - 1]
-    generator = torch.Generator().manual_seed(int(seed))
-    u = torch.rand(n_samples, model.n_in, generator=generator, dtype=torch.float64)
-    return (low.double().cpu() + u * (high - low).double().cpu()).to(layer.grid)
-
-
-def _scores(model: KAN, x: Tensor | None, seed: int) -> list[Tensor]:
-    if x is None:
-        x = _default_inputs(model, 256, seed)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor or None, got {type(x).__name__}")
-    model.check_input(x)
-    if x.shape[0] < 2:
-        raise ValueError(f"x needs at least 2 samples to score edges, got {x.shape[0]}")
-    reference = model.layers[0].coef
-    scores = attribute(model, x.to(reference)).edge_scores
-    return [s.detach().double().cpu() for s in scores]
-
-
-def connection_cost(model: KAN, x: Tensor | None = None, seed: int = 0) -> float:
-    """Importance-weighted total edge length of the KAN diagram (pykan's connection cost).
-
-    Edge importances come from :func:`~kanscience.analysis._attribution.attribute` on ``x``; without
-    ``x``, 256 points are drawn uniformly from the input grids with ``seed``.
-    """
-    _check_model(model)
-    scores = _scores(model, x, seed)
-    return _layout_cost(model, scores, [list(range(n)) for n in model.width_in])
-
-
-def auto_swap(model: KAN, x: Tensor | None = None, max_sweeps: int = 10, seed: int = 0) -> KAN:
-    """A copy with hidden nodes reordered to shorten important edges; same function.
-
-    Greedy, as pykan: for every hidden node in turn, the swap with another node of the
-    same kind that lowers :func:`connection_cost` most is made; sweeps repeat until none
-    helps (at most ``max_sweeps``). Scores are computed once (they permute with the
-    nodes), so no forward pass is repeated.
-
-    Parameters
-    ----------
-    model : KAN
-    x : Tensor (batch, n_in) or None
-        Data for the edge importances (see :func:`connection_cost`).
-    max_sweeps : int
-    seed : int
-        Seed of the default sample when ``x`` is None.
-    """
-    _check_model(model)
-    if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
-        raise ValueError(f"max_sweeps must be a positive int, got {max_sweeps!r}")
-    scores = _scores(model, x, seed)
-    orders = [list(range(n)) for n in model.width_in]
-    best = _layout_cost(model, scores, orders)
-    for _ in range(max_sweeps):
-        improved = False
-        for layer in range(1, model.depth):
-            n_sum, n = model.width[layer][0], model.width_in[layer]
-            for a in range(n):
-                group = range(n_sum) if a < n_sum else range(n_sum, n)
-                choice = None
-                for b in group:
-                    if b == a:
-                        continue
-                    order = orders[layer]
-                    order[a], order[b] = order[b], order[a]
-                    cost = _layout_cost(model, scores, orders)
-                    order[a], order[b] = order[b], order[a]
-                    if cost < best - 1e-12 * max(1.0, abs(best)):
-                        best, choice = cost, b
-                if choice is not None:
-                    order = orders[layer]
-                    order[a], order[choice] = order[choice], order[a]
-                    improved = True
-        if not improved:
-            break
-    return select_nodes(model, [None, *orders[1:-1], None])
-
-
 # ----------------------------------------------------------------------------- masks
 def set_mode(model: KAN, l: int, i: int, j: int, mode: str, numeric_mask: float = 1.0) -> KAN:
     """A copy in which edge (l, i -> j) computes ``mode``: 'n', 's', 'ns' or 'off'.
@@ -354,9 +247,7 @@ def set_mode(model: KAN, l: int, i: int, j: int, mode: str, numeric_mask: float 
     As :meth:`KAN.set_mode_`; ``numeric_mask`` weights the spline part in mode 'ns'.
     """
     _check_model(model)
-    l = _edge_layer(model, l)
-    i = _index(i, model.width_in[l], "i")
-    j = _index(j, model.width_out[l + 1], "j")
+    l, i, j = model.edge_index(l, i, j)
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     new = model.copy()
@@ -388,11 +279,11 @@ def remove_node(model: KAN, l: int, i: int) -> KAN:
     """A copy with every edge into and out of node (l, i) switched off.
 
     Edges into all subnodes of a multiplication node are switched off. Indices stay as
-    they are; :func:`select_nodes` or :func:`~kanscience.analysis._prune.prune_nodes` drop nodes.
+    they are; :func:`select_nodes` or :func:`~kanscience.analysis.prune_nodes` drop nodes.
     """
     _check_model(model)
     l = _node_layer(model, l, "l")
-    i = _index(i, model.width_in[l], "i")
+    i = check_index(i, model.width_in[l], "i")
     new = model.copy()
     if l > 0:
         _mask_block(new, l - 1, range(model.width_in[l - 1]), subnodes_of(model, l, i))
@@ -464,7 +355,7 @@ def module(model: KAN, start_layer: int, chain: str | Sequence[Sequence[int]]) -
         if not group:
             raise ValueError(f"chain group {t} ({kind}s of layer {layer}) is empty: {chain!r}")
         picked = [
-            _index(i, size, f"chain group {t} ({kind}s of layer {layer}) entry") for i in group
+            check_index(i, size, f"chain group {t} ({kind}s of layer {layer}) entry") for i in group
         ]
         blocks.append(sorted(set(picked)))
     new = model.copy()

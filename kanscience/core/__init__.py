@@ -1,5 +1,9 @@
 """The KAN itself: B-spline bases and compiled kernels, the contraction, the symbolic
-function library, KANLayer and KAN, statistics of a forward pass, datasets."""
+function library, KANLayer and KAN, statistics of a forward pass, datasets.
+
+Importing it loads torch and sympy only: numba (the compiled spline loops) is imported on
+the first forward pass that can use it.
+"""
 
 from ._contraction import (
     contraction_weight,
@@ -23,15 +27,19 @@ from ._functions import (
     resolve_library,
     torch_function_table,
 )
+from ._indices import check_index
 from ._layer import (
     ZERO_FUNCTION,
     KANLayer,
 )
-from ._network import (
-    KAN,
-    parse_mult_arity,
-    parse_width,
+from ._least_squares import (
+    Damping,
+    LeastSquaresResult,
+    NormalEquations,
+    least_squares,
+    normal_equations,
 )
+from ._network import KAN
 from ._splines import (
     adaptive_grid,
     basis_matrix,
@@ -52,20 +60,28 @@ from ._trace import (
     propagate_scores,
     trace,
 )
+from ._width import (
+    parse_mult_arity,
+    parse_width,
+)
 
 __all__ = [
     "DEFAULT_LIBRARY",
+    "Damping",
     "Dataset",
     "FunctionLibrary",
     "KAN",
     "KANLayer",
     "LayerStatistics",
     "LayerTrace",
+    "LeastSquaresResult",
+    "NormalEquations",
     "SymbolicFunction",
     "ZERO_FUNCTION",
     "adaptive_grid",
     "as_tensor",
     "basis_matrix",
+    "check_index",
     "contraction_weight",
     "create_dataset",
     "describe",
@@ -74,8 +90,10 @@ __all__ = [
     "fit_coefficients",
     "forward_with_statistics",
     "get_function",
+    "least_squares",
     "local_bases",
     "node_values",
+    "normal_equations",
     "parse_mult_arity",
     "parse_width",
     "place_grids_",

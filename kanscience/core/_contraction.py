@@ -95,6 +95,7 @@ class _SplineContract(torch.autograd.Function):
                 if grad_weight is not None:
                     grad_weight.addmm_(flat_c.t(), grad[c])
                 if grad_x is not None:
+                    assert derivatives_c is not None  # computed when x needs a gradient
                     grad_features = (grad[c] @ weight.t()).view(*x[c].shape, -1)
                     grad_x[c] = splines.features_backward(
                         grad_features, x[c], index_c, derivatives_c, ctx.base

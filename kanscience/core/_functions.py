@@ -1,9 +1,10 @@
 """Symbolic function library: the candidate 1-D functions a KAN edge can snap to.
 
-Each :class:`SymbolicFunction` bundles an exact torch form, the same function as a
-sympy expression, pykan's complexity score and pykan's singularity-avoiding form.
-:data:`DEFAULT_LIBRARY` holds every entry of pykan 0.2.8's ``SYMBOLIC_LIB`` (same
-names and complexities) plus ``cosh`` and ``sigmoid``.  Libraries are immutable;
+Each :class:`SymbolicFunction` (see :mod:`kanscience.core._library`) bundles an exact
+torch form, the same function as a sympy expression, pykan's complexity score and pykan's
+singularity-avoiding form. :data:`DEFAULT_LIBRARY` holds every entry of pykan 0.2.8's
+``SYMBOLIC_LIB`` (same names and complexities) plus ``cosh`` and ``sigmoid``.  Libraries
+are immutable;
 :meth:`FunctionLibrary.subset` and :meth:`FunctionLibrary.with_functions` return
 new ones.  :func:`torch_function_table` is the single sympy-head -> torch dispatch
 table used to turn formulas back into torch code.
@@ -18,18 +19,20 @@ pykan's layer indexes ``[1]`` into the results of ``f_tan`` (a 3-tuple) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from types import MappingProxyType
-from typing import Union
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 import sympy
 import torch
+
+from ._library import FunctionLibrary, SymbolicFunction
+from ._library import unknown_function_message as _unknown_message
 
 __all__ = [
     "SymbolicFunction",
     "FunctionLibrary",
     "DEFAULT_LIBRARY",
+    "LibraryLike",
     "resolve_library",
     "get_function",
     "torch_function_table",
@@ -38,114 +41,6 @@ __all__ = [
 _PI = torch.pi
 _POS = (0.0, float("inf"))
 _UNIT = (-1.0, 1.0)
-
-
-@dataclass(frozen=True)
-class SymbolicFunction:
-    """One candidate symbolic function.
-
-    Parameters
-    ----------
-    name : str
-        Library key, e.g. ``"sin"`` or ``"1/x^2"``.
-    torch_fn : callable
-        Exact elementwise torch implementation.
-    sympy_fn : callable
-        The same function applied to a sympy expression.
-    complexity : int
-        Complexity score (pykan's numbers for pykan's functions).
-    safe_fn : callable
-        Singularity-avoiding form ``safe_fn(x, y_th) -> y``; ``y_th`` may be a float
-        (converted to ``x``'s dtype) or a tensor (used as is, like pykan).
-    domain : tuple of float or None
-        Safe open input domain ``(lo, hi)``; ``None`` means all reals.
-    """
-
-    name: str
-    torch_fn: Callable[[torch.Tensor], torch.Tensor]
-    sympy_fn: Callable[[sympy.Expr], sympy.Expr]
-    complexity: int
-    safe_fn: Callable[[torch.Tensor, float], torch.Tensor]
-    domain: tuple[float, float] | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"SymbolicFunction name must be a non-empty str, got {self.name!r}")
-        if not all(callable(f) for f in (self.torch_fn, self.sympy_fn, self.safe_fn)):
-            raise TypeError(f"{self.name!r}: torch_fn, sympy_fn and safe_fn must be callable")
-        if isinstance(self.complexity, bool) or not isinstance(self.complexity, int):
-            raise TypeError(f"{self.name!r}: complexity must be an int")
-        if self.domain is not None and not self.domain[0] < self.domain[1]:
-            raise ValueError(f"{self.name!r}: domain must be (lo, hi) with lo < hi")
-
-
-class FunctionLibrary(Mapping[str, SymbolicFunction]):
-    """Immutable, ordered mapping ``name -> SymbolicFunction``.
-
-    Parameters
-    ----------
-    functions : iterable of SymbolicFunction
-        Entries in order; duplicate names raise ``ValueError``.
-    """
-
-    __slots__ = ("_functions",)
-
-    def __init__(self, functions: Iterable[SymbolicFunction]) -> None:
-        table: dict[str, SymbolicFunction] = {}
-        for fn in functions:
-            if not isinstance(fn, SymbolicFunction):
-                raise TypeError(f"FunctionLibrary entries must be SymbolicFunction, got {fn!r}")
-            if fn.name in table:
-                raise ValueError(f"duplicate symbolic function name {fn.name!r}")
-            table[fn.name] = fn
-        object.__setattr__(self, "_functions", MappingProxyType(table))
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError("FunctionLibrary is immutable")
-
-    def __deepcopy__(self, memo: dict) -> FunctionLibrary:
-        return self  # immutable: copies of a model share its library
-
-    def __copy__(self) -> FunctionLibrary:
-        return self
-
-    def __getitem__(self, name: str) -> SymbolicFunction:
-        try:
-            return self._functions[name]
-        except (KeyError, TypeError):
-            raise KeyError(_unknown_message(name, self.names)) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._functions)
-
-    def __len__(self) -> int:
-        return len(self._functions)
-
-    def __repr__(self) -> str:
-        return f"FunctionLibrary({list(self._functions)!r})"
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """tuple of str: Function names in library order."""
-        return tuple(self._functions)
-
-    def subset(self, names: Iterable[str]) -> FunctionLibrary:
-        """New library with only ``names``, in the given order; unknown -> ``ValueError``."""
-        names = [names] if isinstance(names, str) else list(names)
-        for name in names:
-            if name not in self._functions:
-                raise ValueError(_unknown_message(name, self.names))
-        return FunctionLibrary(self._functions[n] for n in dict.fromkeys(names))
-
-    def with_functions(self, *functions: SymbolicFunction) -> FunctionLibrary:
-        """Return a new library with ``functions`` added; same-named entries are replaced."""
-        table = dict(self._functions)
-        table.update((getattr(fn, "name", None), fn) for fn in functions)
-        return FunctionLibrary(table.values())
-
-
-def _unknown_message(name: object, valid: Iterable[str]) -> str:
-    return f"unknown symbolic function {name!r}; valid names are: {', '.join(valid)}"
 
 
 # Singularity-avoiding forms.  Each mirrors pykan's ``f_*`` expression term by term (so
@@ -169,10 +64,10 @@ def _near_zero(x_th_of: Callable, small: Callable, big_fn: Callable) -> Callable
     """pykan's pattern ``small(x) * (|x| < x_th) + nan_to_num(big_fn(x)) * (|x| >= x_th)``."""
 
     def safe(x: torch.Tensor, y_th: float) -> torch.Tensor:
-        y_th = _th(x, y_th)
-        x_th = x_th_of(y_th)
+        threshold = _th(x, y_th)
+        x_th = x_th_of(threshold)
         big = torch.abs(x) >= x_th
-        return small(x, y_th, x_th) * (torch.abs(x) < x_th) + _finite(big_fn, x, big) * big
+        return small(x, threshold, x_th) * (torch.abs(x) < x_th) + _finite(big_fn, x, big) * big
 
     return safe
 
@@ -181,10 +76,10 @@ def _bounded(bound_of: Callable, outside: Callable, fn: Callable) -> Callable:
     """pykan's pattern ``outside(x) * (|x| > b) + nan_to_num(fn(x)) * (|x| <= b)``."""
 
     def safe(x: torch.Tensor, y_th: float) -> torch.Tensor:
-        y_th = _th(x, y_th)
-        bound = bound_of(y_th)
+        threshold = _th(x, y_th)
+        bound = bound_of(threshold)
         inside = torch.abs(x) <= bound
-        return outside(x, y_th) * (torch.abs(x) > bound) + _finite(fn, x, inside) * inside
+        return outside(x, threshold) * (torch.abs(x) > bound) + _finite(fn, x, inside) * inside
 
     return safe
 
@@ -218,20 +113,20 @@ _safe_arccos = _bounded(lambda y: 1, lambda x, y: _PI / 2 * (1 - torch.sign(x)),
 
 def _safe_tan(x: torch.Tensor, y_th: float) -> torch.Tensor:
     # pykan's f_tan returns (clip, delta, y) and its layer then uses delta; we return y.
-    y_th = _th(x, y_th)
+    threshold = _th(x, y_th)
     clip = x % _PI
-    delta = _PI / 2 - torch.arctan(y_th)
+    delta = _PI / 2 - torch.arctan(threshold)
     far = torch.abs(clip - _PI / 2) >= delta
-    near = -y_th / delta * (clip - _PI / 2) * (torch.abs(clip - _PI / 2) < delta)
+    near = -threshold / delta * (clip - _PI / 2) * (torch.abs(clip - _PI / 2) < delta)
     return near + _finite(torch.tan, clip, far) * far
 
 
 def _safe_exp(x: torch.Tensor, y_th: float) -> torch.Tensor:
     # pykan gives NaN (inf * 0) where exp(x) overflows; clamping the input fixes that.
-    y_th = _th(x, y_th)
-    x_th = torch.log(y_th)
+    threshold = _th(x, y_th)
+    x_th = torch.log(threshold)
     above = x > x_th
-    return y_th * above + torch.exp(torch.where(above, x_th, x)) * (x <= x_th)
+    return threshold * above + torch.exp(torch.where(above, x_th, x)) * (x <= x_th)
 
 
 # The default table: (name, torch_fn, sympy_fn, complexity[, safe_fn[, domain]]); a missing
@@ -296,13 +191,9 @@ def _record(
 DEFAULT_LIBRARY: FunctionLibrary = FunctionLibrary(_record(*row) for row in _TABLE)
 """FunctionLibrary: pykan's full ``SYMBOLIC_LIB`` plus ``cosh`` and ``sigmoid``."""
 
-LibraryLike = Union[
-    None,
-    str,
-    FunctionLibrary,
-    Mapping[str, SymbolicFunction],
-    Iterable[str | SymbolicFunction],
-]
+LibraryLike = (
+    None | str | FunctionLibrary | Mapping[str, SymbolicFunction] | Iterable[str | SymbolicFunction]
+)
 
 
 def resolve_library(lib: LibraryLike = None) -> FunctionLibrary:

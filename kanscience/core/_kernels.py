@@ -6,10 +6,10 @@ table gather, Horner for the values and the slopes, index arithmetic, scatter), 
 costing a few microseconds whatever its size. Here the same computation is one compiled
 loop over the samples, and the x-gradient of the features another:
 
-- :func:`spline_features` gives what :func:`kanscience.core._splines.local_bases` and
-  :func:`kanscience.core._splines.dense_features` give together (features, basis indices,
+- :func:`spline_features` gives what :func:`kanscience.core.local_bases` and
+  :func:`kanscience.core._features.dense_features` give together (features, basis indices,
   slopes) from the same per-interval table;
-- :func:`features_backward` gives :func:`kanscience.core._splines.features_backward`.
+- :func:`features_backward` gives :func:`kanscience.core._features.features_backward`.
 
 The results equal the torch path's to rounding (float contraction and reassociation
 allowed, NaN and Inf kept). :func:`usable` says when the loops apply: numba importable,
@@ -53,6 +53,7 @@ def _loops(k: int):
     """The two loops for spline order ``k``, compiled on first use (``k`` is a constant
     to numba: its loops unroll, 2.5x faster than a run-time order)."""
     numba = _numba()
+    assert numba is not None, "callers check usable() first"
     n = k + 1
 
     @numba.njit(nogil=True, fastmath=_FLAGS)
@@ -125,7 +126,7 @@ def usable(x: Tensor, *tensors: Tensor) -> bool:
 def spline_features(
     x: Tensor, grid: Tensor, table: Tensor, k: int, base: str, slopes: bool
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """``(features, index, slopes)`` as the torch path in :mod:`kanscience.core._splines` gives
+    """``(features, index, slopes)`` as the torch path in :mod:`kanscience.core._features` gives
     them: features (batch, n_in, G + k + 1), the ``k + 1`` basis indices (clamped) and the
     bases' x-derivatives (batch, n_in, k + 1), the latter None unless ``slopes``."""
     batch, n_in = x.shape

@@ -6,7 +6,7 @@ Every edge (i -> j) computes
         + symbolic_mask_ij * (c_ij * f_ij(a_ij * x_i + b_ij) + d_ij)
 
 and node j sums its incoming edges. The numeric part is one basis expansion
-(:func:`kanscience.core._splines.spline_features`) contracted with one weight matrix; the
+(:func:`kanscience.core.spline_features`) contracted with one weight matrix; the
 symbolic part is evaluated once per distinct function, vectorized over its edges, and only
 for edges whose symbolic mask is on. Per-edge activations are never formed here: they
 come from :mod:`kanscience.core._trace`.
@@ -32,8 +32,33 @@ __all__ = ["KANLayer", "ZERO_FUNCTION"]
 ZERO_FUNCTION = "0"
 
 
+def tensor_key(tensor: Tensor) -> tuple:
+    """What changes whenever a tensor's values may have changed: its version counter
+    (bumped by every in-place operation), storage, dtype and device."""
+    return (tensor._version, tensor.data_ptr(), tensor.dtype, tensor.device)
+
+
+class _MemoEntry:
+    """Features of one fixed input, with the keys of the input and grid they came from."""
+
+    __slots__ = ("features", "key", "x")
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+        self.key: tuple | None = None
+        self.features: Tensor | None = None
+
+
 class KANLayer(nn.Module):
     """One layer of spline edges with optional per-edge symbolic functions.
+
+    Derived state (the spline table of the grid, the symbolic edge groups, the features
+    of fixed inputs) is cached with the version key (:func:`tensor_key`) of the tensors
+    it derives from, and of the symbolic names of the active edges, so any edit of
+    ``grid``, ``coef``, the masks, ``symbolic_affine`` or ``symbolic_names``, in place or
+    not, is seen by the next forward pass. (Only writes through a buffer's ``.data``
+    escape torch's version counter: edit ``grid`` and the masks in place under
+    ``torch.no_grad()`` instead; ``coef`` and ``symbolic_affine`` are read on every pass.)
 
     Parameters
     ----------
@@ -61,6 +86,14 @@ class KANLayer(nn.Module):
     generator : torch.Generator or None
         Source of the random initialization; the global RNG is never touched when given.
     """
+
+    grid: Tensor
+    mask: Tensor
+    symbolic_mask: Tensor
+    coef: nn.Parameter
+    scale_base: nn.Parameter
+    scale_sp: nn.Parameter
+    symbolic_affine: nn.Parameter
 
     def __init__(
         self,
@@ -116,10 +149,11 @@ class KANLayer(nn.Module):
         self.register_buffer("symbolic_mask", torch.zeros(in_dim, out_dim, dtype=dtype))
         self.symbolic_affine = nn.Parameter(torch.zeros(in_dim, out_dim, 4, dtype=dtype))
         self.symbolic_names: list[list[str]] = [[ZERO_FUNCTION] * out_dim for _ in range(in_dim)]
-        self._symbolic_groups: dict[str, tuple[Tensor, Tensor]] | None = None
-        self._table: Tensor | None = None
-        self._memo: dict[int, tuple] = {}
-        self._table_key: tuple | None = None
+        # derived state, each entry stored with the version key it was derived from
+        self._table: tuple[tuple, Tensor] | None = None  # (grid key, spline table)
+        self._active: tuple[tuple, list[list[int]]] | None = None  # (mask key, active edges)
+        self._groups: tuple[tuple, dict[str, tuple[Tensor, Tensor]]] | None = None
+        self._memo: dict[int, _MemoEntry] = {}
 
     # ------------------------------------------------------------------ forward
     def spline_weight(self) -> Tensor:
@@ -150,25 +184,28 @@ class KANLayer(nn.Module):
         """``splines.spline_features`` of ``x``, reused for the inputs of :meth:`reuse_features`."""
         table = self.table()
         entry = self._memo.get(id(x))
-        if entry is None or entry[0] is not x:
+        if entry is None or entry.x is not x:
             return splines.spline_features(x, self.grid, self.k, self.base_fun, table)
-        if entry[1] != x._version or entry[2] is not table:  # first call, or data/grid changed
-            features = splines.spline_features(x, self.grid, self.k, self.base_fun, table)
-            self._memo[id(x)] = (x, x._version, table, features)
-        return self._memo[id(x)][3]
+        key = (tensor_key(x), tensor_key(self.grid))
+        if entry.key != key:  # first call, or the data or the grid changed
+            entry.features = splines.spline_features(x, self.grid, self.k, self.base_fun, table)
+            entry.key = key
+        assert entry.features is not None
+        return entry.features
 
     @contextmanager
     def reuse_features(self, *inputs: Tensor) -> Iterator[None]:
         """Within the block, compute the features of these exact inputs once each.
 
         For training on fixed data: the first layer's bases do not change between
-        evaluations unless the grid or the data do (both detected). The inputs must not
+        evaluations unless the grid or the data do (both detected by their version keys,
+        so in-place edits of an input or of the grid are seen). The inputs must not
         require grad.
         """
         if any(x.requires_grad for x in inputs):
             raise ValueError("reuse_features needs inputs that do not require grad")
         previous = self._memo
-        self._memo = {**previous, **{id(x): (x, None, None, None) for x in inputs}}
+        self._memo = {**previous, **{id(x): _MemoEntry(x) for x in inputs}}
         try:
             yield
         finally:
@@ -176,42 +213,50 @@ class KANLayer(nn.Module):
 
     def table(self) -> Tensor:
         """``splines.spline_table`` of the current grid, recomputed when the grid changes."""
-        key = self._grid_key()
-        if self._table_key != key:
-            self._table = splines.spline_table(self.grid, self.k)
-            self._table_key = key
-        return self._table
-
-    def _grid_key(self) -> tuple:
-        return (self.grid._version, self.grid.data_ptr(), self.grid.dtype, self.grid.device)
+        key = tensor_key(self.grid)
+        if self._table is None or self._table[0] != key:
+            self._table = (key, splines.spline_table(self.grid, self.k))
+        return self._table[1]
 
     @property
     def has_symbolic(self) -> bool:
-        """Whether any edge has a nonzero symbolic mask (checked without a device sync)."""
+        """Whether any edge has a nonzero symbolic mask and a function (no device sync
+        unless the symbolic mask changed since the last call)."""
         return bool(self.symbolic_groups())
 
     def symbolic_groups(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """Active symbolic edges grouped by function name: name -> (inputs, outputs)."""
-        if self._symbolic_groups is None:
+        """Active symbolic edges grouped by function name: name -> (inputs, outputs).
+
+        Derived from ``symbolic_mask`` (its version key) and the names of the edges it
+        switches on, so direct writes to either are seen by the next call.
+        """
+        mask_key = tensor_key(self.symbolic_mask)
+        if self._active is None or self._active[0] != mask_key:
+            self._active = (mask_key, (self.symbolic_mask != 0).nonzero().tolist())
+        active = self._active[1]
+        names = tuple(self.symbolic_names[i][j] for i, j in active) if active else ()
+        key = (mask_key, names)
+        if self._groups is None or self._groups[0] != key:
             groups: dict[str, tuple[list[int], list[int]]] = {}
-            active = (self.symbolic_mask != 0).nonzero().tolist()
-            for i, j in active:
-                name = self.symbolic_names[i][j]
+            for (i, j), name in zip(active, names):
                 if name == ZERO_FUNCTION:
                     continue
                 ins, outs = groups.setdefault(name, ([], []))
                 ins.append(i)
                 outs.append(j)
             device = self.grid.device
-            self._symbolic_groups = {
-                name: (torch.tensor(ins, device=device), torch.tensor(outs, device=device))
-                for name, (ins, outs) in groups.items()
-            }
-        return self._symbolic_groups
+            self._groups = (
+                key,
+                {
+                    name: (torch.tensor(ins, device=device), torch.tensor(outs, device=device))
+                    for name, (ins, outs) in groups.items()
+                },
+            )
+        return self._groups[1]
 
     def invalidate_symbolic_cache(self) -> None:
-        """Forget the cached edge groups; call after editing masks or names directly."""
-        self._symbolic_groups = None
+        """Drop the cached edge groups (never required: they follow the mask and names)."""
+        self._active = self._groups = None
 
     def symbolic_edge_values(
         self,
@@ -240,9 +285,8 @@ class KANLayer(nn.Module):
         return y
 
     # ------------------------------------------------------------------ editing
-    def _apply(self, fn, recurse=True):  # keep cached tensors on the right device and dtype
-        self._symbolic_groups = None
-        self._table_key = None
+    def _apply(self, fn, recurse=True):  # derived tensors follow the new device and dtype
+        self._table = self._active = self._groups = None
         return super()._apply(fn, recurse)
 
     def set_symbolic_name(self, i: int, j: int, name: str) -> None:
@@ -252,7 +296,6 @@ class KANLayer(nn.Module):
                 f"unknown symbolic function {name!r}; valid names: {', '.join(self.library)}"
             )
         self.symbolic_names[i][j] = name
-        self._symbolic_groups = None
 
     @torch.no_grad()
     def update_grid_(self, x: Tensor, mode: str = "sample") -> None:
@@ -262,8 +305,7 @@ class KANLayer(nn.Module):
         )
         self.grid.copy_(grid)
         self.coef.copy_(coef)
-        self._table = table.to(self.grid.dtype)
-        self._table_key = self._grid_key()
+        self._table = (tensor_key(self.grid), table.to(self.grid.dtype))
 
     def extra_repr(self) -> str:
         return (

@@ -1,10 +1,11 @@
 """KAN (pykan's MultKAN): layers of spline edges, sum nodes and multiplication nodes.
 
-Width spec (pykan-compatible): ``width=[2, 5, 1]`` for sum nodes only, or entries
-``[n_sum, n_mult]`` such as ``[2, [0, 1], 1]``. A layer's edges feed ``n_sum`` sum nodes
-directly and ``sum(arity)`` subnodes that multiplication nodes combine: multiplication
-node ``m`` multiplies ``arity_m`` consecutive subnodes after the sum nodes. ``mult_arity``
-is an int for all multiplication nodes, or one list of arities per layer of ``width``.
+Width spec (pykan-compatible, :mod:`kanscience.core._width`): ``width=[2, 5, 1]`` for sum
+nodes only, or entries ``[n_sum, n_mult]`` such as ``[2, [0, 1], 1]``. A layer's edges
+feed ``n_sum`` sum nodes directly and ``sum(arity)`` subnodes that multiplication nodes
+combine: multiplication node ``m`` multiplies ``arity_m`` consecutive subnodes after the
+sum nodes. ``mult_arity`` is an int for all multiplication nodes, or one list of arities
+per layer of ``width``.
 
 Between layers every subnode gets ``subnode_scale * x + subnode_bias`` and every node
 ``node_scale * x + node_bias`` (identity by default, trainable with
@@ -23,85 +24,29 @@ torch.Size([4, 1])
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from . import _splines as splines
 from ._functions import FunctionLibrary, resolve_library
+from ._indices import check_index
 from ._layer import ZERO_FUNCTION, KANLayer
+from ._width import WidthSpec, parse_mult_arity, parse_width
 
-__all__ = ["KAN", "parse_width", "parse_mult_arity"]
-
-WidthSpec = Sequence["int | Sequence[int]"]
-
-
-def parse_width(width: WidthSpec) -> list[list[int]]:
-    """Normalize a width spec to ``[[n_sum, n_mult], ...]``.
-
-    Raises
-    ------
-    ValueError
-        For fewer than two layers, negative counts, entries that are neither an int nor a
-        pair, or a layer without nodes.
-    """
-    if not isinstance(width, Sequence) or isinstance(width, str) or len(width) < 2:
-        raise ValueError(f"width must be a list of at least two layers, got {width!r}")
-    parsed = []
-    for position, entry in enumerate(width):
-        if isinstance(entry, (int,)) or (
-            hasattr(entry, "__index__") and not isinstance(entry, bool)
-        ):
-            pair = [int(entry), 0]
-        elif (
-            isinstance(entry, Sequence)
-            and len(entry) == 2
-            and all(hasattr(v, "__index__") and not isinstance(v, bool) for v in entry)
-        ):
-            pair = [int(entry[0]), int(entry[1])]
-        else:
-            raise ValueError(
-                f"width[{position}] must be an int or a pair [n_sum, n_mult], got {entry!r}"
-            )
-        if pair[0] < 0 or pair[1] < 0:
-            raise ValueError(f"width[{position}] has a negative node count: {entry!r}")
-        if pair[0] + pair[1] == 0:
-            raise ValueError(f"width[{position}] has no nodes: {entry!r}")
-        parsed.append(pair)
-    if parsed[0][1] != 0:
-        raise ValueError(f"the input layer width[0] cannot have multiplication nodes: {width[0]!r}")
-    return parsed
+__all__ = ["KAN"]
 
 
-def parse_mult_arity(
-    mult_arity: int | Sequence[Sequence[int]], width: list[list[int]]
-) -> list[list[int]]:
-    """Per-layer lists of multiplication-node arities (``[]`` for layers without any)."""
-    if isinstance(mult_arity, int) or hasattr(mult_arity, "__index__"):
-        arity = int(mult_arity)
-        if arity < 2:
-            raise ValueError(f"mult_arity must be >= 2, got {mult_arity!r}")
-        return [[arity] * n_mult for _, n_mult in width]
-    if not isinstance(mult_arity, Sequence) or len(mult_arity) != len(width):
-        raise ValueError(
-            f"mult_arity must be an int or one list of arities per layer ({len(width)} "
-            f"lists), got {mult_arity!r}"
-        )
-    arities = []
-    for position, (entry, (_, n_mult)) in enumerate(zip(mult_arity, width)):
-        entry = (
-            []
-            if entry is None
-            else ([int(entry)] * n_mult if isinstance(entry, int) else list(entry))
-        )
-        if len(entry) != n_mult or any(int(a) < 2 for a in entry):
-            raise ValueError(
-                f"mult_arity[{position}] must list {n_mult} arities >= 2, got {mult_arity[position]!r}"
-            )
-        arities.append([int(a) for a in entry])
-    return arities
+class LayerList(nn.ModuleList):
+    """A KAN's layers of edges: an ``nn.ModuleList`` whose items type-check as KANLayer."""
+
+    if TYPE_CHECKING:  # nn.ModuleList's stubs give nn.Module items
+
+        def __getitem__(self, index: int) -> KANLayer: ...
+
+        def __iter__(self) -> Iterator[KANLayer]: ...
 
 
 class KAN(nn.Module):
@@ -119,7 +64,7 @@ class KAN(nn.Module):
         Arity of the multiplication nodes.
     noise_scale, scale_base_mu, scale_base_sigma, base_fun, grid_eps, grid_range,
     sp_trainable, sb_trainable
-        As in :class:`~kanscience.core._layer.KANLayer` (pykan's defaults).
+        As in :class:`~kanscience.core.KANLayer` (pykan's defaults).
     affine_trainable : bool
         Train the node and subnode scales and biases.
     seed : int
@@ -129,6 +74,12 @@ class KAN(nn.Module):
         Functions symbolic edges may use.
     dtype : torch.dtype or None
     """
+
+    layers: LayerList
+    node_scale: nn.ParameterList
+    node_bias: nn.ParameterList
+    subnode_scale: nn.ParameterList
+    subnode_bias: nn.ParameterList
 
     def __init__(
         self,
@@ -174,7 +125,7 @@ class KAN(nn.Module):
             seed=seed,
         )
         generator = torch.Generator().manual_seed(int(seed))
-        self.layers = nn.ModuleList(
+        self.layers = LayerList(
             KANLayer(
                 self.width_in[layer],
                 self.width_out[layer + 1],
@@ -368,19 +319,24 @@ class KAN(nn.Module):
         return refined
 
     # ----------------------------------------------------------------- edges
-    def check_edge(self, layer: int, i: int, j: int) -> KANLayer:
-        """The layer holding edge (layer, i, j); TypeError/ValueError for a bad index."""
-        for name, value in (("layer", layer), ("i", i), ("j", j)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-        if not 0 <= layer < self.depth:
-            raise ValueError(f"layer must be in [0, {self.depth}), got {layer}")
+    def edge_index(self, layer: int, i: int, j: int) -> tuple[int, int, int]:
+        """``(layer, i, j)`` of an edge in ``[0, depth) x [0, in_dim) x [0, out_dim)``.
+
+        Negative indices count from the end, as everywhere in kanscience
+        (:func:`~kanscience.core.check_index`); TypeError/ValueError for a bad one.
+        """
+        layer = check_index(layer, self.depth, "layer")
         kan_layer = self.layers[layer]
-        if not 0 <= i < kan_layer.in_dim:
-            raise ValueError(f"i must be in [0, {kan_layer.in_dim}) for layer {layer}, got {i}")
-        if not 0 <= j < kan_layer.out_dim:
-            raise ValueError(f"j must be in [0, {kan_layer.out_dim}) for layer {layer}, got {j}")
-        return kan_layer
+        where = f" for layer {layer}"
+        return (
+            layer,
+            check_index(i, kan_layer.in_dim, "i", where),
+            check_index(j, kan_layer.out_dim, "j", where),
+        )
+
+    def check_edge(self, layer: int, i: int, j: int) -> KANLayer:
+        """The layer holding edge (layer, i, j) (see :meth:`edge_index` for the indices)."""
+        return self.layers[self.edge_index(layer, i, j)[0]]
 
     @torch.no_grad()
     def set_mode_(self, layer: int, i: int, j: int, mode: str, numeric_mask: float = 1.0) -> None:
@@ -389,7 +345,8 @@ class KAN(nn.Module):
         ``mode`` is 'n' (spline), 's' (symbolic), 'ns' (both; the spline part weighted by
         ``numeric_mask``) or 'off'.
         """
-        kan_layer = self.check_edge(layer, i, j)
+        layer, i, j = self.edge_index(layer, i, j)
+        kan_layer = self.layers[layer]
         masks = {
             "n": (1.0, 0.0),
             "s": (0.0, 1.0),
@@ -412,11 +369,12 @@ class KAN(nn.Module):
         affine: Sequence[float] = (1.0, 0.0, 1.0, 0.0),
         mode: str = "s",
     ) -> None:
-        """Make edge (layer, i, j) compute ``c * f(a * x + b) + d`` with ``f`` = ``name`` (in place).
+        """Make edge (layer, i, j) compute ``c * f(a * x + b) + d``, ``f`` = ``name`` (in place).
 
         ``affine`` is ``(a, b, c, d)``; they stay trainable. ``mode`` as in :meth:`set_mode_`.
         """
-        kan_layer = self.check_edge(layer, i, j)
+        layer, i, j = self.edge_index(layer, i, j)
+        kan_layer = self.layers[layer]
         if len(affine) != 4:
             raise ValueError(f"affine must be (a, b, c, d), got {affine!r}")
         kan_layer.set_symbolic_name(i, j, name)
@@ -427,8 +385,8 @@ class KAN(nn.Module):
 
     def unset_symbolic_(self, layer: int, i: int, j: int) -> None:
         """Return edge (layer, i, j) to a plain spline edge (in place)."""
-        kan_layer = self.check_edge(layer, i, j)
-        kan_layer.set_symbolic_name(i, j, ZERO_FUNCTION)
+        layer, i, j = self.edge_index(layer, i, j)
+        self.layers[layer].set_symbolic_name(i, j, ZERO_FUNCTION)
         self.set_mode_(layer, i, j, "n")
 
     def copy(self) -> KAN:
