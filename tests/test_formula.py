@@ -1,4 +1,4 @@
-"""Tests for kanscience.symbolic._formula: symbolic_formula, rounding, snapping, sympy -> torch."""
+"""Tests for kanscience.symbolic: symbolic_formula, rounding, snapping, sympy -> torch."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ import sympy
 import torch
 
 from kanscience import KAN
-from kanscience.symbolic._formula import (
-    UnsupportedExpressionError,
-    ex_round,
-    expression_complexity,
-    formula_to_torch,
-    simplify_formula,
-    snap_constants,
-    symbolic_formula,
-)
+from kanscience.symbolic._constants import ex_round, fit_constants, float_constants, snap_constants
+from kanscience.symbolic._formula import symbolic_formula
+from kanscience.symbolic._simplify import expression_complexity, simplify_formula
+from kanscience.symbolic._to_torch import UnsupportedExpressionError, formula_to_torch
 
 F64 = torch.float64
 SAFE = ["x", "x^2", "sin", "cos", "tanh", "exp", "gaussian", "arctan", "x^3", "sigmoid"]
@@ -200,3 +195,21 @@ def test_formula_to_torch_matches_lambdify_and_rejects_unknown_heads():
         formula_to_torch(t + u, [t])
     with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
         formula_to_torch(t + u, [t, u])(torch.ones(3))
+
+
+def test_fit_constants_recovers_floats_and_keeps_rationals():
+    t = sympy.Symbol("t", real=True)
+    x = torch.linspace(0, 2, 80, dtype=F64)[:, None]
+    y = x[:, 0] / 3 + 2.5 * torch.exp(-1.3 * x[:, 0])
+    start = sympy.Rational(1, 3) * t + 2.0 * sympy.exp(-1.0 * t)
+    fitted = fit_constants(start, [t], x, y)
+    values = sorted(float(f) for f in float_constants(fitted))
+    assert abs(values[0] + 1.3) < 1e-10 and abs(values[1] - 2.5) < 1e-10
+    assert fitted.coeff(t) == sympy.Rational(1, 3)
+    # equal floats are one parameter
+    tied = fit_constants(1.5 * t + 1.5 * t**2, [t], x, 2 * x + 2 * x**2)
+    assert tied.coeff(t) == tied.coeff(t, 2)  # one value (2.0 becomes the Integer 2)
+    assert abs(float(tied.coeff(t)) - 2.0) < 1e-12
+    assert fit_constants(t + 1, [t], x, y) == t + 1  # no float: unchanged
+    with pytest.raises(ValueError, match=r"x must be \(batch, 1\)"):
+        fit_constants(start, [t], x[:10], y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kanscience import KAN, create_dataset, fit
+from kanscience import KAN, Penalty, create_dataset, fit
 from kanscience.train._levenberg import LevenbergMarquardt, free_coordinates, output_jacobian
 
 DTYPE = torch.float64
@@ -97,7 +97,7 @@ def test_lm_recovers_symbolic_constants_exactly():
         {"train_input": x, "train_label": y, "test_input": x, "test_label": y},
         opt="LM",
         steps=40,
-        update_grid=False,
+        grid_schedule=None,
         progress=False,
     )
     a, b, c, d = model.layers[0].symbolic_affine[0, 0].tolist()
@@ -120,9 +120,9 @@ def test_a_failed_step_leaves_the_parameters_unchanged():
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        ({"lamb": 0.01}, "lamb"),
+        ({"penalty": Penalty(lamb=0.01)}, "penalty"),
         ({"loss_fn": lambda p, t: ((p - t) ** 2).mean()}, "loss_fn"),
-        ({"objective": lambda m, x, y: m(x).pow(2).mean()}, "objective"),
+        ({"objective": lambda m, batch: m(batch.inputs).pow(2).mean()}, "objective"),
         ({"singularity_avoiding": True}, "singularity_avoiding"),
     ],
 )

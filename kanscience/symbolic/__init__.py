@@ -1,5 +1,6 @@
 """Symbolic regression of edges and formulas: affine fits, edge suggestion, sympy formulas,
-constant snapping and refitting, auxiliary variables."""
+constant snapping and refitting, sympy -> torch, auxiliary variables, units and
+dimensional analysis."""
 
 from ._affine import (
     AffineFit,
@@ -10,6 +11,20 @@ from ._auxiliary import (
     auxiliary_columns,
     parse_auxiliary,
     with_auxiliary,
+)
+from ._constants import (
+    SIMPLE_CONSTANTS,
+    ex_round,
+    fit_constants,
+    float_constants,
+    snap_constants,
+)
+from ._dimensions import (
+    SI_BASE,
+    DimensionError,
+    Dimensions,
+    parse_units,
+    units_from_spec,
 )
 from ._edges import (
     AutoSymbolicResult,
@@ -23,19 +38,34 @@ from ._edges import (
     unfix_symbolic,
     unfix_symbolic_,
 )
-from ._formula import (
-    UnsupportedExpressionError,
-    ex_round,
+from ._formula import symbolic_formula
+from ._pi_groups import (
+    DimensionlessProblem,
+    buckingham_pi,
+    dimension_of,
+    is_dimensionally_consistent,
+)
+from ._simplify import (
     expression_complexity,
-    fit_constants,
-    formula_to_torch,
     simplify_formula,
-    snap_constants,
-    symbolic_formula,
+)
+from ._to_torch import (
+    UnsupportedExpressionError,
+    formula_to_torch,
 )
 
 __all__ = [
+    "SIMPLE_CONSTANTS",
+    "SI_BASE",
     "AffineFit",
+    "DimensionError",
+    "DimensionlessProblem",
+    "Dimensions",
+    "buckingham_pi",
+    "dimension_of",
+    "is_dimensionally_consistent",
+    "parse_units",
+    "units_from_spec",
     "AutoSymbolicResult",
     "EdgeChoice",
     "Suggestion",
@@ -47,6 +77,7 @@ __all__ = [
     "expression_complexity",
     "fit_affine",
     "fit_constants",
+    "float_constants",
     "fix_symbolic",
     "fix_symbolic_",
     "formula_to_torch",

@@ -6,8 +6,9 @@
    zoom levels, as pykan's ``fit_params``), scoring each grid point by the closed-form
    least-squares fit of ``(c, d)``, i.e. by the squared correlation of ``f(a x + b)``
    with ``y``; the search runs on at most ``max_samples`` quantile-spaced samples;
-2. a few Levenberg-Marquardt steps on all four parameters, on all samples, for all
-   edges of a function jointly (a step is kept only where it lowers the error);
+2. a few Levenberg-Marquardt steps (:func:`kanscience.core.least_squares`) on all four
+   parameters, on all samples, for all edges of a function jointly (a step is kept only
+   where it lowers the error);
 3. ``(c, d)`` by exact least squares at the final ``(a, b)``.
 
 ``r2 = 1 - SSE / SST``. A constant ``y`` (``SST`` zero up to rounding) is fitted exactly by
@@ -31,7 +32,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ..core import ZERO_FUNCTION
+from ..core import ZERO_FUNCTION, NormalEquations, least_squares, normal_equations
 from ..core._functions import (
     FunctionLibrary,
     LibraryLike,
@@ -43,6 +44,9 @@ from ..core._functions import (
 __all__ = ["AffineFit", "fit_affine", "symbolic_score"]
 
 _CHUNK_ELEMENTS = 1 << 22  # elements of the (edges, G, G, samples) grid tensor per chunk
+# Damped solves per refinement step: a few, since an edge whose function cannot fit it
+# keeps rejecting steps, and the grid search already started every edge near its optimum.
+_REFINE_TRIALS = 4
 
 
 class AffineFit(NamedTuple):
@@ -77,13 +81,16 @@ def _check_range(value: Sequence[float], name: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _resolve_functions(functions: object, library: LibraryLike) -> list[SymbolicFunction]:
+def _resolve_functions(
+    functions: Iterable[str | SymbolicFunction] | FunctionLibrary | str | SymbolicFunction | None,
+    library: LibraryLike,
+) -> list[SymbolicFunction]:
     if functions is None:
         return list(resolve_library(library).values())
-    if isinstance(functions, (str, SymbolicFunction)):
-        functions = [functions]
     if isinstance(functions, FunctionLibrary):
         records = list(functions.values())
+    elif isinstance(functions, (str, SymbolicFunction)):
+        records = [get_function(functions, library)]
     else:
         records = [get_function(f, library) for f in functions]
     if not records:
@@ -187,44 +194,27 @@ def _values_and_slopes(fn, z: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _refine(fn, x: Tensor, y: Tensor, params: Tensor, free: Tensor, steps: int) -> Tensor:
-    """Levenberg-Marquardt on (a, b, c, d) for all edges; returns improved params."""
+    """Levenberg-Marquardt on (a, b, c, d) for all edges at once; returns improved params.
+
+    Each edge is one problem of :func:`kanscience.core.least_squares`; a pinned parameter's
+    Jacobian column is zero, so its step is zero.
+    """
     if steps <= 0:
         return params
-    damping = x.new_full((x.shape[0],), 1e-3)
-    sse = _sse(fn, x, y, params)
-    eye = torch.eye(4, dtype=x.dtype, device=x.device)
-    pinned = ~free
-    for _ in range(steps):
-        a, b, c, d = params.unbind(-1)
-        fz, slope = _values_and_slopes(fn, a[:, None] * x + b[:, None])
-        residual = c[:, None] * fz + d[:, None] - y
-        jac = torch.stack(
-            [c[:, None] * slope * x, c[:, None] * slope, fz, torch.ones_like(fz)], dim=-1
+    mask = free.to(x.dtype)
+
+    def evaluate(points: Tensor, rows: Tensor | None) -> NormalEquations:
+        xs, ys = (x, y) if rows is None else (x[rows], y[rows])
+        a, b, c, d = points.unbind(-1)
+        fz, slope = _values_and_slopes(fn, a[:, None] * xs + b[:, None])
+        residual = c[:, None] * fz + d[:, None] - ys
+        jacobian = torch.stack(
+            [c[:, None] * slope * xs, c[:, None] * slope, fz, torch.ones_like(fz)], dim=-1
         )  # (E, n, 4)
-        jac = torch.nan_to_num(jac, nan=0.0, posinf=0.0, neginf=0.0) * free.to(x.dtype)
-        jtj = jac.transpose(1, 2) @ jac
-        jtr = (jac * torch.nan_to_num(residual)[..., None]).sum(1)
-        diag = torch.diagonal(jtj, dim1=1, dim2=2)
-        scale = diag.amax(1).clamp_min(1e-300)
-        lhs = jtj + damping[:, None, None] * torch.diag_embed(diag + 1e-12 * scale[:, None])
-        lhs = lhs + pinned.to(x.dtype) * eye  # pinned parameters: identity rows, zero step
-        step, info = torch.linalg.solve_ex(-lhs, jtr)
-        ok_solve = (info == 0) & torch.isfinite(step).all(1)
-        trial = params + torch.where(ok_solve[:, None], step, 0.0)
-        trial_sse = _sse(fn, x, y, trial)
-        better = ok_solve & (trial_sse < sse)
-        params = torch.where(better[:, None], trial, params)
-        sse = torch.where(better, trial_sse, sse)
-        damping = torch.where(better, damping * 0.3, damping * 10.0).clamp(1e-12, 1e12)
-    return params
+        return normal_equations(residual, jacobian * mask)
 
-
-def _sse(fn, x: Tensor, y: Tensor, params: Tensor) -> Tensor:
-    a, b, c, d = params.unbind(-1)
-    fz = fn(a[:, None] * x + b[:, None])
-    residual = c[:, None] * fz + d[:, None] - y
-    sse = (residual * residual).sum(-1)
-    return torch.where(torch.isfinite(sse), sse, math.inf)
+    refined, _ = least_squares(evaluate, params, max_steps=steps, max_trials=_REFINE_TRIALS)
+    return refined
 
 
 def _search_subset(x: Tensor, y: Tensor, max_samples: int) -> tuple[Tensor, Tensor]:
@@ -267,7 +257,8 @@ def fit_affine(
         neighbours (pykan zooms with ``grid_number`` points each time; the refinement
         below makes the finer levels cheap to replace).
     refine_steps : int
-        Levenberg-Marquardt steps after the grid search (0: none).
+        Most Levenberg-Marquardt steps after the grid search (0: none); an edge stops
+        earlier once a step no longer lowers its error.
     max_samples : int
         Quantile-spaced samples per edge used in the grid search (the refinement and the
         reported ``r2`` use all samples).

@@ -2,8 +2,8 @@
 
 A scientist who knows that ``beta = v / c`` or ``J = det F`` matters adds it as an input.
 The formula is the single source of truth: its values come from the one sympy-to-torch
-path of the library (:func:`kanscience.symbolic._formula.formula_to_torch`), and its name travels
-with the data into attribution, plots and extracted formulas.
+path of the library (:func:`kanscience.symbolic.formula_to_torch`), and its name
+travels with the data into attribution, plots and extracted formulas.
 
 Examples
 --------
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..core import Dataset, as_tensor
+from ._to_torch import formula_to_torch
 
 __all__ = ["parse_auxiliary", "auxiliary_columns", "with_auxiliary"]
 
@@ -56,9 +57,9 @@ def parse_auxiliary(
                 ) from error
         expression = sympy.sympify(expression)
         # symbols given by the caller may lack the real=True assumption: match them by name
-        renames = {s: symbols[s.name] for s in expression.free_symbols if s.name in symbols}
+        renames = {s: symbols[str(s)] for s in expression.free_symbols if str(s) in symbols}
         expression = expression.xreplace(renames)
-        unknown = sorted(s.name for s in expression.free_symbols if s.name not in symbols)
+        unknown = sorted(str(s) for s in expression.free_symbols if str(s) not in symbols)
         if unknown:
             raise ValueError(
                 f"auxiliary {name!r} uses unknown variable(s) {unknown}; known: {names}"
@@ -71,8 +72,6 @@ def auxiliary_columns(
     x: Tensor, variables: Sequence[str], expressions: Mapping[str, str | sympy.Expr]
 ) -> Tensor:
     """Values of the auxiliary variables at the rows of ``x``, shape (batch, n_auxiliary)."""
-    from ._formula import formula_to_torch
-
     x = as_tensor(x, "x")
     if x.shape[1] != len(variables):
         raise ValueError(f"x has {x.shape[1]} columns but {len(variables)} variables were named")

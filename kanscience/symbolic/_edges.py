@@ -1,12 +1,11 @@
 """Symbolic regression of KAN edges: ``edge(x) ~ c * f(a * x + b) + d``.
 
-The fits come from :func:`kanscience.symbolic._affine.fit_affine` (every candidate function for
-every edge at once, float64; re-exported here with :class:`~kanscience.symbolic._affine.AffineFit`
-and :func:`~kanscience.symbolic._affine.symbolic_score`).
+The fits come from :func:`kanscience.symbolic.fit_affine` (every candidate function for
+every edge at once, float64), ranked by :func:`kanscience.symbolic.symbolic_score`.
 
 :func:`suggest_symbolic` ranks the functions for one edge, :func:`auto_symbolic` fixes all
 spline edges of a model, :func:`fix_symbolic` / :func:`unfix_symbolic` edit one edge.
-Activations always come from :func:`kanscience.core._trace.trace` on the data passed in.
+Activations always come from :func:`kanscience.core.trace` on the data passed in.
 
 Ranking score (pykan's, lower is better)::
 
@@ -35,17 +34,14 @@ from ..core._functions import (
 from ._affine import AffineFit, fit_affine, symbolic_score
 
 __all__ = [
-    "AffineFit",
     "AutoSymbolicResult",
     "EdgeChoice",
     "Suggestion",
     "auto_symbolic",
     "auto_symbolic_",
-    "fit_affine",
     "fix_symbolic",
     "fix_symbolic_",
     "suggest_symbolic",
-    "symbolic_score",
     "unfix_symbolic",
     "unfix_symbolic_",
 ]
@@ -109,9 +105,14 @@ def _edge_data(
     reference = copy.deepcopy(model).to(torch.float64)
     with torch.no_grad():
         traces = trace(reference, x.detach().to(torch.float64))
-    inputs = torch.stack([traces[l].inputs[:, i] for l, i, _ in edges]) if edges else None
-    outputs = torch.stack([traces[l].activations[:, i, j] for l, i, j in edges]) if edges else None
+    inputs = torch.stack([traces[l].inputs[:, i] for l, i, _ in edges])
+    outputs = torch.stack([traces[l].activations[:, i, j] for l, i, j in edges])
     return inputs, outputs
+
+
+def _quadruple(params: Tensor) -> tuple[float, float, float, float]:
+    a, b, c, d = (float(v) for v in params)
+    return a, b, c, d
 
 
 def _rank(
@@ -128,7 +129,7 @@ def _rank(
             float(r2[k]),
             int(complexity[k]),
             float(scores[k]),
-            tuple(float(v) for v in fit.params[k, column]),
+            _quadruple(fit.params[k, column]),
         )
         for k in order
     ]

@@ -6,8 +6,6 @@ from ._distributed import (
     unwrap,
 )
 from ._fit import (
-    History,
-    TrainingDivergedError,
     fit,
 )
 from ._lbfgs import (
@@ -19,6 +17,10 @@ from ._levenberg import (
     free_coordinates,
     output_jacobian,
 )
+from ._options import (
+    GridSchedule,
+    Penalty,
+)
 from ._penalty import (
     REG_METRICS,
     coefficient_penalty,
@@ -26,14 +28,24 @@ from ._penalty import (
     penalty,
     sparsity_scores,
 )
+from ._records import (
+    Batch,
+    History,
+    StepState,
+    TrainingDivergedError,
+)
 
 __all__ = [
+    "Batch",
     "DataParallel",
     "FlatLBFGS",
+    "GridSchedule",
     "History",
     "LevenbergMarquardt",
     "MAX_PARAMETERS",
+    "Penalty",
     "REG_METRICS",
+    "StepState",
     "TrainingDivergedError",
     "coefficient_penalty",
     "fit",

@@ -205,6 +205,12 @@ class DataParallel:
         dist.all_reduce(total, group=self.group)
         return total
 
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any rank (the same answer on every rank)."""
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.group)
+        return bool(value.item())
+
     def backward(self, value: Tensor, params: list[Tensor], state: dict[str, Tensor]) -> Tensor:
         """Backward of this rank's objective, then one all-reduce of gradients and losses.
 
@@ -258,7 +264,7 @@ class DataParallel:
     def forward_with_statistics(
         self, model: KAN, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0
     ) -> tuple[Tensor, list[LayerStatistics]]:
-        """:func:`kanscience.core._trace.forward_with_statistics` with statistics of the global batch."""
+        """:func:`kanscience.core.forward_with_statistics` on the global batch's statistics."""
         model.check_input(x)
         statistics = []
         for index, layer in enumerate(model.layers):

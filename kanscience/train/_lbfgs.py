@@ -111,7 +111,8 @@ class FlatLBFGS:
     def _move(self, step: float, direction: Tensor) -> None:
         with torch.no_grad():
             views = [v.view_as(p) for v, p in zip(direction.split(self.numels), self.params)]
-            torch._foreach_add_(self.params, views, alpha=step)
+            # one fused update; torch's stubs do not export the _foreach ops
+            torch._foreach_add_(self.params, views, alpha=step)  # type: ignore[attr-defined]
 
     def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[float, Tensor]:
         for p in self.params:
@@ -259,17 +260,16 @@ class FlatLBFGS:
                 ys = float(y.dot(s))
                 if ys > 1e-10:
                     if len(self._dirs) == self.history_size:
-                        self._dirs.pop(0), self._steps.pop(0)
+                        self._dirs.pop(0)
+                        self._steps.pop(0)
                     self._dirs.append(y)
                     self._steps.append(s)
                     self._h_diag = ys / float(y.dot(y))
                 d = -self._inverse_hessian_times(grad)
             self._prev_grad = grad
             prev_loss = loss
-            if self.n_iter == 1:
-                t = min(1.0, 1.0 / float(grad.abs().sum())) * self.lr
-            else:
-                t = self.lr
+            # the first step is scaled to unit length in the L1 norm (as torch's LBFGS)
+            t = min(1.0, 1.0 / float(grad.abs().sum())) * self.lr if self.n_iter == 1 else self.lr
             gtd = float(grad.dot(d))
             if gtd > -self.tolerance_change * max(abs(loss), 1e-30):
                 self._direction = d

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..core import KAN
+from ..core import KAN, Damping, NormalEquations, least_squares
 
 __all__ = ["MAX_PARAMETERS", "LevenbergMarquardt", "free_coordinates", "output_jacobian"]
 
@@ -214,10 +214,10 @@ def output_jacobian(
 class LevenbergMarquardt:
     """Damped Gauss-Newton steps on the mean squared error of a KAN.
 
-    Each :meth:`step` forms the Jacobian once, then solves
-    ``(J^T J + lam D) delta = -J^T r`` with Marquardt's scaling ``D = diag(J^T J)``,
-    raising the damping until the loss decreases (at most ``max_trials`` solves) and
-    lowering it after a good step (Nielsen's rule). Linear algebra is in float64.
+    Each :meth:`step` is one step of :func:`kanscience.core.least_squares` (Marquardt's
+    scaling, Nielsen's damping rule, float64 solves, at most ``max_trials`` solves) on the
+    free coordinates, with the normal equations accumulated from the structured Jacobian
+    (:meth:`normal_equations`). The damping carries over from step to step.
 
     Parameters
     ----------
@@ -230,12 +230,19 @@ class LevenbergMarquardt:
 
     def __init__(self, model: KAN, damping: float = 1e-3, max_trials: int = 10) -> None:
         self.model = model
-        self.damping = float(damping)
         self.max_trials = int(max_trials)
-        self._growth = 2.0
+        self._damping = Damping(
+            torch.tensor([float(damping)], dtype=torch.float64),
+            torch.tensor([2.0], dtype=torch.float64),
+        )
         self.n_evaluations = 0
         self._cache: tuple | None = None
         self.check()
+
+    @property
+    def damping(self) -> float:
+        """The current damping ``lam``."""
+        return float(self._damping.value[0])
 
     def check(self) -> list[Coordinate]:
         """The free coordinates, validated against :data:`MAX_PARAMETERS`."""
@@ -274,17 +281,14 @@ class LevenbergMarquardt:
         self.n_evaluations += 1
         return gram, gradient, total
 
+    def _equations(self, x: Tensor, y: Tensor, coordinates: list[Coordinate]) -> NormalEquations:
+        gram, gradient, total = self.normal_equations(x, y, coordinates)
+        cost = gram.new_full((1,), total)
+        return NormalEquations(gram[None], gradient[None], cost)
+
     def _key(self, x: Tensor, y: Tensor) -> tuple:
         tensors = (x, y, *self._tensors)
         return tuple((id(t), t._version) for t in tensors)
-
-    def _apply(self, coordinates: list[Coordinate], delta: Tensor) -> None:
-        offset = 0
-        for coordinate in coordinates:
-            flat = coordinate.parameter.view(-1)
-            count = coordinate.index.numel()
-            flat.index_add_(0, coordinate.index, delta[offset : offset + count].to(flat.dtype))
-            offset += count
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> float:
@@ -296,29 +300,41 @@ class LevenbergMarquardt:
         """
         cache = self._cache
         if cache is not None and cache[0] == self._key(x, y):
-            coordinates, gram, gradient, before = cache[1:]
+            coordinates, params, equations = cache[1:]
         else:
             coordinates = self.check()
-            gram, gradient, before = self.normal_equations(x, y, coordinates)
-        n = y.numel()
-        scale = gram.diagonal().clamp_min(1e-12 * float(gram.diagonal().max().clamp_min(1e-300)))
-        saved = [c.parameter.detach().clone() for c in coordinates]
-        for _ in range(self.max_trials):
-            factor, info = torch.linalg.cholesky_ex(gram + torch.diag(self.damping * scale))
-            if int(info) == 0:
-                delta = torch.cholesky_solve(-gradient[:, None], factor)[:, 0]
-                self._apply(coordinates, delta)
-                trial = self.normal_equations(x, y, coordinates)
-                if trial[2] < before:  # NaN compares False: rejected like a worse step
-                    predicted = -float(2 * gradient @ delta + delta @ (gram @ delta))
-                    ratio = (before - trial[2]) / predicted if predicted > 0 else 0.0
-                    self.damping = max(self.damping * max(1 / 3, 1 - (2 * ratio - 1) ** 3), 1e-15)
-                    self._growth = 2.0
-                    self._cache = (self._key(x, y), coordinates, *trial)
-                    return trial[2] / n
-                for coordinate, value in zip(coordinates, saved):
-                    coordinate.parameter.copy_(value)
-            self.damping *= self._growth
-            self._growth *= 2
-        self._cache = (self._key(x, y), coordinates, gram, gradient, before)
-        return before / n
+            params, equations = _read(coordinates), self._equations(x, y, coordinates)
+        in_model = [params]
+
+        def evaluate(trial: Tensor, rows: Tensor | None) -> NormalEquations:
+            _write(coordinates, trial)
+            in_model[0] = trial
+            return self._equations(x, y, coordinates)
+
+        params, result = least_squares(
+            evaluate,
+            params,
+            max_steps=1,
+            max_trials=self.max_trials,
+            tol=0.0,
+            damping=self._damping,
+            equations=equations,
+        )
+        if in_model[0] is not params:  # a rejected trial is in the model
+            _write(coordinates, params)
+        self._damping = result.damping
+        self._cache = (self._key(x, y), coordinates, params, result.equations)
+        return float(result.cost[0]) / y.numel()
+
+
+def _read(coordinates: list[Coordinate]) -> Tensor:
+    """The free coordinates' values as a (1, P) tensor, in Jacobian column order."""
+    return torch.cat([c.parameter.detach().reshape(-1)[c.index] for c in coordinates])[None]
+
+
+def _write(coordinates: list[Coordinate], values: Tensor) -> None:
+    """Put ``values`` (1, P) into the free coordinates."""
+    parts = values[0].split([c.index.numel() for c in coordinates])
+    for coordinate, part in zip(coordinates, parts):
+        flat = coordinate.parameter.view(-1)
+        flat.index_copy_(0, coordinate.index, part.to(flat.dtype))

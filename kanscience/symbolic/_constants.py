@@ -1,0 +1,175 @@
+"""Constants of formulas: the floats in an expression, rounding, snapping to simple
+numbers, and refitting them to data.
+
+:func:`fit_constants` refits every float of a formula by least squares with the one
+Levenberg-Marquardt of the project (:func:`kanscience.core.least_squares`).
+"""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import Iterable, Sequence
+from typing import cast
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..core import NormalEquations, least_squares, normal_equations, torch_function_table
+from ..core._functions import LibraryLike
+from ._to_torch import compile_expression
+
+__all__ = ["SIMPLE_CONSTANTS", "ex_round", "fit_constants", "float_constants", "snap_constants"]
+
+SIMPLE_CONSTANTS = (sympy.pi, 1 / sympy.pi, sympy.pi**2, sympy.sqrt(2), sympy.E)
+"""Irrational constants whose rational multiples laws carry (``1/(4 pi)``, ``sqrt(2)/2``)."""
+
+
+def number(value: float) -> sympy.Expr:
+    """A float as a sympy number: an Integer when integral, else an exact binary Float."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return sympy.Integer(int(value))
+    return sympy.Float(value)
+
+
+def float_constants(expr: sympy.Expr) -> set[sympy.Float]:
+    """The floats (fitted constants) that occur in ``expr``."""
+    return {a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.Float)}
+
+
+def ex_round(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    """Round every float in ``expr`` to ``digits`` decimals (integral results -> Integer).
+
+    >>> t = sympy.Symbol("t")
+    >>> ex_round(3.14159 * sympy.sin(2.0000001 * t) + 0.00004, 3)
+    3.142*sin(2*t)
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int):
+        raise TypeError(f"digits must be an int, got {digits!r}")
+    rounded = {f: number(round(float(f), digits)) for f in float_constants(expr)}
+    return cast(sympy.Expr, expr.xreplace(rounded))
+
+
+def _snap(
+    value: float, tol: float, max_denominator: int, constants: Sequence[sympy.Expr]
+) -> sympy.Expr | None:
+    """The closest simple number within ``tol * max(1, |value|)`` (None if there is none)."""
+    scale = max(1.0, abs(value))
+    best, best_error = None, tol * scale
+    for constant in (sympy.S.One, *constants):
+        guess = fractions.Fraction(value / float(constant)).limit_denominator(max_denominator)
+        error = abs(float(guess) * float(constant) - value)
+        if error <= best_error and (best is None or error < best_error):
+            best = sympy.Rational(guess.numerator, guess.denominator) * constant
+            best_error = error
+    return best
+
+
+def snap_constants(
+    expr: sympy.Expr,
+    tol: float = 1e-4,
+    max_denominator: int = 10,
+    constants: Iterable[sympy.Expr] = (),
+) -> sympy.Expr:
+    """Replace floats within ``tol * max(1, |v|)`` of a simple number by that number.
+
+    Simple numbers are fractions ``p / q`` with ``q <= max_denominator`` (integers
+    included) and the same times each of ``constants`` (e.g. ``(sympy.pi,)``); the
+    closest one wins. Constants that snapping merges into a new float (a term that
+    vanished between two factors) are snapped in turn.
+
+    >>> t = sympy.Symbol("t")
+    >>> snap_constants(1.99999 * t ** 0.50001 + 0.33333, tol=1e-4)
+    2*sqrt(t) + 1/3
+    >>> snap_constants(6.2831853 * t, constants=[sympy.pi])
+    2*pi*t
+    >>> snap_constants(2.0 * t * (1e-9 * t + 0.5), tol=1e-6)
+    t
+    """
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    if (
+        isinstance(max_denominator, bool)
+        or not isinstance(max_denominator, int)
+        or max_denominator < 1
+    ):
+        raise ValueError(f"max_denominator must be an int >= 1, got {max_denominator!r}")
+    constants = tuple(constants)
+    for _ in range(3):  # again while snapping merges constants into a new float (2.0 * 0.5)
+        mapping = {}
+        for f in float_constants(expr):
+            snapped = _snap(float(f), tol, max_denominator, constants)
+            if snapped is not None:
+                mapping[f] = snapped
+        if not mapping:
+            break
+        expr = cast(sympy.Expr, expr.xreplace(mapping))
+    return expr
+
+
+def fit_constants(
+    expr: sympy.Expr,
+    variables: Sequence[sympy.Symbol | str],
+    x: Tensor,
+    y: Tensor,
+    steps: int = 30,
+    library: LibraryLike = None,
+) -> sympy.Expr:
+    """Refit every float of ``expr`` to the data by least squares (Levenberg-Marquardt).
+
+    Integers and rationals (for example snapped constants) stay fixed; equal floats are
+    one parameter. The fit runs in float64 and only accepts steps that lower the error.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+    variables : sequence of sympy symbols or names, in the column order of ``x``
+    x : Tensor (batch, n_vars)
+    y : Tensor (batch,) or (batch, 1)
+    steps : int
+        Maximum Levenberg-Marquardt iterations.
+
+    Returns
+    -------
+    sympy.Expr
+        ``expr`` with the fitted floats.
+
+    Examples
+    --------
+    >>> t = sympy.Symbol("t")
+    >>> x = torch.linspace(0, 1, 50, dtype=torch.float64)[:, None]
+    >>> fitted = fit_constants(1.0 * sympy.exp(0.5 * t), [t], x, 3 * torch.exp(-2 * x))
+    >>> ex_round(fitted, 8)
+    3*exp(-2*t)
+    """
+    symbols = [sympy.Symbol(v) if isinstance(v, str) else v for v in variables]
+    floats = sorted(float_constants(expr), key=lambda f: (float(f), str(f)))
+    if not floats:
+        return expr
+    params = [sympy.Dummy(f"c{k}") for k in range(len(floats))]
+    template = cast(sympy.Expr, expr.xreplace(dict(zip(floats, params))))
+    compiled = compile_expression(
+        template, {s: k for k, s in enumerate([*symbols, *params])}, torch_function_table(library)
+    )
+    x = x.detach().to(torch.float64)
+    y = y.detach().to(torch.float64).reshape(-1)
+    if x.ndim != 2 or x.shape[1] != len(symbols) or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"x must be (batch, {len(symbols)}) and y (batch,), got "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+
+    def evaluate(theta: Tensor, rows: Tensor | None) -> NormalEquations:
+        # sample i reads its own copy (row i) of the constants, so one backward pass of the
+        # summed residuals gives the whole (batch, P) Jacobian
+        with torch.enable_grad():
+            rows = theta.expand(x.shape[0], -1).clone().requires_grad_(True)
+            residual = compiled(torch.cat([x, rows], dim=1)) - y
+            (jacobian,) = torch.autograd.grad(residual.sum(), rows)
+        return normal_equations(residual.detach()[None], jacobian[None])
+
+    theta = torch.tensor([[float(f) for f in floats]], dtype=torch.float64)
+    theta, _ = least_squares(evaluate, theta, max_steps=steps, max_trials=12)
+    fitted = {p: number(v) for p, v in zip(params, theta[0].tolist())}
+    return cast(sympy.Expr, template.xreplace(fitted))
