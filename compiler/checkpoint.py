@@ -1,5 +1,11 @@
 """Save and load compiled KANs with the names of their inputs and the formulas they were
-compiled from (a plain :func:`kanscience.io._checkpoint.save` keeps the model, not these)."""
+compiled from (a plain :func:`kanscience.io.save` keeps the model, not these).
+
+Both go through kanscience's one checkpoint path: the names and formulas are metadata of
+:func:`kanscience.io.save` (covered by its digest), and the formulas are read back by
+:func:`kanscience.io.expression_from_text`, a whitelisting parser that never evaluates
+text from the file.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,16 @@ import json
 import os
 from typing import cast
 
-import sympy
 import torch
 
 from kanscience.core import FunctionLibrary
-from kanscience.io import CheckpointError, load, read_metadata, save
+from kanscience.io import (
+    CheckpointError,
+    expression_from_text,
+    expression_to_text,
+    read_checkpoint,
+    save,
+)
 
 from .build import CompiledKAN
 
@@ -22,8 +33,8 @@ _NAMES, _EXPRESSIONS = "input_names", "compiler.expressions"
 
 
 def save_compiled(model: CompiledKAN, path: str | os.PathLike) -> None:
-    """Write ``model`` like :func:`kanscience.io._checkpoint.save`, with its ``input_names`` and
-    ``expressions`` (as sympy ``srepr`` strings) in the checkpoint's metadata."""
+    """Write ``model`` like :func:`kanscience.io.save`, with its ``input_names`` and
+    ``expressions`` (as sympy ``srepr`` text) in the checkpoint's metadata."""
     if not isinstance(model, CompiledKAN):
         raise TypeError(f"model must be a CompiledKAN, got {type(model).__name__}")
     save(
@@ -31,7 +42,7 @@ def save_compiled(model: CompiledKAN, path: str | os.PathLike) -> None:
         path,
         metadata={
             _NAMES: json.dumps(list(model.input_names)),
-            _EXPRESSIONS: json.dumps([sympy.srepr(e) for e in model.expressions]),
+            _EXPRESSIONS: json.dumps([expression_to_text(e) for e in model.expressions]),
         },
     )
 
@@ -46,30 +57,27 @@ def load_compiled(
     Raises
     ------
     CheckpointError
-        For a file that is not a kanscience checkpoint, or one saved without the
-        compiler's metadata (load it with :func:`kanscience.io._checkpoint.load`).
+        For a file that is not a valid kanscience checkpoint, or one saved without the
+        compiler's metadata (load it with :func:`kanscience.io.load`).
     """
-    metadata = read_metadata(path)
+    checkpoint = read_checkpoint(path)
+    metadata = checkpoint.metadata
     if _NAMES not in metadata or _EXPRESSIONS not in metadata:
         raise CheckpointError(
             f"checkpoint {os.fspath(path)!r} was not saved by save_compiled "
-            "(no input names); use kanscience.io._checkpoint.load"
+            "(no input names); use kanscience.io.load"
         )
     try:
         names = json.loads(metadata[_NAMES])
-        expressions = [sympy.sympify(text) for text in json.loads(metadata[_EXPRESSIONS])]
-    except (ValueError, TypeError, SyntaxError, sympy.SympifyError) as error:
+        texts = json.loads(metadata[_EXPRESSIONS])
+        if not isinstance(texts, list):
+            raise TypeError(f"expected a list of formulas, got {type(texts).__name__}")
+        expressions = [expression_from_text(text) for text in texts]
+    except (ValueError, TypeError) as error:
         raise CheckpointError(
             f"checkpoint {os.fspath(path)!r} has malformed compiler metadata: {error}"
         ) from error
-    return cast(
-        CompiledKAN,
-        load(
-            path,
-            library,
-            map_location,
-            model_class=CompiledKAN,
-            input_names=names,
-            expressions=expressions,
-        ),
+    model = checkpoint.to_model(
+        library, map_location, CompiledKAN, input_names=names, expressions=expressions
     )
+    return cast(CompiledKAN, model)

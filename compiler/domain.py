@@ -5,10 +5,10 @@ Examples
 >>> import sympy
 >>> from compiler.graph import build_graph
 >>> x = sympy.Symbol("x")
->>> check_finite(build_graph(1 / x, ["x"]), [(-1.0, 1.0)])
+>>> check_finite(build_graph(1 / x, ["x"]), [(-1.0, 1.0)])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: the formula is not finite on the requested ranges (x in [-1, 1]): in 1/x, the argument of 1/x reaches 0 (a pole or log singularity)
+ValueError: the formula is not finite on the requested ranges (x in [-1, 1]): in 1/x, ...
 """
 
 from __future__ import annotations

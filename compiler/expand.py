@@ -317,10 +317,10 @@ def compile_and_train(
     """Compile a prior formula, make room for what it misses, and train on data.
 
     The prior is compiled in the dataset's dtype (checked finite on the training inputs,
-    grids placed on their values), deepened if it has no hidden layer, widened by ``n_added_nodes`` in ``layer``
-    (default: the last hidden layer), perturbed (``mag``, ``mode``) and fitted with
-    :func:`kanscience.fit` (``steps``, ``seed`` and ``fit_options``; no progress bar
-    unless ``progress=True``).
+    grids placed on their values), deepened if it has no hidden layer, widened by
+    ``n_added_nodes`` in ``layer`` (default: the last hidden layer), perturbed (``mag``,
+    ``mode``) and fitted with :func:`kanscience.fit` (``steps``, ``seed`` and
+    ``fit_options``; no progress bar unless ``progress=True``).
 
     Returns
     -------
@@ -353,5 +353,6 @@ def compile_and_train(
         model = expand_width(model, layer, n_added_nodes, sum_bool, mult_arity)
     model = perturb(model, mag, mode)
     fit_options.setdefault("progress", False)
+    fit_options.setdefault("opt", "LBFGS")
     history = fit(model, data, steps=steps, seed=seed, **fit_options)
     return model, history

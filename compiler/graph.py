@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
+from typing import Any
 
 import sympy
 import torch
@@ -244,7 +245,7 @@ def _symbol(builder: GraphBuilder, expr: sympy.Symbol) -> int:
     if expr.name not in builder.names:
         raise ValueError(
             f"the formula uses {expr.name!r}, which is not in variables "
-            f"{sorted(builder.names, key=builder.names.get)}"
+            f"{sorted(builder.names, key=lambda name: builder.names[name])}"
         )
     return builder.add(Input(builder.names[expr.name], expr.name), expr)
 
@@ -317,7 +318,7 @@ def _rewrite(function: Callable[..., sympy.Expr]) -> Callable[[GraphBuilder, sym
 
 #: Expression class -> handler ``(builder, expr) -> node index``; subclasses resolve
 #: through the MRO. Numbers never get here: every ``expr.is_number`` is a :class:`Const`.
-HANDLERS: dict[type, Callable[[GraphBuilder, sympy.Expr], int]] = {
+HANDLERS: dict[type, Callable[[GraphBuilder, Any], int]] = {
     sympy.Symbol: _symbol,
     sympy.Add: _add,
     sympy.Mul: _mul,

@@ -112,7 +112,7 @@ class Items:
     def __init__(self, graph: FormulaGraph) -> None:
         self.graph = graph
         n = len(graph.nodes)
-        self.consumers: list[list[tuple[int, str]]] = [[] for _ in range(n)]
+        self.consumers: list[list[tuple[int, str | None]]] = [[] for _ in range(n)]
         for index, node in enumerate(graph.nodes):
             role = {Unary: "arg", Pow: "arg", Add: "term", Mul: "factor"}.get(type(node))
             for child in graph.children(index):
@@ -183,7 +183,9 @@ class Items:
 
     def factors(self, index: int) -> list[Sum]:
         flat: list[int] = []
-        stack = list(reversed(self.graph.nodes[index].factors))
+        node = self.graph.nodes[index]
+        assert isinstance(node, Mul)
+        stack = list(reversed(node.factors))
         while stack:
             factor = stack.pop()
             node = self.graph.nodes[factor]

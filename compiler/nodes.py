@@ -51,7 +51,7 @@ __all__ = [
 class UnsupportedExpressionError(_FormulaUnsupported):
     """A formula contains a head (``Piecewise``, ``gamma``, an undefined function, ...)
     that has no exact KAN form. A subclass of ValueError and of
-    :class:`kanscience.symbolic._formula.UnsupportedExpressionError`, so one ``except`` catches
+    :class:`kanscience.symbolic.UnsupportedExpressionError`, so one ``except`` catches
     both directions (sympy -> KAN here, sympy -> torch there).
 
     Attributes

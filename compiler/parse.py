@@ -119,16 +119,13 @@ def parse_formulas(
                 f"exprs[{position}] must be a sympy expression or a string, "
                 f"got {type(item).__name__}"
             )
-        missing = sorted({s.name for s in item.free_symbols} - set(names))
+        free = [s for s in item.free_symbols if isinstance(s, sympy.Symbol)]
+        missing = sorted({s.name for s in free} - set(names))
         if missing:
             raise ValueError(
                 f"exprs[{position}] = {item} uses {missing}, which variables {names} lacks"
             )
-        clash = {
-            s
-            for s in item.free_symbols
-            if len({t for t in item.free_symbols if t.name == s.name}) > 1
-        }
+        clash = {s for s in free if len({t for t in free if t.name == s.name}) > 1}
         if clash:
             raise ValueError(f"exprs[{position}] has distinct symbols sharing a name: {clash}")
         formulas.append(item)

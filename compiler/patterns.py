@@ -102,6 +102,7 @@ def sigmoid(builder, base: int, expr: sympy.Expr) -> int | None:
     node = builder.nodes[core] if core is not None else None
     if beta == 0.0 or not _is_fn(node, "exp") or scale / beta <= 0:
         return None
+    assert isinstance(node, Unary)
     shift = node.b + math.log(scale / beta)
     term = builder.add(Unary("sigmoid", node.child, -node.a, -shift), expr * number(beta))
     return builder.linear([(1.0 / beta, term)], 0.0, expr)
@@ -136,13 +137,13 @@ def cosh_pairs(builder, pairs: list[tuple[float, int]]) -> list[tuple[float, int
     return result
 
 
-def _max(*args: sympy.Expr) -> sympy.Expr:
-    first, rest = args[0], (_max(*args[1:]) if len(args) > 2 else args[1])
+def _max(first: sympy.Expr, second: sympy.Expr, *more: sympy.Expr) -> sympy.Expr:
+    rest = _max(second, *more) if more else second
     return (first + rest + sympy.Abs(first - rest)) / 2
 
 
-def _min(*args: sympy.Expr) -> sympy.Expr:
-    first, rest = args[0], (_min(*args[1:]) if len(args) > 2 else args[1])
+def _min(first: sympy.Expr, second: sympy.Expr, *more: sympy.Expr) -> sympy.Expr:
+    rest = _min(second, *more) if more else second
     return (first + rest - sympy.Abs(first - rest)) / 2
 
 

@@ -136,9 +136,9 @@ def _node_ranges(
         z.requires_grad_(True)
         with torch.enable_grad():
             all_values = node_values(model, z)
-            objective = sum(
-                (sign_t[rows] * all_values[l][rows, node_t[rows]]).sum() for l, rows in groups
-            )
+            objective = torch.stack(
+                [(sign_t[rows] * all_values[l][rows, node_t[rows]]).sum() for l, rows in groups]
+            ).sum()
             (grad,) = torch.autograd.grad(objective, z)
         z = torch.clamp(z.detach() - step * torch.nan_to_num(grad).sign(), lower, upper)
         step = step * 0.9
@@ -167,7 +167,7 @@ def symbolic_to_spline(
     where the edges leaving each node bend most (``adaptive``: knot density proportional
     to the fourth derivative to the power 1/4) or uniformly. Every active edge (symbolic,
     spline or both) is then replaced by the least-squares spline
-    (:func:`kanscience.core._splines.fit_coefficients`) through eight points per interval, with
+    (:func:`kanscience.core.fit_coefficients`) through eight points per interval, with
     ``scale_base = 0`` and ``scale_sp = 1``.
 
     Parameters

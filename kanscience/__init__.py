@@ -40,6 +40,10 @@ _LAZY = {
     "fit": "train",
     "History": "train",
     "TrainingDivergedError": "train",
+    "Penalty": "train",
+    "GridSchedule": "train",
+    "StepState": "train",
+    "Batch": "train",
     # analysis
     "Attribution": "analysis",
     "attribute": "analysis",
@@ -104,9 +108,11 @@ __all__ = sorted([*_LAZY, "MultKAN", *_SUBPACKAGES])
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from .analysis import *  # noqa: F403
     from .core import *  # noqa: F403
-    from .discover import Candidate, DiscoveryResult
+    from .discover import Candidate as Candidate
+    from .discover import DiscoveryResult as DiscoveryResult
     from .io import *  # noqa: F403
-    from .structure import build_tree, detect_separability
+    from .structure import build_tree as build_tree
+    from .structure import detect_separability as detect_separability
     from .symbolic import *  # noqa: F403
     from .train import *  # noqa: F403
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -112,3 +113,66 @@ def test_physics_case_checks_its_law_and_writes_the_requested_plot(tmp_path):
     assert "log" in result.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["law.png"]
     assert (tmp_path / "law.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_discover_report_saves_its_model_through_the_compiler_checkpoint(tmp_path):
+    """The report's model is written by the one checkpoint path (``save_compiled``), so it
+    keeps its input names and formula, and computes the best formula exactly."""
+    from compiler import load_compiled
+    from kanscience.apps._cli_commands import _save_report
+    from kanscience.discover import Candidate, DiscoveryResult
+
+    a, b = sympy.symbols("a b", real=True)
+    best = Candidate(expr=a * b + a / 2, complexity=7, test_rmse=0.0, test_r2=1.0)
+    result = DiscoveryResult((best,), variables=(a, b))
+    x = np.random.default_rng(0).uniform(0.5, 2, (50, 2))
+    _save_report(tmp_path / "report", result, ["a", "b"], x, x[:, 0] * x[:, 1] + x[:, 0] / 2)
+    written = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert written == ["front.json", "front.png", "model.safetensors", "tree.svg"]
+    model = load_compiled(tmp_path / "report" / "model.safetensors")
+    assert model.input_names == ("a", "b") and model.expressions == (best.expr,)
+    z = torch.as_tensor(x, dtype=torch.float64)
+    expected = z[:, 0] * z[:, 1] + z[:, 0] / 2
+    torch.testing.assert_close(model(z)[:, 0], expected, atol=1e-10, rtol=1e-10)
+
+
+def test_discover_with_units_searches_dimensionless_groups(tmp_path):
+    rng = np.random.default_rng(0)
+    q, eps, r = rng.uniform(1, 3, (3, 300))
+    table = tmp_path / "coulomb.csv"
+    table.write_text(
+        "q,eps,r,F\n"
+        + "\n".join(f"{a},{b},{c},{2 * a * a / (b * c * c)}" for a, b, c in zip(q, eps, r))
+    )
+    units = tmp_path / "units.json"
+    units.write_text('{"variables": {"q": "C", "eps": "F/m", "r": "m"}, "target": "N"}')
+    result = run(
+        "discover", str(table), "--target", "F", "--units", str(units), "--quiet", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    best = next(line for line in result.stdout.splitlines() if line.strip().startswith("1 "))
+    symbols = {n: sympy.Symbol(n, real=True) for n in ("q", "eps", "r")}
+    formula = sympy.parse_expr(best.split(maxsplit=4)[4], local_dict=symbols)
+    assert (
+        sympy.simplify(formula - 2 * symbols["q"] ** 2 / (symbols["eps"] * symbols["r"] ** 2)) == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "is not JSON"),
+        ('{"variables": {"q": "furlong", "eps": "F/m", "r": "m"}}', "unknown unit name 'furlong'"),
+        ('{"variables": {"q": "C"}}', r"lacks the variables \['eps', 'r'\]"),
+        ('["C"]', '"variables" object'),
+    ],
+)
+def test_bad_units_files_give_one_line_errors(tmp_path, content, message):
+    table = tmp_path / "t.csv"
+    table.write_text("q,eps,r,F\n" + "\n".join(f"{i + 1},{i + 2},{i + 3},{i}" for i in range(20)))
+    units = tmp_path / "units.json"
+    units.write_text(content)
+    result = run("discover", str(table), "--target", "F", "--units", str(units), cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert re.search(message, result.stderr), result.stderr

@@ -239,7 +239,9 @@ def test_symbolic_to_spline_errors() -> None:
 
 # ------------------------------------------------------------------ training
 def test_compile_and_train_recovers_a_missing_term(no_files_written) -> None:
-    truth = lambda t: t[:, [0]] * t[:, [1]] + torch.sin(torch.pi * t[:, [2]])
+    def truth(t):
+        return t[:, [0]] * t[:, [1]] + torch.sin(torch.pi * t[:, [2]])
+
     data = create_dataset(truth, 3, train_num=200, test_num=200, seed=0)
     prior = compile_formula(x * y, [x, y, z], dtype=torch.float32)
     with torch.no_grad():

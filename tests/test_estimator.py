@@ -9,13 +9,13 @@ import pytest
 import sympy
 
 sklearn = pytest.importorskip("sklearn")
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.base import clone  # noqa: E402 (after the skip when scikit-learn is missing)
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from kanscience.apps._estimator import KANRegressor
+from kanscience.apps._estimator import KANRegressor  # noqa: E402
 
 # A KAN holds its function library (lambdas in a read-only mapping) and so cannot be
 # pickled; the project never pickles models (see io.save for safetensors + JSON).

@@ -1,4 +1,4 @@
-"""Tests for kanscience.structure._hypothesis: Feynman ground truth, closed forms, bad input."""
+"""Tests for kanscience.structure._hypothesis and _symmetry: Feynman truth, formulas, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sympy
 import torch
 
-from kanscience.structure._hypothesis import (
+from kanscience.structure import (
     GENERAL_THRESHOLD,
     SEPARABILITY_THRESHOLD,
     detect_separability,
@@ -130,7 +130,10 @@ def test_difference_scores_of_a_product_closed_form():
     """x0 * x1, x ~ U(0.5, 2)^2: D_01 = (x0' - x0)(x1' - x1), D_0 = (x0' - x0) x1, so the
     score tends to E[(x' - x)^2] / sqrt(E[(x' - x)^2] E[x^2]) = sqrt(0.375 / 1.75)."""
     x = sample_inputs([(0.5, 2.0)] * 2, 20000, seed=0)
-    f = lambda z: z[:, 0] * z[:, 1]
+
+    def f(z):
+        return z[:, 0] * z[:, 1]
+
     m = difference_interactions(f, x)
     assert m[0, 1] == pytest.approx((0.375 / 1.75) ** 0.5, abs=0.01)
     assert np.all(np.diag(m) == 0)
@@ -140,7 +143,10 @@ def test_difference_scores_of_a_product_closed_form():
 def test_difference_scores_ignore_small_wiggles_that_derivatives_amplify():
     """A fitted model's error: 1e-3 sin(40 x0 x1) on an additive function. Its Hessian
     term (~1.6) rivals the true curvature (2); its mixed difference (< 4e-3) does not."""
-    f = lambda z: z[:, 0] ** 2 + z[:, 1] ** 2 + 1e-3 * torch.sin(40 * z[:, 0] * z[:, 1])
+
+    def f(z):
+        return z[:, 0] ** 2 + z[:, 1] ** 2 + 1e-3 * torch.sin(40 * z[:, 0] * z[:, 1])
+
     x = grid(2)
     assert hessian_interactions(f, x)[0, 1] > 0.3
     assert difference_interactions(f, x)[0, 1] < 4e-3
@@ -152,7 +158,10 @@ def test_difference_scores_ignore_small_wiggles_that_derivatives_amplify():
 def test_difference_method_leaves_out_zero_corners():
     """log|f| at a corner where f vanishes is -inf: those quadruples are left out, and
     when every quadruple has one the test refuses."""
-    f = lambda z: z[:, 0] - z[:, 1]
+
+    def f(z):
+        return z[:, 0] - z[:, 1]
+
     x = grid(2, 0.0, 1.0)
     perm = _derangement(N, torch.Generator().manual_seed(0))  # the default pairing
     x[perm[:10], 0] = x[:10, 1]  # f(x0', x1) = 0 at the first corner of 10 quadruples
@@ -166,7 +175,9 @@ def test_difference_method_leaves_out_zero_corners():
 
 
 def test_sum_with_square_is_additive():
-    f = lambda x: x[:, 0] + x[:, 1] ** 2
+    def f(x):
+        return x[:, 0] + x[:, 1] ** 2
+
     report = detect_separability(f, grid(2))
     assert report.label == "additive" and report.groups == ((0,), (1,))
     np.testing.assert_allclose(report.additive.hessian_matrix, [[0, 0], [0, 1]], atol=1e-12)
@@ -179,7 +190,9 @@ def test_sin_of_product_is_neither():
 
 
 def test_separability_finds_nested_blocks():
-    f = lambda x: x[:, 0] ** 2 + torch.sin(x[:, 1] * x[:, 2]) + torch.exp(x[:, 3])
+    def f(x):
+        return x[:, 0] ** 2 + torch.sin(x[:, 1] * x[:, 2]) + torch.exp(x[:, 3])
+
     result = separability(f, grid(4))
     assert result.separable and result.groups == ((0,), (1, 2), (3,))
     assert result.hessian_matrix.shape == (4, 4)
@@ -187,7 +200,9 @@ def test_separability_finds_nested_blocks():
 
 
 def test_symmetry_closed_form():
-    f = lambda x: x[:, 2] / (1 + x[:, 0] ** 2 + x[:, 1] ** 2)
+    def f(x):
+        return x[:, 2] / (1 + x[:, 0] ** 2 + x[:, 1] ** 2)
+
     yes = symmetry(f, grid(3), (0, 1))
     no = symmetry(f, grid(3), (0, 2))
     assert yes.symmetric and yes.score < EXACT
@@ -203,15 +218,24 @@ def test_general_separability_closed_form():
     x = grid(4, 0.0, 3.0)
     assert general_separability(f, x, ((0, 1), (2, 3))).score < EXACT
     assert general_separability(f, x, ((0, 2), (1, 3))).score > 10 * GENERAL_THRESHOLD
-    velocity = lambda x: (x[:, 0] + x[:, 1]) / (1 + x[:, 0] * x[:, 1])
+
+    def velocity(x):
+        return (x[:, 0] + x[:, 1]) / (1 + x[:, 0] * x[:, 1])
+
     assert general_separability(velocity, grid(2, 0.1, 0.9), ([0], [1])).score < EXACT
-    polynomial = lambda x: x[:, 0] + x[:, 1] + x[:, 0] * x[:, 1] ** 2
+
+    def polynomial(x):
+        return x[:, 0] + x[:, 1] + x[:, 0] * x[:, 1] ** 2
+
     assert not general_separability(polynomial, grid(2), ([0], [1])).separable
 
 
 def test_general_separability_is_stricter_than_ratio_test():
     """x1*y1 + x2*y2: every gradient ratio f_x1/f_j factors, yet {x1} | rest fails."""
-    f = lambda x: x[:, 0] * x[:, 1] + x[:, 2] * x[:, 3]
+
+    def f(x):
+        return x[:, 0] * x[:, 1] + x[:, 2] * x[:, 3]
+
     result = general_separability(f, grid(4), ([0], [1, 2, 3]))
     assert result.ratio_score < 0.5 and not result.separable
     assert result.symmetry_scores[1] > 10 * GENERAL_THRESHOLD
@@ -235,7 +259,9 @@ def test_seeded_sampling_is_reproducible():
 
 # --------------------------------------------------------------------- bad input
 def test_bad_inputs_raise():
-    f = lambda x: x[:, 0] * x[:, 1]
+    def f(x):
+        return x[:, 0] * x[:, 1]
+
     x = grid(2)
     with pytest.raises(ValueError, match="NaN or Inf"):
         detect_separability(lambda z: torch.log(z[:, 0] - 1.0), x)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 
 import pytest
+import sympy
 import torch
 
 from kanscience import KAN
-from kanscience.io._checkpoint import CheckpointError, load, read_metadata, save
+from kanscience.io import expression_from_text, expression_to_text
+from kanscience.io._checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    _digest,
+    load,
+    read_checkpoint,
+    read_metadata,
+    save,
+)
 
 
 def model_with_everything():
@@ -63,7 +74,7 @@ def test_edited_tensor_bytes_are_detected(tmp_path):
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="integrity check"):
+    with pytest.raises(CheckpointError, match="integrity check: the tensors were edited"):
         load(path)
 
 
@@ -80,12 +91,119 @@ def _rewrite_config(path, edit):
     path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + data[offset:])
 
 
-def test_edited_config_is_refused(tmp_path):
+def _resign(config):
+    """Recompute the digest, as someone editing the file on purpose could."""
+    config["digest"] = _digest(config)
+
+
+def read_checkpoint_tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_edited_architecture_is_refused(tmp_path):
     path = tmp_path / "m.safetensors"
     save(model_with_everything(), path)
     _rewrite_config(path, lambda c: c["architecture"].update(width=[[3, 0], [4, 0], [2, 0]]))
-    with pytest.raises(CheckpointError, match="consistent model"):
+    with pytest.raises(CheckpointError, match="integrity check: its config"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda c: c["architecture"].update(base_fun="identity"), id="base_fun"),
+        pytest.param(lambda c: c["symbolic_names"][0][2].__setitem__(1, "cos"), id="sin->cos"),
+        pytest.param(lambda c: c["metadata"].update(note="edited"), id="metadata"),
+    ],
+)
+def test_edited_config_or_metadata_is_refused(tmp_path, edit):
+    """Edits that keep the shapes (and used to load silently with other outputs)."""
+    path = tmp_path / "m.safetensors"
+    save(model_with_everything(), path, metadata={"note": "original"})
+    _rewrite_config(path, edit)
+    with pytest.raises(CheckpointError, match="integrity check: its config .* or metadata were"):
+        load(path)
+    with pytest.raises(CheckpointError, match="integrity check: its config"):
+        read_metadata(path)
+
+
+def test_resigned_config_with_a_huge_width_fails_before_building(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    save(model_with_everything(), path)
+
+    def edit(config):
+        config["architecture"]["width"][1] = [10**8, 2]
+        _resign(config)
+
+    _rewrite_config(path, edit)
+
+    def build_nothing(*args, **kwargs):
+        raise AssertionError("the claimed model must be refused before it is built")
+
+    monkeypatch.setattr(KAN, "__init__", build_nothing)
+    with pytest.raises(CheckpointError, match=r"width\[1\] claims 100000000 nodes, more than"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda a: a.update(grid=[4, 6, 10**9]), r"layers.2.coef.*claims \(2, 2, 1000000003\)"),
+        (lambda a: a.update(mult_arity=[[], [3, 4], [3], []]), r"layers.0.coef"),
+        (lambda a: a.update(k=[3, 3]), r"k must list one int per layer \(3\)"),
+    ],
+)
+def test_resigned_config_whose_shapes_do_not_match_is_refused(tmp_path, edit, message):
+    path = tmp_path / "m.safetensors"
+    save(model_with_everything(), path)
+
+    def rewrite(config):
+        edit(config["architecture"])
+        _resign(config)
+
+    _rewrite_config(path, rewrite)
+    with pytest.raises(CheckpointError, match="consistent model: .*" + message):
+        load(path)
+
+
+def test_resigned_symbolic_names_of_the_wrong_shape_are_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save(model_with_everything(), path)
+
+    def rewrite(config):
+        config["symbolic_names"][1].pop()
+        _resign(config)
+
+    _rewrite_config(path, rewrite)
+    with pytest.raises(CheckpointError, match=r"symbolic_names\[1\] must be 3 rows of 4"):
+        load(path)
+
+
+def test_version_1_files_are_still_read_with_a_warning(tmp_path):
+    """Version 1 hashed only the tensors; such files load, and say how to protect them."""
+    model = model_with_everything()
+    path = tmp_path / "m.safetensors"
+    save(model, path, metadata={"note": "old"})
+
+    def downgrade(config):
+        tensors = read_checkpoint_tensors(path)
+        sha = hashlib.sha256()
+        for name in sorted(tensors):
+            tensor = tensors[name].contiguous()
+            sha.update(name.encode())
+            sha.update(str(tensor.dtype).encode())
+            sha.update(str(tuple(tensor.shape)).encode())
+            sha.update(tensor.view(torch.uint8).numpy().tobytes())
+        config.update(format_version=1, digest=sha.hexdigest())
+
+    _rewrite_config(path, downgrade)
+    with pytest.warns(UserWarning, match="format version 1.*save it again"):
+        loaded = load(path)
+    x = torch.rand(20, 3, dtype=torch.float64)
+    assert torch.equal(loaded(x), model(x))
+    assert FORMAT_VERSION == 2
 
 
 def test_future_format_version_is_refused(tmp_path):
@@ -117,3 +235,45 @@ def test_metadata_round_trip_and_errors(tmp_path):
         save(model, path, metadata={"n": 3})
     with pytest.raises(TypeError, match="model_class must be KAN or a subclass"):
         load(path, model_class=dict)
+
+
+def test_read_checkpoint_gives_the_verified_parts(tmp_path):
+    model = model_with_everything()
+    path = tmp_path / "m.safetensors"
+    save(model, path, metadata={"note": "n"})
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.metadata == {"note": "n"}
+    assert checkpoint.architecture == model.config()
+    assert checkpoint.symbolic_names == [layer.symbolic_names for layer in model.layers]
+    assert set(checkpoint.tensors) == set(model.state_dict())
+    x = torch.rand(7, 3, dtype=torch.float64)
+    assert torch.equal(checkpoint.to_model()(x), model(x))
+
+
+def test_expression_text_round_trips_exactly():
+    x, y, z = sympy.symbols("x y z", real=True)
+    formulas = [
+        x / sympy.sqrt(1 - y**2 / z**2),
+        x * sympy.sin(y) + sympy.exp(-(x**2) / 2) / sympy.sqrt(2 * sympy.pi),
+        sympy.Float(1.37) * x**3 - 2 * y + sympy.log(x + 3) + sympy.Abs(y - x) * sympy.tanh(x),
+        sympy.Rational(-7, 3) * sympy.atan(x) * sympy.E + sympy.I * y,
+    ]
+    for formula in formulas:
+        assert expression_from_text(expression_to_text(formula)) == formula
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("__import__('os').system('true')", "only call sympy constructors"),
+        ("Symbol.__class__", "only call sympy constructors"),
+        ("lambda: 0", "only call sympy constructors"),
+        ("Integer(x)", "only call sympy constructors"),
+        ("Pow(Integer(10), Integer(1000000000))", "integer power"),
+        ("Add(Integer(1),", "not valid"),
+        ("Symbol('x', real=open)", "keywords must be literals"),
+    ],
+)
+def test_expression_text_refuses_anything_but_constructors(text, message):
+    with pytest.raises(ValueError, match=message):
+        expression_from_text(text)

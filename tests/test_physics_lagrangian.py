@@ -19,7 +19,7 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
-from kanscience.symbolic._formula import formula_to_torch
+from kanscience.symbolic import formula_to_torch
 from physics_examples import pendulum, relativistic_particle, uniform
 
 q, v = sympy.symbols("q qdot", real=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sympy
 
-from kanscience.physics._plot import (
+from kanscience.physics import (
     LawContours,
     LawCurves,
     LawParity,

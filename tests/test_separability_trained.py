@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kanscience import Dataset, fit, load_feynman
+from kanscience import Dataset, Penalty, fit, load_feynman
 from kanscience.structure._hypothesis import detect_separability
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "separability_trained.py"
@@ -107,7 +107,9 @@ def test_product_candidate_starts_near_one_and_converges(bench):
                 model.subnode_bias[0].zero_()
         else:
             assert torch.equal(model.subnode_bias[0].detach(), torch.ones(5, dtype=torch.float64))
-        errors[start] = fit(model, scaled, steps=20, lamb=3e-4, progress=False).test_loss[-1]
+        errors[start] = fit(
+            model, scaled, steps=20, penalty=Penalty(lamb=3e-4), progress=False
+        ).test_loss[-1]
     assert errors["random"] > 0.2 and errors["ones"] < 1e-2
 
 
@@ -117,7 +119,10 @@ def test_pruning_that_drops_a_weak_dependence_is_rejected(bench):
     five edges (the dense model has 15)."""
     gen = torch.Generator().manual_seed(0)
     x, x_val = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1 for n in (400, 100))
-    f = lambda z: (torch.sin(2 * z[:, 0]) + 0.03 * z[:, 1])[:, None]
+
+    def f(z):
+        return (torch.sin(2 * z[:, 0]) + 0.03 * z[:, 1])[:, None]
+
     data, val = Dataset(x, f(x), x_val, f(x_val)), (x_val, f(x_val))
     cfg = bench.SurrogateConfig(steps=20, finetune=10, grids=())
     model, error, pruned = bench._fit_candidate(data, val, "identity", cfg, seed=0)

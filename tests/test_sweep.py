@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from kanscience import KAN, create_dataset, fit, load_feynman
-from kanscience.apps._sweep import (
+from kanscience.apps import (
     Job,
     LocalEngine,
     SerialEngine,

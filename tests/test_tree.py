@@ -1,4 +1,4 @@
-"""Tests for kanscience.structure._tree: tree shapes of closed forms, exports, drawing."""
+"""Tests for kanscience.structure._tree and _build_tree: tree shapes, exports, drawing."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import networkx as nx
 import pytest
 import torch
 
-from kanscience.structure._hypothesis import sample_inputs
-from kanscience.structure._tree import Tree, TreeNode, build_tree
+from kanscience.structure import Tree, TreeNode, build_tree, sample_inputs
 
 matplotlib.use("Agg")
 
@@ -61,7 +60,10 @@ def test_symmetric_block_and_product_with_offset():
         return x[:, 2] / (1 + x[:, 0] ** 2 + x[:, 1] ** 2)
 
     assert build_tree(f, ranges=UNIT[:3]).shape() == "mul(general(add(x1,x2)),x3)"
-    dot = lambda x: x[:, 0] * x[:, 1] + x[:, 2] * x[:, 3]
+
+    def dot(x):
+        return x[:, 0] * x[:, 1] + x[:, 2] * x[:, 3]
+
     assert build_tree(dot, ranges=UNIT).shape() == "add(mul(x1,x2),mul(x3,x4))"
 
 
@@ -148,7 +150,9 @@ def test_bad_arguments():
 
 
 def test_shape_sorts_children_canonically():
-    leaf = lambda i: TreeNode("var", (i,))
+    def leaf(i):
+        return TreeNode("var", (i,))
+
     a = Tree(
         TreeNode("mul", (0, 1, 2), (TreeNode("add", (1, 2), (leaf(2), leaf(1))), leaf(0))),
         ("x", "y", "z"),

@@ -1,21 +1,25 @@
 """Applications: the command line, sweeps of jobs, the scikit-learn estimator."""
 
-from ._estimator import (
-    KANRegressor,
-)
-from ._sweep import (
+from ._engines import (
     DaskEngine,
     Engine,
-    Job,
-    JobTimeoutError,
     LocalEngine,
     RayEngine,
     SerialEngine,
+    make_engine,
+)
+from ._estimator import (
+    KANRegressor,
+)
+from ._jobs import (
+    Job,
+    JobTimeoutError,
+    job_grid,
+    run_job,
+)
+from ._sweep import (
     discover_job,
     fit_job,
-    job_grid,
-    make_engine,
-    run_job,
     sweep,
 )
 

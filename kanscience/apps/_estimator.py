@@ -5,7 +5,7 @@ built on first access, so ``import kanscience`` never imports it.
 
 Two modes:
 
-- ``mode="symbolic"`` (default): ``fit`` runs :func:`kanscience.discover._discover.discover` and
+- ``mode="symbolic"`` (default): ``fit`` runs :func:`kanscience.discover.discover` and
   ``predict`` evaluates the best formula (``expr_``);
 - ``mode="kan"``: ``fit`` trains one KAN ``[n_features, *hidden, 1]`` and ``predict``
   uses the network; ``sympy()`` then fits every edge symbolically on (up to 1000 of) the
@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["KANRegressor"]  # noqa: F822 - built on first access by __getattr__
+# built on first access by __getattr__, which neither checker follows
+__all__ = ["KANRegressor"]  # noqa: F822  # pyright: ignore[reportUnsupportedDunderAll]
 
 _EXTRA = "KANRegressor needs scikit-learn; install it with: pip install 'kanscience[sklearn]'"
 
@@ -43,7 +44,7 @@ def _build() -> type:
     from ..core import KAN, Dataset
     from ..discover import DISCOVERY_LIBRARY, discover
     from ..symbolic import formula_to_torch, symbolic_formula
-    from ..train import fit
+    from ..train import Penalty, fit
 
     class KANRegressor(RegressorMixin, BaseEstimator):
         """Kolmogorov-Arnold network regressor with symbolic formulas.
@@ -80,6 +81,8 @@ def _build() -> type:
             "test" errors are on the training data)
         model_ : KAN (``'kan'`` mode)
         """
+
+        n_features_in_: int  # set by sklearn's validate_data
 
         def __init__(
             self,
@@ -151,8 +154,9 @@ def _build() -> type:
             fit(
                 model,
                 Dataset(x_t, y_t, x_t, y_t),
+                opt="LBFGS",
                 steps=self.steps,
-                lamb=self.lamb,
+                penalty=Penalty(lamb=self.lamb),
                 progress=False,
                 seed=self.seed,
             )

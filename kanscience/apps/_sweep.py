@@ -1,18 +1,11 @@
 """Sweeps: many small fits (or discoveries) in parallel, one table row per job.
 
-A job is plain data (:class:`Job`: a dataset, a seed, a settings dict); a job function
-(:func:`fit_job`, :func:`discover_job` or any picklable top-level callable) turns one job
-into a dict of results; :func:`sweep` runs the function on every job through an
-:class:`Engine` and returns a ``pandas.DataFrame``. A failed job keeps its row, with its
-error, and the others go on; each job can have a time limit.
-
-Engines (one small interface, :class:`Engine`: ``submit`` / ``gather`` / ``close``):
-
-- ``'local'`` (default): a ``ProcessPoolExecutor`` of spawned processes, no setup;
-- ``'serial'``: in this process, one job after the other (debugging, reference runs);
-- ``'dask'``: a Dask ``Client`` (``address=`` a scheduler, or a ``Client`` passed as
-  ``engine``; with neither, a ``LocalCluster``), extra ``kanscience[dask]``;
-- ``'ray'``: ``ray.init(address=...)``, extra ``kanscience[ray]``.
+A job is plain data (:class:`~kanscience.apps.Job`, in :mod:`._jobs`: a dataset, a
+seed, a settings dict); a job function (:func:`fit_job`, :func:`discover_job`, here, or
+any picklable top-level callable) turns one job into a dict of results; :func:`sweep`
+runs the function on every job through an engine (:mod:`._engines`: local processes,
+serial, Dask, Ray) and returns a ``pandas.DataFrame``. A failed job keeps its row, with
+its error, and the others go on; each job can have a time limit.
 
 Every job runs with one torch thread; results depend only on the job, so the same sweep
 gives the same numbers on any engine.
@@ -28,7 +21,7 @@ On a cluster (each worker needs kanscience installed, and one thread per worker)
 
 Examples
 --------
->>> from kanscience.apps._sweep import job_grid, sweep
+>>> from kanscience.apps import job_grid, sweep
 >>> jobs = job_grid(["I.12.1"], seeds=[0], settings=[{"steps": 2, "train_num": 50, "test_num": 50}])
 >>> table = sweep(jobs, engine="serial", progress=False)
 >>> table.loc[0, "status"], bool(table.loc[0, "test_rmse"] > 0)
@@ -37,111 +30,23 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import inspect
-import itertools
 import math
-import numbers
-import os
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
 
+from ._engines import Engine, make_engine
+from ._jobs import Job, check_top_level, run_job
+
 if TYPE_CHECKING:
     import pandas
 
-__all__ = [
-    "DaskEngine",
-    "Engine",
-    "Job",
-    "JobTimeoutError",
-    "LocalEngine",
-    "RayEngine",
-    "SerialEngine",
-    "discover_job",
-    "fit_job",
-    "job_grid",
-    "make_engine",
-    "run_job",
-    "sweep",
-]
+__all__ = ["discover_job", "fit_job", "sweep"]
 
 DATA_OPTIONS = ("train_num", "test_num")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of a sweep, as plain data.
-
-    Attributes
-    ----------
-    dataset : str or callable
-        A Feynman equation id (see :func:`kanscience.load_feynman`), or a picklable
-        top-level callable ``dataset(seed=..., **data_options) -> Dataset``.
-    seed : int
-        Seeds the data, the model and the mini-batches.
-    settings : dict
-        Options for the job function (for :func:`fit_job`: KAN and fit arguments).
-    """
-
-    dataset: str | Callable[..., Any]
-    seed: int = 0
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.dataset, str):
-            _check_top_level(self.dataset, "dataset")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
-            raise TypeError(f"seed must be an int, got {self.seed!r}")
-        object.__setattr__(self, "seed", int(self.seed))
-        if not isinstance(self.settings, Mapping):
-            raise TypeError(f"settings must be a dict, got {type(self.settings).__name__}")
-
-    @property
-    def name(self) -> str:
-        """The dataset's id, or its callable's qualified name."""
-        if isinstance(self.dataset, str):
-            return self.dataset
-        func = self.dataset.func if isinstance(self.dataset, functools.partial) else self.dataset
-        return getattr(func, "__qualname__", repr(func))
-
-
-class JobTimeoutError(TimeoutError):
-    """A job ran past the sweep's ``time_limit``."""
-
-
-def _check_top_level(function: Any, name: str) -> None:
-    """TypeError unless ``function`` can be pickled by reference (a module-level callable)."""
-    inner = function.func if isinstance(function, functools.partial) else function
-    qualname = getattr(inner, "__qualname__", "")
-    if not callable(inner) or "<lambda>" in qualname or "<locals>" in qualname:
-        raise TypeError(
-            f"{name} must be a picklable top-level callable (a function defined "
-            f"at module level), got {function!r}"
-        )
-
-
-def job_grid(
-    datasets: Iterable[str | Callable[..., Any]],
-    seeds: Iterable[int] = (0,),
-    settings: Mapping[str, Any] | Iterable[Mapping[str, Any]] = ({},),
-) -> list[Job]:
-    """Every combination of dataset x seed x settings, datasets outermost.
-
-    >>> [(j.dataset, j.seed, j.settings) for j in job_grid(["I.12.1"], [0, 1], {"steps": 5})]
-    [('I.12.1', 0, {'steps': 5}), ('I.12.1', 1, {'steps': 5})]
-    """
-    options = [settings] if isinstance(settings, Mapping) else list(settings)
-    return [Job(d, s, dict(o)) for d, s, o in itertools.product(datasets, seeds, options)]
 
 
 # ---------------------------------------------------------------- job functions
@@ -156,6 +61,7 @@ def _dtype(value: str | torch.dtype | None) -> torch.dtype | None:
 
 
 def _split_settings(job: Job) -> tuple[dict, dict, dict, torch.dtype | None, list[int] | None]:
+    from ..compat.pykan import PYKAN_FIT_OPTIONS
     from ..core import KAN
     from ..train import fit
 
@@ -167,9 +73,9 @@ def _split_settings(job: Job) -> tuple[dict, dict, dict, torch.dtype | None, lis
     if hidden is not None and "width" in settings:
         raise ValueError("give settings 'hidden' or 'width', not both")
     model_names = set(inspect.signature(KAN).parameters) - {"seed", "dtype"}
-    fit_names = set(inspect.signature(fit).parameters) - {
+    fit_names = (set(inspect.signature(fit).parameters) | set(PYKAN_FIT_OPTIONS)) - {
         "model",
-        "dataset",
+        "data",
         "seed",
         "progress",
         "metrics",
@@ -220,6 +126,7 @@ def fit_job(job: Job) -> dict[str, Any]:
         ``train_rmse``, ``test_rmse``, ``r2`` (test), ``n_evaluations``, ``n_parameters``,
         ``fit_seconds``, ``diverged``.
     """
+    from ..compat.pykan import options_from_pykan
     from ..core import KAN
     from ..train import TrainingDivergedError, fit
 
@@ -230,7 +137,8 @@ def fit_job(job: Job) -> dict[str, Any]:
     model = KAN(**model_options, seed=job.seed, dtype=dtype)
     diverged = False
     try:
-        history = fit(model, data, seed=job.seed, progress=False, **fit_options)
+        options = options_from_pykan(fit_options)  # settings may use pykan's flat names
+        history = fit(model, data, seed=job.seed, progress=False, **options)
     except TrainingDivergedError as error:
         history, diverged = error.history, True
     with torch.no_grad():
@@ -249,7 +157,7 @@ def fit_job(job: Job) -> dict[str, Any]:
 
 
 def discover_job(job: Job) -> dict[str, Any]:
-    """Run :func:`kanscience.discover._discover.discover` on the job's dataset; report the best formula.
+    """Run :func:`kanscience.discover` on the job's dataset; report the best formula.
 
     Settings go to ``discover`` (``steps``, ``time_budget``, ``hidden``...), except
     ``train_num``/``test_num``/``dtype`` for the data. A Feynman equation's variables name
@@ -281,255 +189,6 @@ def discover_job(job: Job) -> dict[str, Any]:
         "n_candidates": len(result.candidates),
         "discover_seconds": result.seconds,
     }
-
-
-# ---------------------------------------------------------------- one job, in a worker
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise JobTimeoutError in this thread after ``seconds`` (between Python bytecodes).
-
-    Works in any thread (Dask runs tasks in worker threads, where signals cannot be
-    used); a call stuck in one long C function is interrupted when it returns.
-    """
-    if seconds is None:
-        yield
-        return
-    target = ctypes.c_ulong(threading.get_ident())
-    lock = threading.Lock()
-    state = {"running": True, "fired": False}
-
-    def expire() -> None:
-        with lock:
-            if state["running"]:
-                state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    target, ctypes.py_object(JobTimeoutError)
-                )
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        with lock:
-            state["running"] = False
-            if state["fired"]:  # drop an exception set but not yet raised
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
-
-
-def run_job(
-    function: Callable[[Job], Mapping[str, Any]], job: Job, time_limit: float | None = None
-) -> dict[str, Any]:
-    """Run ``function(job)`` with one torch thread; never raises.
-
-    Returns ``{'status': 'ok' | 'error' | 'timeout', 'error': message, 'traceback': text,
-    'wall_time': seconds, **function's results}``.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    row: dict[str, Any] = {"status": "ok", "error": "", "traceback": ""}
-    try:
-        try:
-            with _time_limit(time_limit):
-                results = dict(function(job))
-        except JobTimeoutError:
-            raise JobTimeoutError(f"the job ran past time_limit={time_limit} s") from None
-        row.update(results)
-    except Exception as error:  # noqa: BLE001 - a failed job is a row of the table
-        row["status"] = "timeout" if isinstance(error, JobTimeoutError) else "error"
-        row["error"] = f"{type(error).__name__}: {error}"
-        row["traceback"] = traceback.format_exc()
-    finally:
-        torch.set_num_threads(threads)
-    row["wall_time"] = time.perf_counter() - start
-    return row
-
-
-# ---------------------------------------------------------------- engines
-@runtime_checkable
-class Engine(Protocol):
-    """Where jobs run: ``submit`` returns a handle, ``gather`` yields results as they finish."""
-
-    workers: int
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Start ``function(*args)``; return a handle."""
-
-    def gather(self, handles: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        """Yield ``(position in handles, result)`` as each finishes; an engine-level failure
-        (a lost worker, say) is yielded as the exception instead of the result."""
-
-    def close(self) -> None:
-        """Release what the engine started (not what it was given)."""
-
-
-class SerialEngine:
-    """Runs each job in this process when gathered, one after the other."""
-
-    workers = 1
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        return functools.partial(function, *args)
-
-    def gather(self, handles: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        for index, handle in enumerate(handles):
-            try:
-                yield index, handle()
-            except Exception as error:  # noqa: BLE001
-                yield index, error
-
-    def close(self) -> None:
-        pass
-
-
-class LocalEngine:
-    """A pool of ``workers`` spawned processes on this machine (no setup needed)."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        import multiprocessing
-
-        self.workers = _worker_count(workers)
-        self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn")
-        )
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        return self._pool.submit(function, *args)
-
-    def gather(self, handles: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        yield from _as_completed(handles, as_completed, lambda handle: handle)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_count(workers: int | None) -> int:
-    """``workers``, or the CPU count for None; ValueError below 1."""
-    count = (os.cpu_count() or 1) if workers is None else int(workers)
-    if count < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
-    return count
-
-
-def _as_completed(
-    handles: Sequence[Any],
-    completed: Callable[[Sequence[Any]], Iterable[Any]],
-    key: Callable[[Any], Any],
-) -> Iterator[tuple[int, Any]]:
-    """Results of futures (concurrent.futures or Dask) in the order they finish."""
-    position = {key(handle): i for i, handle in enumerate(handles)}
-    for handle in completed(handles):
-        try:
-            yield position[key(handle)], handle.result()
-        except Exception as error:  # noqa: BLE001 - a lost worker, an unpicklable job...
-            yield position[key(handle)], error
-
-
-class DaskEngine:
-    """Jobs as tasks of a Dask cluster: ``DaskEngine(client)`` or ``DaskEngine(address=...)``.
-
-    With neither, starts a ``LocalCluster`` of ``workers`` single-threaded processes
-    (closed by :meth:`close`).
-    """
-
-    def __init__(
-        self, client: Any = None, address: str | None = None, workers: int | None = None
-    ) -> None:
-        try:
-            import distributed
-        except ImportError as error:
-            raise ImportError(
-                "engine='dask' needs Dask distributed: pip install 'kanscience[dask]'"
-            ) from error
-        self._owned: list[Any] = []
-        if client is None:
-            if address is not None:
-                client = distributed.Client(address)
-            else:
-                cluster = distributed.LocalCluster(
-                    n_workers=_worker_count(workers),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
-                client = distributed.Client(cluster)
-                self._owned.append(cluster)
-            self._owned.insert(0, client)
-        self.client = client
-        self.workers = sum(client.nthreads().values()) or 1
-        self._as_completed = distributed.as_completed
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        return self.client.submit(function, *args, pure=False)
-
-    def gather(self, handles: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        yield from _as_completed(handles, self._as_completed, lambda handle: handle.key)
-
-    def close(self) -> None:
-        for owned in self._owned:
-            owned.close()
-
-
-class RayEngine:
-    """Jobs as Ray tasks (one CPU each): ``ray.init(address=address)`` unless Ray is running."""
-
-    def __init__(self, address: str | None = None) -> None:
-        try:
-            import ray
-        except ImportError as error:
-            raise ImportError("engine='ray' needs Ray: pip install 'kanscience[ray]'") from error
-        self._ray = ray
-        self._owned = not ray.is_initialized()
-        if self._owned:
-            ray.init(address=address)
-        self.workers = int(ray.cluster_resources().get("CPU", 1))
-        self._remote = ray.remote(num_cpus=1)(_call)
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        return self._remote.remote(function, *args)
-
-    def gather(self, handles: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        position = {handle: i for i, handle in enumerate(handles)}
-        pending = list(handles)
-        while pending:
-            (done,), pending = self._ray.wait(pending, num_returns=1)
-            try:
-                yield position[done], self._ray.get(done)
-            except Exception as error:  # noqa: BLE001 - a lost worker, say
-                yield position[done], error
-
-    def close(self) -> None:
-        if self._owned:
-            self._ray.shutdown()
-
-
-def _call(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
-
-
-def make_engine(
-    engine: str | Engine | Any = None, workers: int | None = None, address: str | None = None
-) -> tuple[Engine, bool]:
-    """The engine for ``sweep``'s arguments, and whether the sweep owns (must close) it."""
-    if engine is None or engine == "local":
-        return LocalEngine(workers), True
-    if engine == "serial":
-        return SerialEngine(), True
-    if engine == "dask":
-        return DaskEngine(address=address, workers=workers), True
-    if engine == "ray":
-        return RayEngine(address), True
-    if type(engine).__module__.split(".")[0] == "distributed" and hasattr(engine, "submit"):
-        return DaskEngine(engine), False
-    if isinstance(engine, Engine):
-        return engine, False
-    raise ValueError(
-        f"engine must be None, 'local', 'serial', 'dask', 'ray', a Dask Client or "
-        f"an Engine, got {engine!r}"
-    )
 
 
 # ---------------------------------------------------------------- the sweep
@@ -573,7 +232,7 @@ def sweep(
     """
     import pandas as pd
 
-    _check_top_level(function, "function")
+    check_top_level(function, "function")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
     jobs = [job if isinstance(job, Job) else Job(**job) for job in jobs]

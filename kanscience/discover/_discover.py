@@ -6,9 +6,9 @@ same steps, and returns every formula it found, ranked:
 1. train a KAN in float64 (:mod:`kanscience.discover._structures`: Levenberg-Marquardt;
    hidden layers first with a sparsity penalty by L-BFGS, then pruned), refine its grid
    and train again;
-2. fix every edge symbolically (:func:`kanscience.symbolic._edges.auto_symbolic`, and the
+2. fix every edge symbolically (:func:`kanscience.symbolic.auto_symbolic`, and the
    runner-up function on the edges where the choice was close), extract the formula;
-3. polish it (:mod:`kanscience.discover._search`): simplify, expand polynomial parts,
+3. polish it (:mod:`kanscience.discover._polish`): simplify, expand polynomial parts,
    refit all constants on the data by least squares, snap constants to simple numbers
    (all at once at a few tolerances; for the best formulas at the end, also one at a
    time while the validation error stays within that tolerance of the unsnapped
@@ -34,7 +34,7 @@ one at a time.
 
 Candidates are ranked by ``(val_rmse > tolerance, complexity, fitted constants)``
 (complexity: expression nodes, a constant other than a small number counting as three;
-:func:`kanscience.discover._search.complexity`): the
+:func:`kanscience.discover._ranking.complexity`): the
 simplest formula whose validation RMSE is within ``snap_tolerance`` (at least ``8 /
 n_val``, what ``n_val`` validation points resolve: 2% for 400) of the best one, or below
 ``1e-9`` of the target's spread, comes first: on noisy data the formulas the data cannot
@@ -46,26 +46,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy
 import torch
 
-from ..core import KAN, Dataset, as_tensor
+from ..core import Dataset, as_tensor
 from ..core._functions import LibraryLike, resolve_library
-from ._power import power_branch
-from ._search import Candidate, Search, polish_best, probe, rank, readable
-from ._split import Surrogate, split_branch
-from ._structures import (
-    kan_branch,
-    log_product_branch,
-    only_rows,
-    product_branch,
-    signal_rows,
-    surrogate_branch,
-    transforms,
-)
+from ..symbolic import Dimensions, formula_to_torch, parse_units
+from ._explore import explore
+from ._polish import polish_best
+from ._ranking import Candidate, rank, readable
+from ._search import Search, probe
+from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
 
 __all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
 
@@ -93,12 +87,28 @@ DISCOVERY_LIBRARY = (
 )
 """Function names :func:`discover` fits by default (a subset of the default library)."""
 
-# a split's surrogate must reach R^2 > 0.999
-_SURROGATE_ERROR = 0.03
-# share of the remaining time given to a structure, by kind
-_SHARES = {"split": 0.7, "hidden": 0.5}
 _POLISH_SHARE = 0.15
 _ROUNDS = 3
+# discover's keyword options, passed on unchanged to the search of a dimensionless problem
+_OPTION_NAMES = (
+    "lib",
+    "hidden",
+    "steps",
+    "lm_steps",
+    "lamb",
+    "grid",
+    "refine_grid",
+    "max_train",
+    "weight_simple",
+    "grid_number",
+    "alternatives",
+    "alternative_gap",
+    "polish_steps",
+    "snap_tolerance",
+    "test_fraction",
+    "seed",
+    "time_budget",
+)
 
 
 @dataclass(frozen=True)
@@ -151,95 +161,42 @@ def _split(data, test_fraction: float, seed: int) -> Dataset:
     )
 
 
-def _plans(n: int, h: int, has_log: bool, inner_split: bool, depth: int) -> list[tuple]:
-    """(kind, width, transform index, hidden) in the order they are tried."""
-    plans: list[tuple] = [("kan", [n, 1], 0, False)]
-    if has_log:
-        plans.append(("kan", [n, 1], 1, False))
-        if n >= 2:
-            plans += [("log-product", None, 1, False), ("power", None, 1, False)]
-    if depth > 0 and n >= 3:
-        plans += (
-            [("split", None, 0, False)]
-            if inner_split
-            else [("surrogate", [n, h, 1], 0, False), ("split", None, 0, False)]
+def _discover_dimensionless(
+    reduced: DimensionlessData,
+    dimensions: Dimensions,
+    dataset: Dataset,
+    options: dict,
+    started: float,
+) -> DiscoveryResult:
+    """Discovery on the dimensionless groups; the laws mapped back to the variables."""
+    groups = ", ".join(
+        f"{g} = {e}"
+        for g, e in zip(reduced.group_names, reduced.problem.group_expressions(reduced.symbols()))
+    )
+    scale = reduced.problem.scale_expression(reduced.symbols())
+    log = [f"dimensionless: y / ({scale}) as a function of {groups or 'no group (a constant)'}"]
+    if reduced.group_names:
+        budget = options["time_budget"]
+        remaining = None if budget is None else max(budget - (time.perf_counter() - started), 1e-3)
+        inner = discover(
+            reduced.dataset, list(reduced.group_names), **{**options, "time_budget": remaining}
         )
-    if n >= 2:
-        plans += [("f(product)", None, 0, False), ("kan", [n, 1, 1], 0, False)]
-        if has_log:
-            plans.append(("product", None, 1, False))
-        plans.append(("kan", [n, [0, max(1, n // 2)], 1], 0, True))
-    plans.append(("kan", [n, h, 1], 0, True))
-    if has_log:
-        plans.append(("kan", [n, h, 1], 1, True))
-    return plans
-
-
-def _surrogate(search: Search) -> Surrogate | None:
-    """The most accurate trained model, if it fits the data to R^2 > 0.999."""
-    if not search.models:
-        return None
-    error, fn = min(search.models, key=lambda m: m[0])
-    return (fn, error) if error <= _SURROGATE_ERROR * search.spread else None
-
-
-def _explore(
-    search: Search, hidden: int | None = None, depth: int = 2, surrogate: Surrogate | None = None
-) -> None:
-    """Try the structures in order until solved or out of time; ``surrogate`` (for a
-    group of a split) allows splitting again early, ``depth`` bounds the recursion."""
-    n = search.fit_x.shape[1]
-    options = transforms(search.fit_y)
-    rows = signal_rows(search.fit_y) if len(options) == 1 else None
-    if rows is not None:  # noisy, one-signed: the log structures fit where y is signal
-        options.append(transforms(search.fit_y[rows])[1])
-    h = hidden or min(n + 2, 7)
-    plans = _plans(n, h, len(options) > 1, surrogate is not None, depth)
-    log_model = None
-    for index, (kind, width, which, is_hidden) in enumerate(plans):
-        if search.deadline <= time.perf_counter() or search.solved():
-            break
-        remaining = search.deadline - time.perf_counter()
-        last = index == len(plans) - 1
-        share = _SHARES["split"] if kind == "split" else _SHARES["hidden"] if is_hidden else 1.0
-        search.start_branch(remaining if last else remaining * share)
-        transform = options[which]
-        with only_rows(search, rows if which == 1 else None):
-            log_model = _run(search, kind, width, transform, is_hidden, depth, surrogate, log_model)
-    search.start_branch(math.inf)
-
-
-def _run(
-    search: Search,
-    kind: str,
-    width: list | None,
-    transform: tuple,
-    is_hidden: bool,
-    depth: int,
-    surrogate: Surrogate | None,
-    log_model: KAN | None,
-) -> KAN | None:
-    """Try one structure; returns the additive KAN on ``log|y|`` once it is trained (for the
-    log-product), else ``log_model`` unchanged."""
-    n = search.fit_x.shape[1]
-    if kind == "log-product":
-        if log_model is not None:
-            log_product_branch(search, log_model, transform)
-    elif kind == "split":
-        chosen = surrogate if surrogate is not None else _surrogate(search)
-        if chosen is not None:
-            split_branch(search, chosen, depth, _explore)
-    elif kind == "power":
-        power_branch(search)
-    elif kind == "surrogate":
-        surrogate_branch(search, width, transform)
-    elif kind in ("product", "f(product)"):
-        product_branch(search, transform, free=kind == "f(product)")
+        found, everything, log = inner.candidates, inner.all_candidates, log + list(inner.log)
     else:
-        trained = kan_branch(search, width, transform, is_hidden)
-        if transform[0] != "y" and width == [n, 1]:
-            return trained
-    return log_model
+        expr = constant_law(reduced)
+        found = everything = (Candidate(expr, 1, math.nan, math.nan, source="constant"),)
+
+    def evaluate(
+        expr: sympy.Expr, symbols: Sequence[sympy.Symbol], x: torch.Tensor
+    ) -> torch.Tensor:
+        return formula_to_torch(expr, list(symbols))(x)
+
+    restored = restore_candidates(found, reduced, dimensions, dataset, evaluate)
+    all_restored = restore_candidates(everything, reduced, dimensions, dataset, evaluate)
+    symbols = tuple(reduced.symbols().values())
+    return DiscoveryResult(
+        restored, all_restored, symbols, time.perf_counter() - started, tuple(log)
+    )
 
 
 def discover(
@@ -263,6 +220,8 @@ def discover(
     test_fraction: float = 0.25,
     seed: int = 0,
     time_budget: float | None = 180.0,
+    units: Dimensions | Mapping[str, object] | None = None,
+    target_units: object | None = None,
 ) -> DiscoveryResult:
     """Find formulas ``y = f(x)`` for the data with KANs (see the module docstring).
 
@@ -295,6 +254,17 @@ def discover(
         Seeds the split, the subsample and the initializations (results are deterministic).
     time_budget : float or None
         Seconds; structures not started before it runs out are skipped.
+    units : mapping name -> unit, or Dimensions, optional
+        Units of the inputs (unit strings such as ``"kg*m/s**2"`` or exponent vectors over
+        SI's base units; a :class:`kanscience.symbolic.Dimensions` from
+        :func:`kanscience.symbolic.parse_units` for other bases). The search then runs on
+        the dimensionless groups (Buckingham Pi) with the target divided by a monomial
+        carrying its units, and every formula returned is dimensionally consistent. Where
+        the groups are not finite on the data (a fractional power of a negative input),
+        the search runs on the raw inputs and says so in ``log``. With units,
+        ``val_rmse`` is measured on the dimensionless target.
+    target_units : unit string or exponent vector, optional
+        Units of the target (with a mapping ``units``; default dimensionless).
 
     Returns
     -------
@@ -310,6 +280,7 @@ def discover(
     (a**2 + sin(b), True)
     """
     started = time.perf_counter()
+    options = {k: v for k, v in locals().items() if k in _OPTION_NAMES}
     dataset = _split(data, test_fraction, seed)
     if dataset.n_out != 1:
         raise ValueError(f"discover fits one output; y has {dataset.n_out} columns")
@@ -331,6 +302,17 @@ def discover(
     if not snap_tolerance >= 0:
         raise ValueError(f"snap_tolerance must be >= 0, got {snap_tolerance!r}")
     library = resolve_library(lib)
+    if units is not None:
+        dimensions = (
+            units
+            if isinstance(units, Dimensions)
+            else parse_units(units, target=target_units, names=names)
+        )
+        if list(dimensions.variables) != names:
+            raise ValueError(f"units must give the variables {names} in order")
+        reduced = dimensionless_data(dataset, names, dimensions)
+        if reduced is not None:
+            return _discover_dimensionless(reduced, dimensions, dataset, options, started)
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(dataset.train_input.shape[0], generator=generator)[:max_train]
     x, y = dataset.train_input[order], dataset.train_label[order, 0]
@@ -367,7 +349,7 @@ def discover(
         if search.solved() or time.perf_counter() >= search.deadline:
             break
         search.options["seed"] = seed + restart
-        _explore(search, hidden)
+        explore(search, hidden)
     search.options["seed"] = seed
     search.deadline = started + budget
     search.start_branch(math.inf)

@@ -3,7 +3,7 @@
 A formula read off a symbolic KAN has redundant constants (``c (a x + b)^2`` has three for
 two degrees of freedom; ``c (a x + b)^p`` and ``c log(a x + b)`` one too many) and forms
 that hide its structure. Before its constants are refitted and snapped,
-:func:`kanscience.discover._search.prepare` rewrites it:
+:func:`kanscience.discover._polish.prepare` rewrites it:
 
 - :func:`simplify`: the shortest of a few cheap normal forms, roots of products combined
   (``sqrt(a) sqrt(b) / sqrt(c)`` is ``sqrt(a b / c)``);
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import cast
 
 import sympy
 import torch
@@ -41,6 +42,11 @@ SYMPY_ERRORS = (
 )
 
 
+def _expr_args(expr: sympy.Basic) -> tuple[sympy.Expr, ...]:
+    """The arguments of a sum or product (expressions; sympy's stubs say ``Basic``)."""
+    return cast("tuple[sympy.Expr, ...]", expr.args)
+
+
 def positive_symbols(symbols: list[sympy.Symbol], x: Tensor) -> frozenset:
     """The variables positive on every sample of ``x``."""
     return frozenset(s for s, column in zip(symbols, x.T) if bool((column > 0).all()))
@@ -54,24 +60,23 @@ def combine_roots(expr: sympy.Expr) -> sympy.Expr:
     2*sqrt(a*b/c)
     """
 
-    def visit(e: sympy.Expr) -> sympy.Expr:
+    def visit(e: sympy.Basic) -> sympy.Basic:
         if not e.args:
             return e
         args = [visit(a) for a in e.args]
         e = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
-        if not e.is_Mul:
+        if not isinstance(e, sympy.Mul):
             return e
-        roots: dict[int, list[sympy.Expr]] = {}
-        rest = []
-        for factor in e.args:
-            exponent = factor.exp if factor.is_Pow else None
+        roots: dict[int, list[sympy.Pow]] = {}
+        rest: list[sympy.Expr] = []
+        for factor in _expr_args(e):
             if (
-                exponent is not None
-                and exponent.is_Rational
-                and not exponent.is_Integer
+                isinstance(factor, sympy.Pow)
+                and isinstance(factor.exp, sympy.Rational)
+                and not isinstance(factor.exp, sympy.Integer)
                 and factor.base.free_symbols
             ):
-                roots.setdefault(int(exponent.q), []).append(factor)
+                roots.setdefault(int(factor.exp.q), []).append(factor)
             else:
                 rest.append(factor)
         if all(len(group) < 2 for group in roots.values()):
@@ -85,13 +90,13 @@ def combine_roots(expr: sympy.Expr) -> sympy.Expr:
         return sympy.Mul(*rest)
 
     try:
-        return visit(expr)
+        return cast(sympy.Expr, visit(expr))
     except SYMPY_ERRORS:
         return expr
 
 
 def simplify(expr: sympy.Expr) -> sympy.Expr:
-    """The shortest of :func:`kanscience.symbolic._formula.simplify_formula`'s forms of ``expr``,
+    """The shortest of :func:`kanscience.symbolic.simplify_formula`'s forms of ``expr``,
     with and without :func:`combine_roots`."""
     try:
         forms = [simplify_formula(expr)]
@@ -113,12 +118,12 @@ def expand_polynomials(
     """
     wanted = set(symbols)
 
-    def visit(e: sympy.Expr) -> sympy.Expr:
+    def visit(e: sympy.Basic) -> sympy.Basic:
         if not e.args or not (e.free_symbols & wanted):
             return e
         args = [visit(a) for a in e.args]
         new = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
-        if not (new.is_Add or new.is_Mul or new.is_Pow):
+        if not isinstance(new, (sympy.Add, sympy.Mul, sympy.Pow)):
             return new
         variables = sorted(new.free_symbols & wanted, key=str)
         try:
@@ -135,7 +140,7 @@ def expand_polynomials(
         return new
 
     try:
-        return visit(expr)
+        return cast(sympy.Expr, visit(expr))
     except SYMPY_ERRORS:
         return expr
 
@@ -145,7 +150,8 @@ def _monomial(term: sympy.Expr, positive: frozenset) -> bool:
     _, rest = term.as_coeff_Mul()
     factors = sympy.Mul.make_args(rest)
     return bool(rest.free_symbols) and all(
-        (f in positive) or (f.is_Pow and f.base in positive and f.exp.is_number) for f in factors
+        (f in positive) or (isinstance(f, sympy.Pow) and f.base in positive and f.exp.is_number)
+        for f in factors
     )
 
 
@@ -177,7 +183,7 @@ def _unit(
     else:
         return None
     unit = sympy.Add(*(sympy.Float(1.0) * t / k if t.free_symbols else t / k for t in terms))
-    return k, unit.xreplace({sympy.Float(1.0): sympy.S.One})
+    return k, cast(sympy.Expr, unit.xreplace({sympy.Float(1.0): sympy.S.One}))
 
 
 def normalize_scales(
@@ -196,26 +202,30 @@ def normalize_scales(
     v/sqrt(1 - v**2/c**2)
     """
 
-    def visit(e: sympy.Expr) -> sympy.Expr:
+    def visit(e: sympy.Basic) -> sympy.Basic:
         if not e.args or not e.free_symbols:
             return e
         args = [visit(a) for a in e.args]
         e = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
-        if e.is_Pow and e.base.is_Add and not (e.exp.is_Integer and e.exp > 0):
+        if (
+            isinstance(e, sympy.Pow)
+            and e.base.is_Add
+            and not (isinstance(e.exp, sympy.Integer) and e.exp > 0)
+        ):
             split = _unit(e.base, symbols, x, positive)
             if split is not None:
                 return sympy.Pow(split[0], e.exp) * sympy.Pow(split[1], e.exp)
-        if isinstance(e, sympy.log) and e.args[0].is_Add:
+        if isinstance(e, sympy.log) and isinstance(e.args[0], sympy.Add):
             split = _unit(e.args[0], symbols, x, positive)
             if split is not None:
                 return sympy.log(split[0]) + sympy.log(split[1])
         return e
 
     try:
-        out = visit(expr)
+        out = cast(sympy.Expr, visit(expr))
         if positive:  # powers of positive monomials combine (sqrt(c^2 / v^2) is c / v)
             twins = {s: sympy.Symbol(s.name, positive=True) for s in positive}
-            out = out.xreplace(twins).xreplace({t: s for s, t in twins.items()})
+            out = cast(sympy.Expr, out.xreplace(twins).xreplace({t: s for s, t in twins.items()}))
         return out
     except SYMPY_ERRORS:
         return expr
@@ -245,10 +255,12 @@ def drop_unit_factors(
         return expr
     try:
         with torch.no_grad():
-            values = [formula_to_torch(f, symbols)(x) if f.free_symbols else None for f in factors]
+            values = {
+                i: formula_to_torch(f, symbols)(x) for i, f in enumerate(factors) if f.free_symbols
+            }
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return expr
-    varying = [i for i, v in enumerate(values) if v is not None]
+    varying = list(values)
     for size in range(len(varying) - 1, 0, -1):  # the largest group first
         for group in itertools.combinations(varying, size):
             product = torch.stack([values[i] for i in group]).prod(0)

@@ -12,11 +12,12 @@ d``) for a few ``s`` (``v / c`` or ``v^2 / c^2``) and the ``lam`` that leave sim
 exponents in the power law, and so is ``1 / F`` (Planck's ``1 / (exp(q) - 1)``). The
 best fit of every function becomes a formula (exponents as fitted, and rounded to
 multiples of 1/2), refitted on the data; the best of those are polished
-(:func:`kanscience.discover._search.screen`).
+(:func:`kanscience.discover._polish.screen`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
@@ -28,7 +29,8 @@ from torch import Tensor
 from ..core import KAN, trace
 from ..symbolic import fit_affine, symbolic_score
 from ..train import TrainingDivergedError
-from ._search import OutOfTime, Search, rmse, screen
+from ._polish import screen
+from ._search import OutOfTime, Search, rmse
 from ._structures import SURROGATE_GRID, standardize, train_lm
 
 __all__: list[str] = []
@@ -111,10 +113,8 @@ def _fit(search: Search, z: Tensor, t: Tensor) -> KAN | None:
     best, best_loss = None, float("inf")
     for restart in range(RESTARTS):
         model = power_model(search, z.shape[1], search.options["seed"] + restart)
-        try:
+        with contextlib.suppress(TrainingDivergedError, OutOfTime):
             train_lm(search, model, z, t[:, None], search.options["lm_steps"])
-        except (TrainingDivergedError, OutOfTime):
-            pass
         with torch.no_grad():
             loss = rmse(model(z)[:, 0], t)
         if loss < best_loss:
@@ -171,7 +171,7 @@ def power_branch(search: Search) -> None:
     # is its reciprocal (Planck's 1 / (exp(q) - 1))
     factor = torch.exp(std * (g - g.mean()))[:AFFINE_SAMPLES]
     base = (z[:AFFINE_SAMPLES] @ k) / reference
-    rows = list(
+    rows: list[tuple[float, float, int, str]] = list(
         itertools.product(POWERS, _lambdas(std * alpha, k / reference), (1, -1), ("max", "median"))
     )
     q = torch.stack([torch.exp(s * base) for s, _, _, _ in rows])
@@ -194,7 +194,7 @@ def power_branch(search: Search) -> None:
     size = [
         int(((std * alpha + lam * k / reference).abs() > 0.05).sum())
         + int(((power * k / reference).abs() > 0.05).sum())
-        + (way < 0)
+        + int(way < 0)
         for power, lam, way, _ in rows
     ]
     complexity = torch.tensor(
@@ -212,14 +212,14 @@ def power_branch(search: Search) -> None:
     functions = list(dict.fromkeys(itertools.chain.from_iterable(zip(by_score, by_r2))))
     order = []
     for f_index in functions:
-        error = (1 - fits.r2[f_index]).tolist()
-        by_fit = sorted(range(len(rows)), key=lambda r: (error[r], size[r]))
+        misfit = [float(e) for e in 1 - fits.r2[f_index]]
+        by_fit = sorted(range(len(rows)), key=lambda r: (misfit[r], size[r]))
         # fits within 10x of the best are equally good (the KAN's own error limits them):
         # the smallest formulas among them (the group itself before its powers), then the
         # best fit
-        close = [r for r in by_fit if error[r] <= 10 * error[by_fit[0]] + 1e-12]
+        close = [r for r in by_fit if misfit[r] <= 10 * misfit[by_fit[0]] + 1e-12]
         picks = (
-            sorted(close, key=lambda r: (size[r], abs(rows[r][0]) != 1, error[r]))[:2] + by_fit[:1]
+            sorted(close, key=lambda r: (size[r], abs(rows[r][0]) != 1, misfit[r]))[:2] + by_fit[:1]
         )
         order.extend(f_index * len(rows) + r for r in dict.fromkeys(picks))
     order = order[:SCREEN]

@@ -1,7 +1,7 @@
-"""Divide and conquer for :func:`kanscience.discover._discover.discover`: split by separability.
+"""Divide and conquer for :func:`kanscience.discover.discover`: split by separability.
 
 A trained KAN (the most accurate one so far) is a smooth surrogate of the data.
-:func:`kanscience.structure._hypothesis.detect_separability` finds additive or multiplicative groups
+:func:`kanscience.structure.detect_separability` finds additive or multiplicative groups
 of variables in it; each group's formula is searched on surrogate data (the group's
 variables from the data, the others at their medians), recursively: a group of two or
 more variables may split again, tested on the same surrogate restricted to the group.
@@ -19,7 +19,9 @@ import sympy
 import torch
 from torch import Tensor
 
-from ._search import Search, candidates_from, evaluate, probe, rank, refit
+from ._polish import candidates_from
+from ._ranking import rank
+from ._search import Search, evaluate, probe, refit
 
 __all__: list[str] = []
 

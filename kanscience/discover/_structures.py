@@ -1,7 +1,7 @@
-"""The KAN structures :func:`kanscience.discover._discover.discover` tries, and how each is trained.
+"""The KAN structures :func:`kanscience.discover.discover` tries, and how each is trained.
 
 Training (float64): a structure without sparsity penalty is trained by
-Levenberg-Marquardt (:class:`kanscience.train._levenberg.LevenbergMarquardt`, grid updates in
+Levenberg-Marquardt (:class:`kanscience.train.LevenbergMarquardt`, grid updates in
 the first half of the steps, stopped once a step no longer lowers the error); a hidden
 layer is first trained by L-BFGS with pykan's sparsity penalty (which Levenberg-Marquardt
 cannot minimize) and pruned. Then the grid is refined and the model trained again by
@@ -12,9 +12,9 @@ Structures (``n`` inputs): additive ``[n, 1]``; ``f(sum_i g_i(x_i))`` as ``[n, 1
 the product ``[n, [0, 1], 1]`` (one multiplication node over one factor per variable)
 and ``f(prod_i g_i(x_i))``, the same with its output edge freed; the log-product built
 from the additive KAN on ``log|y|``; and hidden layers ``[n, [0, m], 1]``, ``[n, h, 1]``.
-Each trained model is made symbolic (:func:`kanscience.symbolic._edges.auto_symbolic`, plus the
+Each trained model is made symbolic (:func:`kanscience.symbolic.auto_symbolic`, plus the
 runner-up function on the edges where the choice was close) and its formulas polished
-(:mod:`kanscience.discover._search`).
+(:mod:`kanscience.discover._polish`).
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..core import KAN, Dataset, fit_coefficients
-from ..symbolic import symbolic_formula
-from ..symbolic._edges import _fix, auto_symbolic, fit_affine, symbolic_score
-from ..train import LevenbergMarquardt, TrainingDivergedError, fit
-from ._search import OutOfTime, Search, candidates_from, rmse
+from ..symbolic import auto_symbolic, fit_affine, symbolic_formula, symbolic_score
+from ..symbolic._edges import _fix
+from ..train import LevenbergMarquardt, Penalty, TrainingDivergedError, fit
+from ._polish import candidates_from
+from ._search import OutOfTime, Search, rmse
 
 __all__: list[str] = []
 
@@ -93,7 +94,16 @@ def train_lm(search: Search, model: KAN, x: Tensor, y: Tensor, steps: int) -> No
         optimizer = LevenbergMarquardt(model)
     except ValueError:
         data = Dataset(x, y, x[:1], y[:1])
-        fit(model, data, steps=steps, progress=False, metrics=[search.clock])
+        history = fit(
+            model,
+            data,
+            opt="LBFGS",
+            steps=steps,
+            progress=False,
+            callbacks=[search.training_time_up],
+        )
+        if history.stopped_early:
+            raise OutOfTime from None
         return
     previous = math.inf
     with model.layers[0].reuse_features(x):
@@ -117,15 +127,18 @@ def train(
     try:
         if hidden:
             n_val = max(1, x.shape[0] // 5)
-            fit(
+            history = fit(
                 model,
                 Dataset(x, y, x[:n_val], y[:n_val]),
+                opt="LBFGS",
                 steps=options["steps"],
-                lamb=options["lamb"],
+                penalty=Penalty(lamb=options["lamb"]),
                 progress=False,
                 seed=options["seed"],
-                metrics=[search.clock],
+                callbacks=[search.training_time_up],
             )
+            if history.stopped_early:  # out of time: keep the model as trained so far
+                return model
             model = _prune(model, x)
         else:
             train_lm(search, model, x, y, options["lm_steps"])
@@ -307,10 +320,8 @@ def product_branch(search: Search, transform: tuple, free: bool) -> None:
     start = time.perf_counter()
     t_std, mean, std = standardize(t)
     model = free_output(trained, search.fit_x)
-    try:
+    with suppress(TrainingDivergedError, OutOfTime):
         train_lm(search, model, search.fit_x, t_std[:, None], search.options["lm_steps"])
-    except (TrainingDivergedError, OutOfTime):
-        pass
     remember(search, model, transform, mean, std)
     source = f"{name}~f(product{width})"
     symbolic_model(search, model, search.fit_x, inverse, mean, std, source)

@@ -2,10 +2,16 @@
 
 from ._checkpoint import (
     FORMAT_VERSION,
+    Checkpoint,
     CheckpointError,
     load,
+    read_checkpoint,
     read_metadata,
     save,
+)
+from ._expression import (
+    expression_from_text,
+    expression_to_text,
 )
 from ._feynman import (
     FeynmanEquation,
@@ -17,12 +23,16 @@ from ._pykan import (
 )
 
 __all__ = [
+    "Checkpoint",
     "CheckpointError",
     "FORMAT_VERSION",
     "FeynmanEquation",
+    "expression_from_text",
+    "expression_to_text",
     "from_pykan",
     "load",
     "load_feynman",
+    "read_checkpoint",
     "read_metadata",
     "save",
     "to_pykan",

@@ -1,8 +1,13 @@
 """Checkpoints: one safetensors file, tensors plus a versioned JSON config, never pickle.
 
 The JSON (stored in the safetensors header's metadata) holds the architecture, the
-symbolic function names of every edge, the format version and a SHA-256 digest of the
-tensor data, so a truncated or edited file is refused with a clear message.
+symbolic function names of every edge, the user's metadata, the format version and a
+SHA-256 digest of all of these and of the tensor data, so a truncated file, or one whose
+tensors, config or metadata were edited, is refused with a clear message. The claimed
+shapes are checked against the stored tensors before a model is built.
+
+This is the one path by which kanscience writes and reads models: the kanpiler's
+``save_compiled`` stores its extra fields as metadata through :func:`save`.
 
 Examples
 --------
@@ -10,10 +15,12 @@ Examples
 >>> from kanscience import KAN
 >>> model = KAN([2, 3, 1], seed=0)
 >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
->>> save(model, path)
+>>> save(model, path, metadata={"note": "an example"})
 >>> x = torch.rand(5, 2)
 >>> bool(torch.equal(load(path)(x), model(x)))
 True
+>>> read_checkpoint(path).metadata
+{'note': 'an example'}
 """
 
 from __future__ import annotations
@@ -21,26 +28,40 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..core import KAN, FunctionLibrary, resolve_library
+from ..core import KAN, FunctionLibrary, KANLayer, resolve_library
+from ._architecture import check_architecture
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "load", "read_metadata", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "CheckpointError",
+    "load",
+    "read_checkpoint",
+    "read_metadata",
+    "save",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# version 1 hashed the tensors only; its files are still read (with a warning)
+_TENSORS_ONLY_VERSION = 1
 _KEY = "kanscience"
+_SIGNED_FIELDS = ("format_version", "architecture", "symbolic_names", "metadata", "tensor_digest")
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, edited or from an incompatible version."""
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
     sha = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous()
@@ -49,6 +70,13 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         sha.update(str(tuple(tensor.shape)).encode())
         sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return sha.hexdigest()
+
+
+def _digest(config: Mapping[str, Any]) -> str:
+    """SHA-256 of the signed config fields (canonical JSON), the tensors' digest included."""
+    signed = {field: config.get(field) for field in _SIGNED_FIELDS}
+    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> None:
@@ -60,8 +88,9 @@ def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None
     path : str or PathLike
         Destination file; its folder must exist. Written atomically (temp file + rename).
     metadata : mapping of str to str, optional
-        Stored with the model and returned by :func:`read_metadata` (for example the
-        names of the inputs, or how the model was made).
+        Stored with the model, covered by the digest, and returned by
+        :func:`read_metadata` (for example the names of the inputs, or how the model
+        was made).
     """
     if not isinstance(model, KAN):
         raise TypeError(f"model must be a kanscience KAN, got {type(model).__name__}")
@@ -72,13 +101,14 @@ def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None
         name: value.detach().cpu().contiguous().clone()
         for name, value in model.state_dict().items()
     }
-    config = {
+    config: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "architecture": model.config(),
         "symbolic_names": [layer.symbolic_names for layer in model.layers],
-        "digest": _digest(tensors),
         "metadata": metadata,
+        "tensor_digest": _tensor_digest(tensors),
     }
+    config["digest"] = _digest(config)
     path = os.fspath(path)
     temporary = f"{path}.tmp"
     save_file(tensors, temporary, metadata={_KEY: json.dumps(config)})
@@ -90,26 +120,152 @@ def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
         tensors = load_file(path)
-        from safetensors import safe_open
-
         with safe_open(path, framework="pt") as handle:
-            metadata = handle.metadata() or {}
+            header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(
             f"checkpoint {path!r} is not a readable safetensors file "
             f"(truncated or corrupt?): {error}"
         ) from error
-    if _KEY not in metadata:
+    if _KEY not in header:
         raise CheckpointError(
-            f"checkpoint {path!r} has no kanscience config; not saved by kanscience.io._checkpoint.save"
+            f"checkpoint {path!r} has no kanscience config; not saved by kanscience.io.save"
         )
     try:
-        config = json.loads(metadata[_KEY])
+        config = json.loads(header[_KEY])
     except json.JSONDecodeError as error:
         raise CheckpointError(
             f"checkpoint {path!r} has a malformed JSON config: {error}"
         ) from error
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint {path!r} has a malformed JSON config: not an object")
     return tensors, config
+
+
+def _verify(path: str, tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> None:
+    version = config.get("format_version")
+    if version == FORMAT_VERSION:
+        if config.get("tensor_digest") != _tensor_digest(tensors):
+            raise CheckpointError(
+                f"checkpoint {path!r} failed its integrity check: the tensors were edited "
+                "or corrupted"
+            )
+        if config.get("digest") != _digest(config):
+            raise CheckpointError(
+                f"checkpoint {path!r} failed its integrity check: its config (architecture, "
+                "symbolic functions) or metadata were edited or corrupted"
+            )
+    elif version == _TENSORS_ONLY_VERSION:
+        if config.get("digest") != _tensor_digest(tensors):
+            raise CheckpointError(
+                f"checkpoint {path!r} failed its integrity check: the tensors were edited "
+                "or corrupted"
+            )
+        warnings.warn(
+            f"checkpoint {path!r} has format version {_TENSORS_ONLY_VERSION}, whose digest "
+            "does not cover its config and metadata; save it again to protect them",
+            UserWarning,
+            stacklevel=4,
+        )
+    else:
+        raise CheckpointError(
+            f"checkpoint {path!r} has format version {version!r}; this kanscience reads "
+            f"{FORMAT_VERSION} (and {_TENSORS_ONLY_VERSION})"
+        )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read and verified by :func:`read_checkpoint`.
+
+    Attributes
+    ----------
+    path : str
+    tensors : dict of str to Tensor
+        The model's state dict.
+    architecture : dict
+        ``KAN.config()`` of the saved model, checked against the tensors' shapes.
+    symbolic_names : list
+        Per layer, the symbolic function name of every edge.
+    metadata : dict of str to str
+        What was passed to :func:`save`.
+    """
+
+    path: str
+    tensors: dict[str, torch.Tensor]
+    architecture: dict[str, Any]
+    symbolic_names: list[list[list[str]]]
+    metadata: dict[str, str]
+
+    def to_model(
+        self,
+        library: FunctionLibrary | None = None,
+        map_location: str | torch.device | None = None,
+        model_class: type[KAN] = KAN,
+        **init_kwargs: Any,
+    ) -> KAN:
+        """Build the saved model; the arguments are those of :func:`load`."""
+        if not (isinstance(model_class, type) and issubclass(model_class, KAN)):
+            raise TypeError(f"model_class must be KAN or a subclass, got {model_class!r}")
+        architecture = dict(self.architecture)
+        library_names = architecture.pop("library", None)
+        if not isinstance(library_names, list) or not all(
+            isinstance(n, str) for n in library_names
+        ):
+            raise CheckpointError(f"checkpoint {self.path!r} has a malformed function library")
+        lib = resolve_library(library)
+        missing = [n for n in library_names if n not in lib]
+        if missing:
+            raise CheckpointError(
+                f"checkpoint {self.path!r} needs symbolic functions {missing} "
+                "that are not in the library; pass library="
+            )
+        try:
+            dtype = next(iter(self.tensors.values())).dtype
+            model = model_class(
+                **architecture, library=lib.subset(library_names), dtype=dtype, **init_kwargs
+            )
+            model.load_state_dict(self.tensors, strict=True)
+            for layer, layer_names in zip(model.layers, self.symbolic_names):
+                for i, row in enumerate(layer_names):
+                    for j, name in enumerate(row):
+                        cast(KANLayer, layer).set_symbolic_name(i, j, name)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"checkpoint {self.path!r} does not describe a consistent model: {error}"
+            ) from error
+        return model.to(map_location) if map_location is not None else model
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and verify the checkpoint at ``path`` without building the model.
+
+    Raises
+    ------
+    CheckpointError
+        For a missing, truncated or unreadable file; an unknown format version; tensors,
+        config or metadata that fail the digest; or a config whose claimed shapes the
+        tensors do not have.
+    """
+    path = os.fspath(path)
+    tensors, config = _read(path)
+    _verify(path, tensors, config)
+    metadata = config.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise CheckpointError(f"checkpoint {path!r} has malformed metadata")
+    architecture = config.get("architecture")
+    if not isinstance(architecture, dict) or not tensors:
+        raise CheckpointError(f"checkpoint {path!r} does not describe a consistent model")
+    names = config.get("symbolic_names")
+    try:
+        check_architecture(architecture, names, tensors)
+    except ValueError as error:
+        raise CheckpointError(
+            f"checkpoint {path!r} does not describe a consistent model: {error}"
+        ) from error
+    return Checkpoint(path, tensors, architecture, cast(list, names), metadata)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -118,15 +274,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     Raises
     ------
     CheckpointError
-        For a missing or unreadable file, or malformed metadata.
+        As :func:`read_checkpoint`.
     """
-    _, config = _read(os.fspath(path))
-    metadata = config.get("metadata", {})
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
-        raise CheckpointError(f"checkpoint {os.fspath(path)!r} has malformed metadata")
-    return metadata
+    return read_checkpoint(path).metadata
 
 
 def load(
@@ -155,47 +305,4 @@ def load(
     """
     if not (isinstance(model_class, type) and issubclass(model_class, KAN)):
         raise TypeError(f"model_class must be KAN or a subclass, got {model_class!r}")
-    path = os.fspath(path)
-    tensors, config = _read(path)
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {path!r} has format version {version!r}; this kanscience reads {FORMAT_VERSION}"
-        )
-    if config.get("digest") != _digest(tensors):
-        raise CheckpointError(
-            f"checkpoint {path!r} failed its integrity check: the tensors were edited or corrupted"
-        )
-    try:
-        architecture = dict(config["architecture"])
-        names = config["symbolic_names"]
-        library_names = architecture.pop("library")
-        lib = resolve_library(library)
-        missing = [n for n in library_names if n not in lib]
-        if missing:
-            raise CheckpointError(
-                f"checkpoint {path!r} needs symbolic functions {missing} "
-                "that are not in the library; pass library="
-            )
-        dtype = next(iter(tensors.values())).dtype
-        model = model_class(
-            **architecture, library=lib.subset(library_names), dtype=dtype, **init_kwargs
-        )
-        model.load_state_dict(tensors, strict=True)
-        if len(names) != model.depth:
-            raise ValueError("symbolic_names does not match the number of layers")
-        for layer, layer_names in zip(model.layers, names):
-            if len(layer_names) != layer.in_dim or any(
-                len(row) != layer.out_dim for row in layer_names
-            ):
-                raise ValueError("symbolic_names does not match the layer shapes")
-            for i, row in enumerate(layer_names):
-                for j, name in enumerate(row):
-                    layer.set_symbolic_name(i, j, name)
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CheckpointError(
-            f"checkpoint {path!r} does not describe a consistent model: {error}"
-        ) from error
-    return model.to(map_location) if map_location is not None else model
+    return read_checkpoint(path).to_model(library, map_location, model_class, **init_kwargs)

@@ -12,11 +12,11 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from ..core import KAN
+from ..core import KAN, KANLayer
 
 __all__ = ["from_pykan", "to_pykan"]
 
@@ -31,6 +31,10 @@ def _import_pykan() -> Any:
             "pykan interop needs the optional extra: pip install 'kanscience[pykan]'"
         ) from error
     return MultKAN, SYMBOLIC_LIB
+
+
+def _kan_layers(model: KAN) -> list[KANLayer]:
+    return [cast(KANLayer, layer) for layer in model.layers]
 
 
 def from_pykan(pykan_model: Any, library: Any = None) -> KAN:
@@ -72,7 +76,7 @@ def from_pykan(pykan_model: Any, library: Any = None) -> KAN:
         base_fun=source.base_fun_name,
         affine_trainable=bool(source.affine_trainable),
         grid_eps=float(source.grid_eps),
-        grid_range=tuple(float(v) for v in source.grid_range),
+        grid_range=(float(source.grid_range[0]), float(source.grid_range[1])),
         sp_trainable=bool(source.sp_trainable),
         sb_trainable=bool(source.sb_trainable),
         library=library,
@@ -80,7 +84,7 @@ def from_pykan(pykan_model: Any, library: Any = None) -> KAN:
     )
     with torch.no_grad():
         for index, (ours, theirs, symbolic) in enumerate(
-            zip(model.layers, layers, source.symbolic_fun)
+            zip(_kan_layers(model), layers, source.symbolic_fun)
         ):
             ours.grid.copy_(theirs.grid)
             ours.coef.copy_(theirs.coef)
@@ -114,7 +118,7 @@ def to_pykan(model: KAN) -> Any:
     arity = cfg["mult_arity"]
     homogeneous = sorted({a for layer in arity for a in layer})
     pykan_arity: Any = arity if len(homogeneous) > 1 else (homogeneous or [2])[0]
-    dtype = model.layers[0].coef.dtype
+    dtype = _kan_layers(model)[0].coef.dtype
     default_dtype = torch.get_default_dtype()
     try:
         torch.set_default_dtype(dtype)  # pykan builds its tensors in the default dtype
@@ -137,7 +141,7 @@ def to_pykan(model: KAN) -> Any:
         torch.set_default_dtype(default_dtype)
     with torch.no_grad():
         for index, (ours, theirs, symbolic) in enumerate(
-            zip(model.layers, target.act_fun, target.symbolic_fun)
+            zip(_kan_layers(model), target.act_fun, target.symbolic_fun)
         ):
             theirs.grid.data = ours.grid.detach().clone()
             theirs.coef.data = ours.coef.detach().clone()

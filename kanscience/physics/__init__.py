@@ -14,27 +14,14 @@ snaps them, and verifies the formula on fresh samples):
   gradient, from a linear-elastic prior.
 
 :func:`plot_law_comparison` draws a learned law against the true one (curves, parity,
-level sets; :mod:`kanscience.physics._plot`), after :func:`affine_gauge` where the law is
+level sets; :mod:`kanscience.physics._panels`), after :func:`affine_gauge` where the law is
 defined up to scale and offset.
 """
 
-from ._candidates import (
-    Candidate,
-    edge_candidates,
-    independent_terms,
-    polynomial_terms,
-    unique_terms,
-)
+from ._candidates import Candidate, edge_candidates
 from ._compare import LawComparison, compare_laws
-from ._conserved import (
-    ConservedQuantities,
-    ConservedStage,
-    conservation_loss,
-    conservation_residual,
-    dependence,
-    find_conserved_quantities,
-    gradient_rank,
-)
+from ._conservation import conservation_loss, conservation_residual, dependence, gradient_rank
+from ._conserved import ConservedQuantities, ConservedStage, find_conserved_quantities
 from ._constitutive import (
     ConstitutiveResult,
     deformation_symbols,
@@ -42,27 +29,19 @@ from ._constitutive import (
     fit_constitutive,
     linear_elastic_prior,
 )
-from ._expressions import combine_terms, expression_gradient, split_terms, term_matrix
-from ._lagrangian import (
-    LagrangianResult,
+from ._euler_lagrange import (
     SingularMassMatrixError,
     acceleration_loss,
-    canonical_lagrangian,
     euler_lagrange,
-    fit_lagrangian,
     lagrangian_accelerations,
-    lagrangian_energy,
     residual_loss,
     rollout,
 )
-from ._plot import (
-    LawContours,
-    LawCurves,
-    LawPanel,
-    LawParity,
-    affine_gauge,
-    plot_law_comparison,
-)
+from ._expressions import combine_terms, expression_gradient, split_terms, term_matrix
+from ._lagrangian import LagrangianResult, fit_lagrangian
+from ._lagrangian_gauge import canonical_lagrangian, lagrangian_energy
+from ._panels import LawContours, LawCurves, LawPanel, LawParity
+from ._plot import affine_gauge, plot_law_comparison
 from ._snap import normalize_scale, snap_expression, snap_number
 from ._sparse import NullVectors, Regression, sparse_null_vectors, sparse_regression
 from ._symmetry import (
@@ -74,6 +53,7 @@ from ._symmetry import (
     shifted_spatial_metric,
     time_shift_residual,
 )
+from ._term_library import independent_terms, polynomial_terms, unique_terms
 from ._univariate import UnivariateFit, apply_transform, univariate_formula
 
 __all__ = [

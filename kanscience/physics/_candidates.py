@@ -1,7 +1,7 @@
 """Candidate terms of a law, read off a trained KAN.
 
 A one-layer KAN ``[n, 1]`` computes ``sum_i phi_i(x_i)``: each edge is a 1-D function and
-:func:`kanscience.symbolic._edges.fit_affine` ranks library functions ``c * g(a x + b) + d``
+:func:`kanscience.symbolic.fit_affine` ranks library functions ``c * g(a x + b) + d``
 for it. Instead of committing to the best function of each edge, :func:`edge_candidates`
 keeps the top few as *terms* ``g(a x + b)`` (outer ``c`` and ``d`` dropped: a linear solve
 of the physics criterion finds them later, see :mod:`kanscience.physics._sparse`), with the
@@ -15,20 +15,11 @@ inner constants normalized and snapped:
 * candidates whose argument barely varies on the data (Taylor stand-ins) or that are not
   finite there are dropped, and every live edge also offers its input itself.
 
-:func:`polynomial_terms` is the plain alternative: all monomials up to a degree.
-:func:`unique_terms` and :func:`independent_terms` clean a term list (symbolic duplicates,
-then numerical linear dependence such as ``log(J**2)`` next to ``log(J)``).
-
-Examples
---------
->>> import sympy
->>> polynomial_terms(sympy.symbols("x y"), 2)
-[x, y, x**2, x*y, y**2]
+The resulting term lists are cleaned by :mod:`kanscience.physics._term_library`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +31,7 @@ from torch import Tensor
 from ..core import KAN, trace
 from ..core._functions import LibraryLike, resolve_library
 from ..symbolic import fit_affine, formula_to_torch, symbolic_score
-from ._expressions import as_symbols, split_terms
+from ._expressions import as_symbols
 from ._snap import snap_number
 
 __all__ = [
@@ -48,9 +39,6 @@ __all__ = [
     "DEFAULT_EDGE_FUNCTIONS",
     "Candidate",
     "edge_candidates",
-    "independent_terms",
-    "polynomial_terms",
-    "unique_terms",
 ]
 
 #: Functions tried on every edge (names of :data:`kanscience.DEFAULT_LIBRARY`).
@@ -119,70 +107,6 @@ class Candidate:
     r2: float
     complexity: int
     exact: bool
-
-
-def polynomial_terms(
-    variables: Sequence[str | sympy.Symbol], degree: int, include_constant: bool = False
-) -> list[sympy.Expr]:
-    """All monomials of ``variables`` with total degree 1..``degree`` (and 1 if asked)."""
-    symbols = as_symbols(variables)
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
-        raise ValueError(f"degree must be an int >= 1, got {degree!r}")
-    terms = [sympy.S.One] if include_constant else []
-    for d in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(symbols, d):
-            terms.append(sympy.Mul(*combo))
-    return terms
-
-
-def unique_terms(
-    expressions: Sequence[sympy.Expr], variables: Sequence[str | sympy.Symbol]
-) -> list[sympy.Expr]:
-    """The distinct non-constant terms of ``expressions`` (each split into its terms,
-    numeric coefficients dropped), in order of first appearance.
-
-    >>> q = sympy.Symbol("q")
-    >>> unique_terms([-sympy.cos(q), 2 * q + sympy.cos(q), 3], [q])
-    [cos(q), q]
-    """
-    terms: list[sympy.Expr] = []
-    for expr in expressions:
-        for _, term in split_terms(expr, variables):
-            if term != 1 and term not in terms:
-                terms.append(term)
-    return terms
-
-
-def independent_terms(
-    terms: Sequence[sympy.Expr],
-    variables: Sequence[str | sympy.Symbol],
-    x: Tensor,
-    tol: float = 1e-8,
-) -> list[sympy.Expr]:
-    """Drop terms that are (numerically, on samples ``x``) a linear combination of simpler
-    ones and a constant, e.g. ``log(J**2)`` next to ``log(J)`` or ``sin(q + pi/2)`` next to
-    ``cos(q)``; non-finite terms are dropped too. Simpler = fewer sympy operations.
-
-    >>> q = sympy.Symbol("q", positive=True)
-    >>> independent_terms([sympy.log(q**2), sympy.log(q), q], [q],
-    ...                   torch.linspace(1, 2, 20, dtype=torch.float64)[:, None])
-    [q, log(q)]
-    """
-    symbols = as_symbols(variables)
-    order = sorted(range(len(terms)), key=lambda k: (sympy.count_ops(terms[k]), k))
-    basis = [torch.ones(x.shape[0], dtype=torch.float64) / x.shape[0] ** 0.5]
-    kept = []
-    for k in order:
-        values = formula_to_torch(sympy.sympify(terms[k]), symbols)(x.to(torch.float64))
-        if not bool(torch.isfinite(values).all()) or float(values.norm()) == 0:
-            continue
-        values = values / values.norm()
-        q = torch.stack(basis, 1)
-        rest = values - q @ (q.T @ values)
-        if float(rest.norm()) > tol:
-            basis.append(rest / rest.norm())
-            kept.append(terms[k])
-    return kept
 
 
 def _snap(value: float, tol: float, max_denominator: int) -> tuple[sympy.Expr, bool]:
@@ -288,14 +212,14 @@ def edge_candidates(
         Candidates kept per edge (those with ``r2 >= r2_min``).
     r2_min : float
     weight_simple : float
-        Ranking weight of complexity (see :func:`kanscience.symbolic._edges.symbolic_score`).
+        Ranking weight of complexity (see :func:`kanscience.symbolic.symbolic_score`).
     remove_linear : sequence of int
         Inputs whose edges' least-squares linear part is removed before fitting (for
         velocities in a Lagrangian, where a linear term is a total derivative).
     output : int
         Output node whose edges are read.
     snap_tol, max_denominator : float, int
-        Snapping of the inner constants (see :func:`kanscience.physics._snap.snap_number`).
+        Snapping of the inner constants (see :func:`kanscience.physics.snap_number`).
     dead_edge : float
         Edges whose standard deviation is below this fraction of the largest edge's get
         no candidate.
@@ -307,7 +231,7 @@ def edge_candidates(
         polynomial, and the fit of ``a`` is meaningless).
     max_samples : int
         Quantile-spaced samples per edge used for the fits (all edges in one
-        :func:`~kanscience.symbolic._edges.fit_affine` call per library).
+        :func:`~kanscience.symbolic.fit_affine` call per library).
     linear_fallback : bool
         Also offer the input itself for every live edge (the simplest guess, and the one
         an under-trained spline most often hides).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import sympy
 
@@ -75,12 +76,13 @@ def compare_laws(
         Leave the constant term out of the comparison (laws defined up to ``+ b``).
     """
     names = [str(v) for v in variables]
-    rename = {
-        s: sympy.Symbol(s.name)
-        for s in sympy.sympify(expr).free_symbols | sympy.sympify(truth).free_symbols
-        if s.name in names
-    }
-    expr, truth = sympy.sympify(expr).xreplace(rename), sympy.sympify(truth).xreplace(rename)
+    # the free symbols of an expression are Symbols (sympy types them as Basic)
+    free = cast(
+        "set[sympy.Symbol]", sympy.sympify(expr).free_symbols | sympy.sympify(truth).free_symbols
+    )
+    rename = {s: sympy.Symbol(s.name) for s in free if s.name in names}
+    expr = cast(sympy.Expr, sympy.sympify(expr).xreplace(rename))
+    truth = cast(sympy.Expr, sympy.sympify(truth).xreplace(rename))
     plain = [sympy.Symbol(n) for n in names]
     mine = {t: c for c, t in split_terms(expr, plain)}
     reference = {t: c for c, t in split_terms(truth, plain)}

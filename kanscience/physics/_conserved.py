@@ -1,14 +1,9 @@
 """All independent conserved quantities of a flow ``dx/dt = f(x)``, as KANs and formulas.
 
-A quantity ``H`` is conserved when ``grad H . f = 0`` at every state. The loss is the
-normalized (scale-free) ratio
+The workflow :func:`find_conserved_quantities` learns the quantities one after the other
+with the conservation loss of :mod:`kanscience.physics._conservation`.
 
-    loss(H) = mean((grad H . f)^2) / mean(|grad H|^2 |f|^2),
-
-a Rayleigh quotient for a one-layer KAN (linear in its spline coefficients), which has no
-spurious local minima (a per-sample normalization does).
-
-**Deflation.** Quantities are learned one after the other. Quantity ``k`` adds
+**Deflation.** Quantity ``k`` adds
 ``lambda * mean(|Q_k^T grad H|^2 |f|^2)`` to the numerator, ``Q_k`` an orthonormal basis of
 the gradients already found, first with ``lambda = 1`` (leave their span), then with
 ``lambda = 0`` (polish conservation); throughout, a hinge penalizes a gradient whose
@@ -25,18 +20,13 @@ data; a nonvanishing flow in ``d`` dimensions has at most ``d - 1``.
 one on the coordinates and their pairwise products (``features='auto'``), which makes
 bilinear invariants such as angular momenta additive.
 
-**Formulas.** The edges of the accepted KANs give candidate terms
-(:func:`kanscience.physics._candidates.edge_candidates`, monomials for polynomial edges);
-with the coordinates' monomials up to ``degree`` they form a term library, and every
-*minimal* combination ``sum w_k phi_k`` with ``sum w_k grad phi_k . f = 0`` is found by
-:func:`kanscience.physics._sparse.sparse_null_vectors` (the coefficients come from the flow,
-not from the KAN). Snapped and scaled, a maximal functionally independent set of them
-(simplest first) is returned and checked on fresh states.
+**Formulas** of the accepted quantities are found by
+:mod:`kanscience.physics._conserved_formulas`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sympy
@@ -44,120 +34,24 @@ import torch
 from torch import Tensor
 
 from ..core import KAN, Dataset
-from ..train import fit
-from ._candidates import edge_candidates, independent_terms, polynomial_terms, unique_terms
-from ._expressions import as_symbols, combine_terms, expression_gradient, term_matrix
-from ._snap import normalize_scale, snap_expression
-from ._sparse import sparse_null_vectors
+from ..train import Batch, fit
+from ._conservation import (
+    FlowLike,
+    _flow_values,
+    _states,
+    conservation_loss,
+    conservation_residual,
+    dependence,
+    gradient_rank,
+)
+from ._conserved_formulas import _formulas
+from ._expressions import as_symbols, term_matrix
 
 __all__ = [
     "ConservedQuantities",
     "ConservedStage",
-    "conservation_loss",
-    "conservation_residual",
-    "dependence",
     "find_conserved_quantities",
-    "gradient_rank",
 ]
-
-FlowLike = Callable[[Tensor], Tensor] | Tensor
-
-
-# ------------------------------------------------------------------ pure criteria
-def conservation_loss(
-    gradient: Tensor, flow: Tensor, basis: Tensor | None = None, weight: float = 0.0
-) -> Tensor:
-    """``(mean((g.f)^2) + weight * mean(|basis^T g|^2 |f|^2)) / mean(|g|^2 |f|^2)``.
-
-    Parameters
-    ----------
-    gradient, flow : Tensor (n, d)
-    basis : Tensor (n, d, k), optional
-        Orthonormal columns per state (gradients of quantities already found).
-    weight : float
-    """
-    f2 = flow.pow(2).sum(1)
-    numerator = (gradient * flow).sum(1).pow(2).mean()
-    if basis is not None and weight:
-        inside = torch.einsum("nd,ndk->nk", gradient, basis).pow(2).sum(1)
-        numerator = numerator + weight * (inside * f2).mean()
-    return numerator / (gradient.pow(2).sum(1) * f2).mean().clamp_min(1e-300)
-
-
-def dependence(gradient: Tensor, flow: Tensor, basis: Tensor) -> Tensor:
-    """Fraction ``mean(|basis^T g|^2 |f|^2) / mean(|g|^2 |f|^2)`` of the gradient lying in
-    the span of ``basis`` (n, d, k) (1: dependent on the quantities found, 0: orthogonal)."""
-    f2 = flow.pow(2).sum(1)
-    inside = torch.einsum("nd,ndk->nk", gradient, basis).pow(2).sum(1)
-    return (inside * f2).mean() / (gradient.pow(2).sum(1) * f2).mean().clamp_min(1e-300)
-
-
-def conservation_residual(gradient: Tensor, flow: Tensor) -> float:
-    """Square root of :func:`conservation_loss`: the RMS of ``cos(grad H, f)`` weighted
-    by ``|grad H| |f|``; 0 for an exactly conserved quantity."""
-    return float(conservation_loss(gradient.detach(), flow.detach()).sqrt())
-
-
-def gradient_rank(gradients: Tensor, rank_tol: float = 0.1) -> tuple[int, Tensor]:
-    """Numerical rank of quantities from their gradients at many states.
-
-    Parameters
-    ----------
-    gradients : Tensor (n, k, d)
-        Gradient of each of ``k`` quantities at ``n`` states.
-    rank_tol : float
-        A singular value of the row-normalized ``(k, d)`` matrix counts when its median
-        over states is above ``rank_tol``.
-
-    Returns
-    -------
-    (int, Tensor)
-        The rank and the median singular values, largest first.
-
-    Examples
-    --------
-    >>> x = torch.randn(50, 2, dtype=torch.float64)
-    >>> g = torch.stack([x, 2 * x, torch.stack([-x[:, 1], x[:, 0]], 1)], 1)
-    >>> gradient_rank(g)[0]
-    2
-    """
-    if gradients.ndim != 3:
-        raise ValueError(f"gradients must have shape (n, k, d), got {tuple(gradients.shape)}")
-    if gradients.shape[1] == 0:
-        return 0, gradients.new_zeros(0)
-    normalized = gradients / gradients.norm(dim=2, keepdim=True).clamp_min(1e-300)
-    values = torch.linalg.svdvals(normalized).median(0).values
-    return int((values > rank_tol).sum()), values
-
-
-# ------------------------------------------------------------------ inputs
-def _states(x: object, name: str = "x") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of states (n, d), got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(
-            f"{name} must have shape (n_states, d) with n_states >= 2, got {tuple(x.shape)}"
-        )
-    if not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).any(1).sum())
-        raise ValueError(f"{name} contains NaN or Inf in {bad} row(s)")
-    return x.detach().to(torch.float64)
-
-
-def _flow_values(flow: FlowLike, x: Tensor) -> Tensor:
-    values = flow(x) if callable(flow) else flow
-    if not isinstance(values, Tensor):
-        raise TypeError(
-            f"flow must be a callable returning a tensor or a tensor, got {type(values).__name__}"
-        )
-    if tuple(values.shape) != tuple(x.shape):
-        raise ValueError(
-            f"flow must give one velocity per state with the states' dimension, "
-            f"shape {tuple(x.shape)}; got {tuple(values.shape)}"
-        )
-    if not bool(torch.isfinite(values).all()):
-        raise ValueError("flow contains NaN or Inf")
-    return values.detach().to(torch.float64)
 
 
 def _feature_terms(symbols: list[sympy.Symbol], kind: str) -> list[sympy.Expr]:
@@ -269,27 +163,24 @@ def _train_stage(
     test: Tensor,
     grid: int,
     steps: tuple[int, int],
-    weights: tuple[float, float],
+    weights: Sequence[float],
     floor: float,
     seed: int,
 ) -> KAN:
     model = KAN([u.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
     model.update_grid_(u[train])
     state = {"weight": weights[0]}
-    n_train = int(train.numel())
-    order = torch.cat([train, test])
 
-    def objective(m: KAN, inputs: Tensor, labels: Tensor) -> Tensor:
-        rows = order[labels[:, 0].long()]
-        gradient = _input_gradient(m, inputs, jac[rows], create_graph=True)
+    def objective(m: KAN, batch: Batch) -> Tensor:
+        rows = (train if batch.split == "train" else test)[batch.index]
+        gradient = _input_gradient(m, batch.inputs, jac[rows], create_graph=True)
         if basis is None:
             return conservation_loss(gradient, f[rows])
         loss = conservation_loss(gradient, f[rows], basis[rows], state["weight"])
         excess = torch.relu(dependence(gradient, f[rows], basis[rows]) - (1 - floor))
         return loss + excess.pow(2)
 
-    index = torch.arange(len(order), dtype=torch.float64)[:, None]
-    data = Dataset(u[train], index[:n_train], u[test], index[n_train:])
+    data = Dataset(u[train], u[train, :0], u[test], u[test, :0])  # no labels: rows by index
     for weight, n_steps in zip(weights, steps):
         state["weight"] = weight
         if n_steps:
@@ -298,7 +189,7 @@ def _train_stage(
                 data,
                 steps=n_steps,
                 objective=objective,
-                update_grid=False,
+                grid_schedule=None,
                 progress=False,
                 seed=seed,
             )
@@ -480,97 +371,3 @@ def find_conserved_quantities(
             generator,
         )
     return result
-
-
-# ------------------------------------------------------------------ formulas
-def _term_gradients(terms: list[sympy.Expr], symbols: list[sympy.Symbol], x: Tensor) -> Tensor:
-    """(n, n_terms, d) gradients of the terms."""
-    return torch.stack([expression_gradient(t, symbols, x) for t in terms], 1)
-
-
-def _library(
-    result: ConservedQuantities,
-    x: Tensor,
-    symbols: list[sympy.Symbol],
-    degree: int,
-    extra: Sequence[sympy.Expr],
-) -> list[sympy.Expr]:
-    terms: list[sympy.Expr] = polynomial_terms(symbols, degree) if degree else []
-    for model, inputs in zip(result.models, result.feature_terms):
-        u = term_matrix(inputs, symbols, x)
-        names = [sympy.Symbol(f"_u{k}", real=True) for k in range(len(inputs))]
-        per_edge = edge_candidates(model, u, names)
-        substitution = dict(zip(names, inputs))
-        for candidates in per_edge:
-            for candidate in candidates:
-                terms.extend(sympy.expand(t.xreplace(substitution)) for t in candidate.terms)
-    terms.extend(sympy.sympify(t) for t in extra)
-    return independent_terms(unique_terms(terms, symbols), symbols, x)
-
-
-def _formulas(
-    result: ConservedQuantities,
-    flow: FlowLike,
-    x: Tensor,
-    f: Tensor,
-    test: Tensor,
-    symbols: list[sympy.Symbol],
-    degree: int,
-    extra: Sequence[sympy.Expr],
-    formula_tol: float,
-    check_tol: float,
-    rank_tol: float,
-    n_verify: int,
-    verify_ranges: Sequence[tuple[float, float]] | None,
-    generator: torch.Generator,
-) -> None:
-    terms = _library(result, x, symbols, degree, extra)
-    if not terms:
-        return
-    grads = _term_gradients(terms, symbols, x)  # (n, m, d)
-    operator = torch.einsum("nmd,nd->nm", grads, f)
-    complexity = [sympy.count_ops(t) + len(t.free_symbols) for t in terms]
-    found = sparse_null_vectors(operator, tol=formula_tol, complexity=complexity)
-    expressions, fitted = [], []
-    for vector, support in zip(found.vectors, found.supports):
-        expr = combine_terms([(sympy.Float(float(vector[k]), 15), terms[k]) for k in support])
-        fitted.append(normalize_scale(expr, symbols))
-        expressions.append(snap_expression(fitted[-1])[0])
-    result.all_expressions = expressions
-
-    # fresh states for the check
-    if callable(flow) and n_verify:
-        lo, hi = (
-            (x.min(0).values, x.max(0).values)
-            if verify_ranges is None
-            else (
-                torch.tensor([r[0] for r in verify_ranges], dtype=torch.float64),
-                torch.tensor([r[1] for r in verify_ranges], dtype=torch.float64),
-            )
-        )
-        fresh = lo + (hi - lo) * torch.rand(
-            n_verify, x.shape[1], generator=generator, dtype=torch.float64
-        )
-        fresh_f = _flow_values(flow, fresh)
-    else:
-        fresh, fresh_f = x[test], f[test]
-    order = sorted(
-        range(len(expressions)),
-        key=lambda k: (sympy.count_ops(expressions[k]), sympy.default_sort_key(expressions[k])),
-    )
-    chosen, chosen_fitted, chosen_grads, residuals = [], [], [], []
-    for k in order:
-        if len(chosen) >= result.count:
-            break
-        grad = _term_gradients([expressions[k]], symbols, fresh)[:, 0]
-        residual = conservation_residual(grad, fresh_f)
-        if not residual < check_tol:
-            continue
-        rank, _ = gradient_rank(torch.stack(chosen_grads + [grad], 1), rank_tol)
-        if rank == len(chosen) + 1:
-            chosen.append(expressions[k])
-            chosen_fitted.append(fitted[k])
-            chosen_grads.append(grad)
-            residuals.append(residual)
-    result.expressions, result.fitted, result.residuals = chosen, chosen_fitted, residuals
-    result.rank = gradient_rank(torch.stack(chosen_grads, 1), rank_tol)[0] if chosen_grads else 0

@@ -11,8 +11,8 @@ workflow:
    enough (held-out ``R^2`` below ``additive_r2``), one on the features and the pairwise
    products of the ``F`` entries (``interactions='auto'``).
 3. **Formula.** The KAN's edges give candidate terms
-   (:func:`kanscience.physics._candidates.edge_candidates`); with the prior's terms and a
-   constant they form a library, and :func:`kanscience.physics._sparse.sparse_regression`
+   (:func:`kanscience.physics.edge_candidates`); with the prior's terms and a
+   constant they form a library, and :func:`kanscience.physics.sparse_regression`
    picks the fewest that explain the *whole* stress, coefficients by least squares.
    Coefficients are snapped when they are close to simple fractions (``snapped``).
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import sympy
 import torch
@@ -28,10 +29,11 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ..train import fit
-from ._candidates import edge_candidates, independent_terms, unique_terms
+from ._candidates import edge_candidates
 from ._expressions import combine_terms, term_matrix
 from ._snap import snap_expression
 from ._sparse import sparse_regression
+from ._term_library import independent_terms, unique_terms
 
 __all__ = [
     "ConstitutiveResult",
@@ -53,7 +55,7 @@ def deformation_symbols(prefix: str = "F") -> list[sympy.Symbol]:
 
 def determinant_feature(prefix: str = "F") -> sympy.Expr:
     """``det F`` as a sympy expression of :func:`deformation_symbols`."""
-    return sympy.Matrix(3, 3, deformation_symbols(prefix)).det()
+    return cast(sympy.Expr, sympy.Matrix(3, 3, deformation_symbols(prefix)).det())
 
 
 def _deformation(F: object) -> Tensor:
@@ -134,7 +136,7 @@ class ConstitutiveResult:
 
     def in_deformation(self, snapped: bool = True) -> sympy.Expr:
         """The law with the auxiliary symbols replaced by their expressions of ``F``."""
-        return (self.snapped if snapped else self.expression).xreplace(self.aux)
+        return cast(sympy.Expr, (self.snapped if snapped else self.expression).xreplace(self.aux))
 
 
 def _r2(prediction: Tensor, y: Tensor) -> float:
@@ -147,7 +149,7 @@ def _train_kan(
     model = KAN([u.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
     model.update_grid_(u[train])
     data = Dataset(u[train], y[train, None], u[test], y[test, None])
-    fit(model, data, steps=steps, update_grid=False, progress=False, seed=seed)
+    fit(model, data, opt="LBFGS", steps=steps, grid_schedule=None, progress=False, seed=seed)
     with torch.no_grad():
         return model, _r2(model(u[test])[:, 0], y[test])
 
@@ -247,7 +249,9 @@ def fit_constitutive(
 
     prior_expr, prior_values = sympy.S.Zero, torch.zeros_like(y)
     if prior:
-        prior_expr, _ = linear_elastic_prior(F[train], y[train], tuple(int(c) for c in component))
+        prior_expr, _ = linear_elastic_prior(
+            F[train], y[train], (int(component[0]), int(component[1]))
+        )
         prior_values = (
             term_matrix([prior_expr], symbols, flat)[:, 0]
             if prior_expr.free_symbols
@@ -258,7 +262,7 @@ def fit_constitutive(
 
     kinds = {"never": ("raw",), "always": ("pairwise",), "auto": ("raw", "pairwise")}[interactions]
     for kind in kinds:
-        features = list(base_symbols)
+        features: list[sympy.Expr] = list(base_symbols)
         u = base
         if kind == "pairwise":
             products = [(a, b) for k, a in enumerate(range(9)) for b in range(k, 9)]

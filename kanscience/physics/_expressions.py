@@ -3,7 +3,7 @@
 :func:`split_terms` splits an expression into ``(coefficient, term)`` pairs (the
 coefficient free of the variables), :func:`combine_terms` puts them back together, and
 :func:`term_matrix` evaluates a list of terms (and, through autograd, their derivatives) on
-samples with :func:`kanscience.symbolic._formula.formula_to_torch`, the project's sympy -> torch path.
+samples with :func:`kanscience.symbolic.formula_to_torch`, the project's sympy -> torch path.
 
 Examples
 --------
@@ -81,7 +81,7 @@ def term_matrix(
 ) -> Tensor:
     """Values of ``terms`` on samples ``x``: shape (batch, len(terms)).
 
-    Each term goes through :func:`kanscience.symbolic._formula.formula_to_torch`; the result is
+    Each term goes through :func:`kanscience.symbolic.formula_to_torch`; the result is
     differentiable in ``x`` (pass ``x`` with ``requires_grad`` to take derivatives).
     """
     symbols = as_symbols(variables)

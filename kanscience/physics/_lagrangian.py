@@ -1,37 +1,30 @@
-"""Lagrangians from ``(q, qdot, qddot)`` data: Euler-Lagrange loss, formula, gauge, rollout.
+"""Lagrangians from ``(q, qdot, qddot)`` data: the :func:`fit_lagrangian` workflow.
 
-For ``L(q, v)`` with ``d`` degrees of freedom the Euler-Lagrange equations read
-
-    M a = dL/dq - C v,    M = d2L/dv2 (the mass matrix),  C = d2L/(dv dq),
-
-so the accelerations follow from the Hessian of ``L`` (:func:`euler_lagrange`,
-:func:`lagrangian_accelerations`; a singular ``M`` raises or warns). A KAN ``L`` is
-trained with :func:`kanscience.fit`, starting from a prior (``L = |qdot|^2 / 2`` by
-default, or any KAN such as a kanpiler-compiled prior) so that ``M`` is regular from the
+A KAN ``L`` is trained with :func:`kanscience.fit`, starting from a prior
+(``L = |qdot|^2 / 2`` by default, or any KAN such as a kanpiler-compiled prior) so that the
+mass matrix ``M = d2L/dv2`` (:mod:`kanscience.physics._euler_lagrange`) is regular from the
 first step: first on the Euler-Lagrange residual (:func:`residual_loss`, no inverse of
 ``M``), then on the relative acceleration error (:func:`acceleration_loss`).
 
-The formula is read off the KAN's edges (:func:`kanscience.physics._candidates.edge_candidates`,
+The formula is read off the KAN's edges (:func:`kanscience.physics.edge_candidates`,
 velocity edges with their linear part removed: it is a total derivative); the
 coefficients come from the data: the Euler-Lagrange residual is linear in the
 coefficients of the terms, so the law is the minimal-support null vector of that operator
-(:func:`kanscience.physics._sparse.sparse_null_vectors`), terms whose residual vanishes
+(:func:`kanscience.physics.sparse_null_vectors`), terms whose residual vanishes
 identically (total derivatives, constants) left out. :func:`canonical_lagrangian` then
 fixes the gauge ``a L + b + dF(q)/dt``: no constant, no total-derivative term,
 ``d2L/dv1^2 = 1`` at rest. Decoupled subsystems give several independent null vectors
 (each part is a Lagrangian on its own, their relative scale is not in the data): the law
 is then their sum, each part in its canonical scale (``null_dim`` says so).
-
-:func:`rollout` integrates equations of motion (RK4) to compare trajectories and measure
-the drift of the energy ``E = v . dL/dv - L`` (:func:`lagrangian_energy`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import sympy
 import torch
@@ -39,274 +32,26 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ..symbolic import formula_to_torch
-from ..train import fit
-from ._candidates import edge_candidates, independent_terms, unique_terms
-from ._expressions import as_symbols, combine_terms, split_terms
+from ..train import Batch, fit
+from ._candidates import edge_candidates
+from ._euler_lagrange import (
+    SingularMassMatrixError,
+    _pair,
+    _singular,
+    acceleration_loss,
+    euler_lagrange,
+    lagrangian_accelerations,
+    residual_loss,
+)
+from ._expressions import as_symbols, combine_terms
+from ._lagrangian_gauge import canonical_lagrangian
 from ._snap import snap_expression
 from ._sparse import sparse_null_vectors
+from ._term_library import independent_terms, unique_terms
 
-__all__ = [
-    "LagrangianResult",
-    "SingularMassMatrixError",
-    "acceleration_loss",
-    "canonical_lagrangian",
-    "euler_lagrange",
-    "fit_lagrangian",
-    "lagrangian_accelerations",
-    "lagrangian_energy",
-    "residual_loss",
-    "rollout",
-]
-
-ScalarFn = Callable[[Tensor], Tensor]
+__all__ = ["LagrangianResult", "fit_lagrangian"]
 
 
-class SingularMassMatrixError(ValueError):
-    """``d2L/dqdot2`` is singular: the Lagrangian does not determine the accelerations."""
-
-
-# ------------------------------------------------------------------ Euler-Lagrange
-def euler_lagrange(
-    lagrangian: ScalarFn, q: Tensor, v: Tensor, create_graph: bool = False
-) -> tuple[Tensor, Tensor]:
-    """Mass matrix and force side of the Euler-Lagrange equations ``M a = F``.
-
-    Parameters
-    ----------
-    lagrangian : callable
-        ``L(x) -> (n,)`` or ``(n, 1)`` of ``x = [q, v]`` (n, 2d); a KAN or a
-        :func:`kanscience.symbolic._formula.formula_to_torch` function.
-    q, v : Tensor (n, d)
-    create_graph : bool
-        Keep the graph (to train through the result).
-
-    Returns
-    -------
-    (M, F)
-        ``M = d2L/dv2`` (n, d, d) and ``F = dL/dq - d2L/(dv dq) v`` (n, d).
-
-    Examples
-    --------
-    >>> f = lambda x: 0.5 * x[:, 1] ** 2 + torch.cos(x[:, 0])
-    >>> m, force = euler_lagrange(f, torch.tensor([[0.5]]), torch.tensor([[1.0]]))
-    >>> m.item(), round(force.item(), 6)
-    (1.0, -0.479426)
-    """
-    d = q.shape[1]
-    x = torch.cat([q, v], 1).detach().requires_grad_(True)
-    with torch.enable_grad():
-        value = lagrangian(x).reshape(-1)
-        gradient = _grad(value.sum(), x)
-        rows = [_grad(gradient[:, d + j].sum(), x) for j in range(d)]
-    hessian = torch.stack(rows, 1)  # (n, d, 2d): row j = d/dx of dL/dv_j
-    mass = hessian[:, :, d:]
-    mixed = hessian[:, :, :d]  # d2L / dv_j dq_k
-    force = gradient[:, :d] - torch.einsum("njk,nk->nj", mixed, v)
-    if not create_graph:
-        mass, force = mass.detach(), force.detach()
-    return mass, force
-
-
-def _grad(output: Tensor, x: Tensor) -> Tensor:
-    """d output / dx with the graph kept; zeros where ``output`` does not depend on ``x``."""
-    if not output.requires_grad:
-        return torch.zeros_like(x)
-    (gradient,) = torch.autograd.grad(output, x, create_graph=True, allow_unused=True)
-    return torch.zeros_like(x) if gradient is None else gradient
-
-
-def _singular(mass: Tensor, tol: float) -> Tensor:
-    values = torch.linalg.svdvals(mass)
-    scale = values.max().clamp_min(1e-300)
-    return values.min(1).values <= tol * scale
-
-
-def lagrangian_accelerations(
-    lagrangian: ScalarFn,
-    q: Tensor,
-    v: Tensor,
-    on_singular: str = "raise",
-    singular_tol: float = 1e-10,
-) -> Tensor:
-    """Accelerations ``a = M^-1 F`` implied by ``lagrangian`` at states ``(q, v)``.
-
-    Parameters
-    ----------
-    lagrangian : callable
-    q, v : Tensor (n, d)
-    on_singular : {'raise', 'warn', 'ignore'}
-        What to do where ``M`` is singular (smallest singular value below
-        ``singular_tol`` times the largest over all states); there the result is NaN.
-    singular_tol : float
-
-    Raises
-    ------
-    SingularMassMatrixError
-        With ``on_singular='raise'``, naming how many states are singular.
-    """
-    if on_singular not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_singular must be 'raise', 'warn' or 'ignore', got {on_singular!r}")
-    q, v = _pair(q, v)
-    mass, force = euler_lagrange(lagrangian, q, v)
-    bad = _singular(mass, singular_tol)
-    if bool(bad.any()):
-        message = (
-            f"singular mass matrix d2L/dqdot2 at {int(bad.sum())} of {len(bad)} states: "
-            "the Lagrangian does not determine the accelerations there"
-        )
-        if on_singular == "raise":
-            raise SingularMassMatrixError(message)
-        if on_singular == "warn":
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-    safe = torch.where(bad[:, None, None], torch.eye(mass.shape[1], dtype=mass.dtype), mass)
-    acceleration = torch.linalg.solve(safe, force)
-    return torch.where(bad[:, None], torch.nan, acceleration)
-
-
-def residual_loss(lagrangian: ScalarFn, q: Tensor, v: Tensor, a: Tensor) -> Tensor:
-    """``mean |M a - F|^2 / mean |M a|^2`` (differentiable): the Euler-Lagrange residual
-    relative to the inertial term. No inverse of ``M``, so no barrier where ``M`` turns
-    singular; for a one-layer KAN (linear in its coefficients) a Rayleigh quotient, free of
-    spurious local minima. The first training phase of :func:`fit_lagrangian`."""
-    mass, force = euler_lagrange(lagrangian, q, v, create_graph=True)
-    inertia = torch.einsum("njk,nk->nj", mass, a)
-    return (inertia - force).pow(2).sum(1).mean() / inertia.pow(2).sum(1).mean().clamp_min(1e-300)
-
-
-def acceleration_loss(lagrangian: ScalarFn, q: Tensor, v: Tensor, a: Tensor) -> Tensor:
-    """``mean |a_L - a|^2 / mean |a|^2`` (differentiable), ``a_L`` from the Euler-Lagrange
-    equations of ``lagrangian``; the polishing phase of :func:`fit_lagrangian`."""
-    mass, force = euler_lagrange(lagrangian, q, v, create_graph=True)
-    predicted = torch.linalg.solve(mass, force)
-    return (predicted - a).pow(2).sum(1).mean() / a.pow(2).sum(1).mean().clamp_min(1e-300)
-
-
-# ------------------------------------------------------------------ gauge and energy
-def _is_gradient_field(coefficients: Sequence[sympy.Expr], q: Sequence[sympy.Symbol]) -> bool:
-    return all(
-        sympy.simplify(sympy.diff(coefficients[i], q[j]) - sympy.diff(coefficients[j], q[i])) == 0
-        for i in range(len(q))
-        for j in range(i + 1, len(q))
-    )
-
-
-def canonical_lagrangian(
-    expr: sympy.Expr,
-    q: Sequence[str | sympy.Symbol],
-    v: Sequence[str | sympy.Symbol],
-    at: Sequence[float] | None = None,
-) -> sympy.Expr:
-    """``expr`` in the gauge ``L -> a L + b + dF(q)/dt`` fixed as follows.
-
-    The constant is dropped; the part linear in the velocities, ``sum_i g_i(q) v_i``, is
-    dropped when it is a total derivative (``dg_i/dq_j = dg_j/dq_i``); the result is
-    scaled so that ``d2L/dv_i^2 = 1`` at ``v = 0``, ``q = at`` (default ``q = 0``) for the
-    first velocity ``v_i`` where it is not zero.
-
-    Examples
-    --------
-    >>> q, v = sympy.symbols("q v")
-    >>> canonical_lagrangian(3 * v**2 + 6 * sympy.cos(q) + 2 * v + 7, [q], [v])
-    v**2/2 + cos(q)
-    """
-    qs, vs = as_symbols(q, "q"), as_symbols(v, "v")
-    expr = sympy.expand(sympy.sympify(expr))
-    linear = [sympy.S.Zero] * len(vs)
-    rest = []
-    for coefficient, term in split_terms(expr, qs + vs):
-        if term == 1:
-            continue
-        degrees = [sympy.degree(term, s) if term.is_polynomial(s) else None for s in vs]
-        if sum(1 for g in degrees if g) == 1 and all(g in (0, 1) for g in degrees):
-            i = degrees.index(1)
-            linear[i] += coefficient * term / vs[i]
-        else:
-            rest.append((coefficient, term))
-    kept = combine_terms(rest)
-    if any(c != 0 for c in linear) and not _is_gradient_field(linear, qs):
-        kept += sum(c * s for c, s in zip(linear, vs))
-    point = {s: 0 for s in vs} | {s: (0 if at is None else at[i]) for i, s in enumerate(qs)}
-    for velocity in vs:  # the first velocity with a kinetic term sets the scale
-        scale = sympy.diff(kept, velocity, 2).subs(point)
-        if scale.is_number and scale != 0 and sympy.simplify(scale).is_finite:
-            return sympy.expand(kept / scale)
-    return sympy.expand(kept)
-
-
-def lagrangian_energy(expr: sympy.Expr, v: Sequence[str | sympy.Symbol]) -> sympy.Expr:
-    """The energy ``E = sum_i v_i dL/dv_i - L`` of a Lagrangian.
-
-    >>> q, v = sympy.symbols("q v")
-    >>> lagrangian_energy(v**2 / 2 + sympy.cos(q), [v])
-    v**2/2 - cos(q)
-    """
-    vs = as_symbols(v, "v")
-    return sympy.expand(sum(s * sympy.diff(expr, s) for s in vs) - expr)
-
-
-def rollout(
-    acceleration: Callable[[Tensor, Tensor], Tensor],
-    q0: Tensor,
-    v0: Tensor,
-    dt: float,
-    n_steps: int,
-) -> tuple[Tensor, Tensor]:
-    """Integrate ``qddot = acceleration(q, v)`` with classical RK4.
-
-    Parameters
-    ----------
-    acceleration : callable
-        ``(q, v) -> a``, each (n, d).
-    q0, v0 : Tensor (n, d)
-        Initial states (a batch of trajectories).
-    dt : float
-    n_steps : int
-
-    Returns
-    -------
-    (q, v)
-        Trajectories of shape (n_steps + 1, n, d).
-    """
-    if not dt > 0 or n_steps < 1:
-        raise ValueError(f"dt must be > 0 and n_steps >= 1, got {dt!r}, {n_steps!r}")
-    q, v = _pair(q0, v0, "q0", "v0")
-    qs, vs = [q], [v]
-    for _ in range(int(n_steps)):
-        k1q, k1v = v, acceleration(q, v)
-        k2q, k2v = v + dt / 2 * k1v, acceleration(q + dt / 2 * k1q, v + dt / 2 * k1v)
-        k3q, k3v = v + dt / 2 * k2v, acceleration(q + dt / 2 * k2q, v + dt / 2 * k2v)
-        k4q, k4v = v + dt * k3v, acceleration(q + dt * k3q, v + dt * k3v)
-        q = q + dt / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
-        v = v + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v)
-        qs.append(q)
-        vs.append(v)
-    return torch.stack(qs), torch.stack(vs)
-
-
-# ------------------------------------------------------------------ inputs
-def _pair(q: object, v: object, q_name: str = "q", v_name: str = "qdot") -> tuple[Tensor, Tensor]:
-    out = []
-    for value, name in ((q, q_name), (v, v_name)):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-        value = value.detach().to(torch.float64)
-        if value.ndim == 1:
-            value = value[:, None]
-        if value.ndim != 2:
-            raise ValueError(f"{name} must have shape (n, dof), got {tuple(value.shape)}")
-        if not bool(torch.isfinite(value).all()):
-            bad = int((~torch.isfinite(value)).any(1).sum())
-            raise ValueError(f"{name} contains NaN or Inf in {bad} row(s)")
-        out.append(value)
-    if out[0].shape != out[1].shape:
-        raise ValueError(
-            f"{q_name} and {v_name} must have the same shape, got "
-            f"{tuple(out[0].shape)} and {tuple(out[1].shape)}"
-        )
-    return out[0], out[1]
-
-
-# ------------------------------------------------------------------ the workflow
 @dataclass
 class LagrangianResult:
     """What :func:`fit_lagrangian` found.
@@ -363,7 +108,8 @@ def _prior_model(
     model = KAN([x.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
     model.update_grid_(x)
     values = formula_to_torch(prior, symbols)(x)[:, None]
-    fit(model, Dataset(x, values, x, values), steps=5, update_grid=False, progress=False, seed=seed)
+    data = Dataset(x, values, x, values)
+    fit(model, data, opt="LBFGS", steps=5, grid_schedule=None, progress=False, seed=seed)
     return model
 
 
@@ -451,10 +197,12 @@ def fit_lagrangian(
     test, train = permutation[:n_test], permutation[n_test:]
 
     if model is None:
-        prior_expr = (
+        prior_expr = cast(
+            sympy.Expr,
             sum(s**2 for s in vs) / 2
             if prior is None
-            else sympy.sympify(prior, locals={str(s): s for s in symbols})
+            # sympy's overloads of sympify leave out ``locals``, which the function takes
+            else sympy.sympify(prior, locals={str(s): s for s in symbols}),  # pyright: ignore[reportCallIssue]
         )
         bad = _singular(euler_lagrange(formula_to_torch(prior_expr, symbols), q, qdot)[0], 1e-10)
         if bool(bad.all()):
@@ -475,16 +223,13 @@ def fit_lagrangian(
             stacklevel=2,
         )
 
-    order = torch.cat([train, test])
-
     phase = {"loss": residual_loss}
 
-    def objective(m: KAN, inputs: Tensor, labels: Tensor) -> Tensor:
-        rows = order[labels[:, 0].long()]
-        return phase["loss"](m, inputs[:, :dof], inputs[:, dof:], qddot[rows])
+    def objective(m: KAN, batch: Batch) -> Tensor:
+        rows = (train if batch.split == "train" else test)[batch.index]
+        return phase["loss"](m, batch.inputs[:, :dof], batch.inputs[:, dof:], qddot[rows])
 
-    index = torch.arange(n, dtype=torch.float64)[:, None]
-    data = Dataset(x[train], index[: len(train)], x[test], index[len(train) :])
+    data = Dataset(x[train], x[train, :0], x[test], x[test, :0])  # no labels: rows by index
     first = round(residual_fraction * steps)
     history_losses: list[float] = []
     for loss, n_steps in ((residual_loss, first), (acceleration_loss, steps - first)):
@@ -495,7 +240,7 @@ def fit_lagrangian(
                 data,
                 steps=n_steps,
                 objective=objective,
-                update_grid=False,
+                grid_schedule=None,
                 progress=False,
                 seed=seed,
             ).test_loss
@@ -534,7 +279,9 @@ def fit_lagrangian(
     parts = [p for p in parts if p != 0]
     # several independent parts (decoupled subsystems): any combination is a Lagrangian;
     # their sum, each part in its own canonical scale, is the one offered besides each part
-    options = parts + ([canonical_lagrangian(sum(parts), qs, vs)] if len(parts) > 1 else [])
+    options = parts + (
+        [canonical_lagrangian(cast(sympy.Expr, sum(parts)), qs, vs)] if len(parts) > 1 else []
+    )
     best = None
     for canonical in options:
         snapped, _ = snap_expression(canonical)

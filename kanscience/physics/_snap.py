@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import sympy
 
@@ -93,7 +94,7 @@ def snap_expression(
             complete = False
         else:
             replacements[number] = snapped
-    return expr.xreplace(replacements), complete
+    return cast(sympy.Expr, expr.xreplace(replacements)), complete
 
 
 def normalize_scale(

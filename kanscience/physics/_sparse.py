@@ -241,7 +241,7 @@ def _swap(
     chosen = list(chosen)
     for _ in range(max_passes):
         best = None
-        for position, j in enumerate(chosen):
+        for position in range(len(chosen)):
             for k in range(normalized.shape[1]):
                 if k in chosen:
                     continue
@@ -268,8 +268,9 @@ def sparse_regression(
     search is exhaustive (best subset of each size, smallest size first); otherwise
     forward stepwise selection adds the column that lowers the residual most until the
     target is reached, single-column swaps then lower the residual further where they
-    can, and backward elimination drops every column whose removal keeps the target. ``R^2`` is measured about zero (a constant is an ordinary column). Coefficients
-    are refitted by least squares.
+    can, and backward elimination drops every column whose removal keeps the target.
+    ``R^2`` is measured about zero (a constant is an ordinary column). Coefficients are
+    refitted by least squares.
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ becomes
 coordinates (the radius by default) is trained with :func:`kanscience.fit` so that
 ``g'_ij = delta_ij`` (:func:`flatness_loss`, normalized by the flatness defect of the
 original metric). Its derivative ``f'(s)`` (autograd through the KAN) gets a closed form
-by :func:`kanscience.physics._univariate.univariate_formula`, sympy integrates it to ``f``,
+by :func:`kanscience.physics.univariate_formula`, sympy integrates it to ``f``,
 and the formula is checked on fresh points.
 
 For the Schwarzschild metric (:func:`schwarzschild_metric`, ``r_s = 1``) this finds the
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import sympy
 import torch
@@ -27,7 +28,7 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ..symbolic import formula_to_torch
-from ..train import fit
+from ..train import Batch, fit
 from ._expressions import as_symbols
 from ._univariate import UnivariateFit, univariate_formula
 
@@ -76,14 +77,15 @@ def schwarzschild_metric(
 
 
 def metric_function(
-    metric: sympy.Matrix, variables: Sequence[str | sympy.Symbol]
+    metric: sympy.MatrixBase, variables: Sequence[str | sympy.Symbol]
 ) -> Callable[[Tensor], Tensor]:
     """A torch function ``points (n, 3) -> g (n, 4, 4)`` from a sympy metric."""
     if not isinstance(metric, sympy.MatrixBase) or metric.shape != (4, 4):
         raise ValueError(f"metric must be a 4x4 sympy Matrix, got {metric!r}")
     symbols = as_symbols(variables)
     entries = [
-        [formula_to_torch(sympy.sympify(metric[i, j]), symbols) for j in range(4)] for i in range(4)
+        [formula_to_torch(cast(sympy.Expr, sympy.sympify(metric[i, j])), symbols) for j in range(4)]
+        for i in range(4)
     ]
 
     def evaluate(points: Tensor) -> Tensor:
@@ -241,7 +243,7 @@ def learn_time_shift(
         Fresh points for the check of the formula (default: the held-out points).
     seed : int
     **formula_options
-        Passed to :func:`kanscience.physics._univariate.univariate_formula`.
+        Passed to :func:`kanscience.physics.univariate_formula`.
 
     Returns
     -------
@@ -259,7 +261,6 @@ def learn_time_shift(
     permutation = torch.randperm(n, generator=generator)
     n_test = max(1, round(test_fraction * n))
     test, train = permutation[:n_test], permutation[n_test:]
-    order = torch.cat([train, test])
 
     grids = [int(grid)] if isinstance(grid, int) else [int(size) for size in grid]
     if not grids or min(grids) < 1:
@@ -269,16 +270,15 @@ def learn_time_shift(
     # start from f(s) = s: f' keeps one sign while it grows or shrinks towards a solution
     # (the loss sees only (grad f)^2, so a random start can mix the two branches +-f)
     start = Dataset(s_values[train], s_values[train], s_values[test], s_values[test])
-    fit(model, start, steps=5, update_grid=False, progress=False, seed=seed)
+    fit(model, start, opt="LBFGS", steps=5, grid_schedule=None, progress=False, seed=seed)
 
-    def objective(m: KAN, inputs: Tensor, labels: Tensor) -> Tensor:
-        rows = order[labels[:, 0].long()]
-        inputs = inputs.detach().requires_grad_(True)
+    def objective(m: KAN, batch: Batch) -> Tensor:
+        rows = (train if batch.split == "train" else test)[batch.index]
+        inputs = batch.inputs.detach().requires_grad_(True)
         (df,) = torch.autograd.grad(m(inputs).sum(), inputs, create_graph=True)
         return flatness_loss(g[rows], df * s_grad[rows])
 
-    index = torch.arange(n, dtype=torch.float64)[:, None]
-    data = Dataset(s_values[train], index[: len(train)], s_values[test], index[len(train) :])
+    data = Dataset(s_values[train], s_values[train, :0], s_values[test], s_values[test, :0])
     losses: list[float] = []
     for position, size in enumerate(grids):
         if position:  # coarse to fine, as pykan: the refined model starts from the coarse one
@@ -288,7 +288,7 @@ def learn_time_shift(
             data,
             steps=steps,
             objective=objective,
-            update_grid=False,
+            grid_schedule=None,
             progress=False,
             seed=seed,
         )

@@ -2,9 +2,10 @@
 
 Many 1-D laws are sparse sums of powers of their argument only after a simple transform:
 ``f'(r) = sqrt(r) / (r - 1)`` is no short sum of powers of ``r``, but
-``1 / f'(r) = sqrt(r) - 1/sqrt(r)`` is (and ``1 / f'(r)^2 = r - 2 + 1/r``). :func:`univariate_formula` tries each transform ``T`` in
+``1 / f'(r) = sqrt(r) - 1/sqrt(r)`` is (and ``1 / f'(r)^2 = r - 2 + 1/r``).
+:func:`univariate_formula` tries each transform ``T`` in
 ``(y, 1/y, y^2, 1/y^2)`` (squares only where ``y`` keeps one sign), fits ``T(y)`` by
-:func:`kanscience.physics._sparse.sparse_regression` on a small basis of ``x``, keeps the
+:func:`kanscience.physics.sparse_regression` on a small basis of ``x``, keeps the
 sparsest fit that reaches the target ``R^2``, snaps its coefficients and inverts the
 transform (restoring the sign).
 

@@ -1,7 +1,7 @@
 """The KAN diagram (pykan's ``plot``), drawn from an explicit trace; returns a Figure.
 
 Each active edge gets a small inset with its activation curve on the data ``x`` (from
-:func:`~kanscience.core._trace.trace`), coloured by what it computes (black: spline, red:
+:func:`~kanscience.core.trace`), coloured by what it computes (black: spline, red:
 symbolic, purple: both) and faded by its attribution score, ``alpha = tanh(beta *
 score)``. Subnodes are marked '+', multiplication nodes '×'. Nothing is written unless
 ``path`` is given, and pyplot's global figure registry is not used (the Figure is built

@@ -1,27 +1,33 @@
 """Structure of a function: separability, interactions, symmetry tests and the tree converter."""
 
+from ._build_tree import (
+    build_tree,
+)
 from ._hypothesis import (
-    GENERAL_THRESHOLD,
     SEPARABILITY_THRESHOLD,
-    SYMMETRY_THRESHOLD,
-    GeneralSeparabilityResult,
     SeparabilityReport,
     SeparabilityResult,
-    SymmetryResult,
     detect_separability,
-    general_separability,
-    sample_inputs,
     separability,
-    symmetry,
 )
 from ._interactions import (
     difference_interactions,
     hessian_interactions,
 )
+from ._sampling import (
+    sample_inputs,
+)
+from ._symmetry import (
+    GENERAL_THRESHOLD,
+    SYMMETRY_THRESHOLD,
+    GeneralSeparabilityResult,
+    SymmetryResult,
+    general_separability,
+    symmetry,
+)
 from ._tree import (
     Tree,
     TreeNode,
-    build_tree,
 )
 
 __all__ = [

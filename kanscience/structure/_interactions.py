@@ -181,7 +181,10 @@ def difference_interactions(
             "log|f| is infinite at a corner of every quadruple (f vanishes "
             "there); it cannot be scored"
         )
-    rms = lambda t: t[:, ok].pow(2).mean(1).sqrt()
+
+    def rms(t: torch.Tensor) -> torch.Tensor:
+        return t[:, ok].pow(2).mean(1).sqrt()
+
     scale, cross = rms(single), rms(mixed)
     out = torch.zeros(d, d, dtype=x.dtype)
     for k, (i, j) in enumerate(pairs):

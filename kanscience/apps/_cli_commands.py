@@ -1,0 +1,257 @@
+"""The ``kanscience`` subcommands: each takes the parsed arguments, returns an exit code.
+
+Results are printed; files are written only where ``--out``/``-o`` says (the discover
+report folder: the Pareto front as JSON and a plot, the tree of the best formula, and
+its compiled KAN saved by the one checkpoint path, ``compiler.save_compiled``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._cli_input import (
+    CommandError,
+    parse_formula,
+    parse_names,
+    read_table,
+    read_units,
+    table_columns,
+)
+
+__all__ = [
+    "PHYSICS_CASES",
+    "run_compile",
+    "run_demo",
+    "run_discover",
+    "run_physics",
+    "run_sweep",
+    "run_tree",
+]
+
+
+def _print_front(result, out=sys.stdout) -> None:
+    print(
+        f"{'rank':>4}  {'complexity':>10}  {'test RMSE':>10}  {'test R^2':>10}  formula", file=out
+    )
+    for rank, candidate in enumerate(result.candidates, 1):
+        print(
+            f"{rank:>4}  {candidate.complexity:>10d}  {candidate.test_rmse:>10.3e}  "
+            f"{candidate.test_r2:>10.6f}  {candidate.expr}",
+            file=out,
+        )
+
+
+def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
+    """The Pareto front (JSON and a plot), the tree of the best formula and its compiled KAN."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import sympy
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "formula": str(c.expr),
+            "complexity": c.complexity,
+            "test_rmse": c.test_rmse,
+            "test_r2": c.test_r2,
+            "source": c.source,
+        }
+        for c in result.candidates
+    ]
+    (folder / "front.json").write_text(
+        json.dumps({"variables": variables, "candidates": rows}, indent=2)
+    )
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    axes.semilogy(
+        [c.complexity for c in result.candidates],
+        [max(c.test_rmse, 1e-16) for c in result.candidates],
+        "o-",
+    )
+    axes.set_xlabel("complexity")
+    axes.set_ylabel("test RMSE")
+    axes.set_title("Pareto front")
+    figure.tight_layout()
+    figure.savefig(folder / "front.png", dpi=120)
+    plt.close(figure)
+    best = result.best.expr
+    symbols = list(result.variables) or [sympy.Symbol(v, real=True) for v in variables]
+    from ..structure import build_tree
+    from ..symbolic import formula_to_torch
+
+    f = formula_to_torch(best, symbols)
+    x_tensor = torch.as_tensor(x, dtype=torch.float64)
+    if len(variables) >= 2:
+        build_tree(f, x_tensor[:300], var_names=variables).render(folder / "tree.svg")
+    try:
+        from compiler import compile_formula, save_compiled
+
+        save_compiled(compile_formula(best, symbols), folder / "model.safetensors")
+    except (ImportError, ValueError):  # a formula without a KAN form: the rest still stands
+        pass
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    from ..discover import discover
+
+    x, y, variables = table_columns(read_table(args.file), args.target, parse_names(args.vars))
+    units = read_units(args.units, variables) if args.units else None
+    result = discover(
+        (x, y), var_names=variables, seed=args.seed, time_budget=args.time_budget, units=units
+    )
+    _print_front(result)
+    if args.out:
+        _save_report(Path(args.out), result, variables, x, y)
+        print(f"report written to {args.out}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..discover import discover
+    from ..io import load_feynman
+
+    equation = load_feynman([args.equation])[0]
+    data = equation.dataset(
+        train_num=args.samples,
+        test_num=args.samples // 3,
+        seed=args.seed,
+        dtype=torch.float64,
+    )
+    if not args.quiet:
+        print(
+            f"Feynman {equation.id}: {len(equation.variables)} variables "
+            f"({', '.join(equation.variables)}), {args.samples} samples; searching..."
+        )
+    result = discover(
+        data, var_names=list(equation.variables), seed=args.seed, time_budget=args.time_budget
+    )
+    _print_front(result)
+    print(f"discovered: f = {result.best.expr}   (truth: {equation.formula})")
+    return 0
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    import torch
+
+    from compiler import compile_formula, save_compiled
+
+    from ..core import describe
+
+    expression, symbols = parse_formula(args.formula, parse_names(args.vars))
+    model = compile_formula(expression, symbols)
+    print(f"width {model.width}")
+    print(describe(model))
+    if args.out:
+        save_compiled(model, args.out)
+        print(f"checkpoint written to {args.out}")
+    if args.image:
+        from ..plot import plot
+
+        x = torch.rand(200, len(symbols), dtype=model.layers[0].coef.dtype) + 0.5
+        plot(model, x, in_vars=[str(s) for s in symbols], path=args.image)
+        print(f"diagram written to {args.image}")
+    return 0
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..structure import build_tree
+
+    if args.model:
+        from ..io import read_checkpoint
+
+        checkpoint = read_checkpoint(args.model)  # read and verified once
+        model = checkpoint.to_model()
+        saved = checkpoint.metadata.get("input_names")  # e.g. from `compile -o`
+        names = parse_names(args.vars) or (
+            json.loads(saved) if saved else [f"x{i + 1}" for i in range(model.n_in)]
+        )
+        if len(names) != model.n_in:
+            raise CommandError(
+                f"--vars names {len(names)} variables; the model has {model.n_in} inputs"
+            )
+
+        dtype = next(model.parameters()).dtype
+
+        def model_output(x: torch.Tensor) -> torch.Tensor:
+            return model(x.to(dtype))[:, 0]
+
+        f = model_output
+    else:
+        if not args.formula:
+            raise CommandError("give a formula or --model")
+        from ..symbolic import formula_to_torch
+
+        expression, symbols = parse_formula(args.formula, parse_names(args.vars))
+        names = [str(s) for s in symbols]
+        f = formula_to_torch(expression, symbols)
+    low, high = args.range
+    tree = build_tree(f, var_names=names, ranges=[(low, high)] * len(names), seed=args.seed)
+    print(tree.shape())
+    if args.out:
+        tree.render(args.out, format="png" if str(args.out).endswith(".png") else "svg")
+        print(f"tree written to {args.out}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ._jobs import job_grid
+    from ._sweep import discover_job, fit_job, sweep
+
+    try:
+        settings = json.loads(args.settings) if args.settings else {}
+    except json.JSONDecodeError as error:
+        raise CommandError(f"--settings is not valid JSON: {error}") from error
+    if not isinstance(settings, (dict, list)):
+        raise CommandError("--settings must be a JSON object or a list of objects")
+    jobs = job_grid(args.equations, range(args.seeds), settings)
+    table = sweep(
+        jobs,
+        function=discover_job if args.discover else fit_job,
+        engine=args.engine,
+        workers=args.workers,
+        time_limit=args.time_limit,
+        progress=not args.quiet,
+        address=args.address,
+    )
+    shown = table.drop(columns=[c for c in ("traceback",) if c in table.columns])
+    print(shown.to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"table written to {args.out}")
+    return 1 if (table["status"] != "ok").any() else 0
+
+
+PHYSICS_CASES = (
+    "harmonic_oscillator",
+    "isotropic_oscillator",
+    "pendulum",
+    "relativistic_particle",
+    "schwarzschild",
+    "neo_hookean",
+)
+
+
+def run_physics(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        case = importlib.import_module(f"physics_examples.{args.case}")
+    except ImportError as error:
+        raise CommandError(f"cannot import physics_examples.{args.case}: {error}") from error
+    options = {"seed": args.seed}
+    if args.steps is not None:
+        options["steps"] = args.steps
+    result = case.main(**options)
+    print(result.report())
+    if args.plot:
+        result.plot(args.plot)
+    return 0 if result.passed else 1

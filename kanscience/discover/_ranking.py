@@ -1,0 +1,181 @@
+"""Candidates and their ranking: complexity, simplicity and the Pareto front.
+
+A :class:`Candidate` is one formula with its complexity and errors. :func:`complexity`
+counts expression nodes with fitted constants costing more than simple ones;
+:func:`simplicity` orders equally complex formulas by their constants; :func:`rank`
+returns the Pareto front of complexity against validation error, the simplest formula
+as good as the best (within a relative tolerance) first.
+
+Examples
+--------
+>>> x = sympy.Symbol("x")
+>>> exact = Candidate(x**2, complexity(x**2), 0.0, 1.0, val_rmse=1e-3)
+>>> fitted = Candidate(1.01 * x**2 + 0.02 * x, 9, 0.0, 1.0, val_rmse=0.95e-3)
+>>> front, _ = rank([fitted, exact], spread=1.0)
+>>> front[0].expr
+x**2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import cast
+
+import sympy
+
+from ..symbolic import expression_complexity, float_constants
+from ._forms import SYMPY_ERRORS
+
+__all__ = [
+    "CONSTANT_COST",
+    "Candidate",
+    "complexity",
+    "error_bound",
+    "family",
+    "n_floats",
+    "rank",
+    "readable",
+    "scale_and_offset",
+    "simplicity",
+]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One formula: its complexity (expression nodes, a constant counting as one) and errors.
+
+    ``val_rmse`` is on the validation part of the training data (used for ranking);
+    ``test_rmse`` and ``test_r2`` on the test split; ``source`` names the structure and
+    the snapping that produced it.
+    """
+
+    expr: sympy.Expr
+    complexity: int
+    test_rmse: float
+    test_r2: float
+    val_rmse: float = math.nan
+    source: str = ""
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree; a constant sub-expression (``0.3``, ``1/(2 pi)``) is
+    one node if it is a small number (an integer up to 3 or a half of one: exponents,
+    signs) and :data:`CONSTANT_COST` nodes otherwise, except the overall factor and
+    offset (units and zero points), which count as one.
+
+    On noisy data many formulas fit equally well; the constant cost prefers a law whose
+    constants are simple over a smaller-looking one with made-up constants
+    (``m / sqrt(1 - v^2 / c^2)`` over ``0.085 m (cosh(17 v / (5 c)) + 54 / 5)``).
+
+    >>> t = sympy.Symbol("t")
+    >>> complexity(sympy.exp(t / (2 * sympy.pi))), complexity(sympy.exp(0.159 * t))
+    (6, 6)
+    >>> complexity(0.4 * sympy.exp(-t ** 2 / 2) + 1.7)
+    12
+    """
+    total = _nodes(expr)
+    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
+        if number.is_number and number != 0 and not _small(number) and expr.free_symbols:
+            total -= CONSTANT_COST - 1
+    return total
+
+
+CONSTANT_COST = 3
+
+
+def _small(number: sympy.Basic) -> bool:
+    return isinstance(number, sympy.Rational) and abs(number.p) <= 3 and number.q <= 2
+
+
+def _nodes(expr: sympy.Basic) -> int:
+    if not expr.free_symbols:
+        return 1 if _small(expr) else CONSTANT_COST
+    args = cast("tuple[sympy.Expr, ...]", expr.args)  # sympy's stubs say Basic
+    variable = [arg for arg in args if arg.free_symbols]
+    constants = [arg for arg in args if not arg.free_symbols]
+    if expr.is_Mul or expr.is_Add:
+        # all constant factors (terms) of a product (sum) together are one constant
+        constant = sympy.Mul(*constants) if expr.is_Mul else sympy.Add(*constants)
+        return 1 + (_nodes(constant) if constants else 0) + sum(_nodes(a) for a in variable)
+    return 1 + sum(_nodes(arg) for arg in expr.args)
+
+
+def scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:
+    """The overall factor and the overall additive constant of ``expr``, if floats: they
+    fix units and zero points rather than the form of a law."""
+    found = set()
+    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
+        if isinstance(number, sympy.Float):
+            found.add(number)
+    return found
+
+
+def family(candidate: Candidate) -> str:
+    """The structure and functions a candidate came from (its source without snaps)."""
+    return candidate.source.split("/snap")[0]
+
+
+def n_floats(expr: sympy.Expr) -> int:
+    """Number of distinct floats (fitted constants) in ``expr``, not counting an overall
+    factor or offset."""
+    return len(float_constants(expr) - scale_and_offset(expr))
+
+
+def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, int]:
+    """Sort key of simpler formulas: nodes (:func:`complexity`, given as ``nodes`` if
+    known), fitted constants, then the size of the exact constants (1/2 before 11/(7 pi));
+    a rational pi fraction is as cheap as a number for the node count."""
+    nodes = complexity(expr) if nodes is None else nodes
+    return nodes, n_floats(expr), expression_complexity(expr) - nodes
+
+
+def readable(candidate: Candidate) -> Candidate:
+    """``candidate`` with its fractions combined if that is shorter (by :func:`complexity`):
+    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``. The same function."""
+    try:
+        form = cast(sympy.Expr, sympy.together(candidate.expr))
+    except SYMPY_ERRORS:
+        return candidate
+    nodes = complexity(form)
+    if nodes >= candidate.complexity or form.has(sympy.zoo, sympy.nan):
+        return candidate
+    return dataclasses.replace(candidate, expr=form, complexity=nodes)
+
+
+def error_bound(error: float, spread: float, relative: float, floor: float = 1e-9) -> float:
+    """The largest validation RMSE as good as ``error``: within ``relative`` of it, or
+    numerically exact (at most ``floor`` times the target's spread)."""
+    return max((1 + relative) * error, floor * spread)
+
+
+def rank(
+    found: list[Candidate], spread: float, floor: float = 1e-9, relative: float = 0.1
+) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """(Pareto front ranked best first, all candidates by complexity).
+
+    Simpler means fewer expression nodes (:func:`complexity`), then fewer fitted constants
+    (:func:`n_floats`), then smaller exact constants. The front holds the candidates that
+    beat every simpler one on validation RMSE; the simplest one within ``relative`` of the
+    best error (or within ``floor * spread``) ranks first, then the others within that
+    tolerance by simplicity, then the rest by error.
+    """
+    simple = {id(c): simplicity(c.expr, c.complexity) for c in found}
+    by_complexity = sorted(found, key=lambda c: (*simple[id(c)], c.val_rmse, sympy.srepr(c.expr)))
+    front, best_so_far = [], math.inf
+    for c in by_complexity:
+        if c.val_rmse < best_so_far:
+            front.append(c)
+            best_so_far = c.val_rmse
+    if not front:
+        return (), tuple(by_complexity)
+    tolerance = error_bound(min(c.val_rmse for c in front), spread, relative, floor)
+    ranked = sorted(
+        front,
+        key=lambda c: (
+            c.val_rmse > tolerance,
+            simple[id(c)] if c.val_rmse <= tolerance else (c.val_rmse, 0, 0),
+        ),
+    )
+    return tuple(ranked), tuple(by_complexity)
