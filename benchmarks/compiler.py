@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from compiler_cases import CASES, FEYNMAN_CASES, Case
+from compiler_cases import CASES, FEYNMAN_CASES, Case  # noqa: E402
 
-from compiler import compile_formula, symbolic_to_spline
+from compiler import compile_formula, symbolic_to_spline  # noqa: E402
 
 
 def hidden(width) -> int:

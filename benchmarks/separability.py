@@ -51,7 +51,9 @@ def ours(f, x) -> tuple[str, frozenset]:
 def pykan(f, x) -> tuple[str, frozenset]:
     from kan.hypothesis import detect_separability as kan_detect
 
-    column = lambda z: f(z)[:, None]
+    def column(z):
+        return f(z)[:, None]
+
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, mode in (("additive", "add"), ("multiplicative", "mul")):

@@ -10,7 +10,7 @@ one multiplication node of ``d`` factors) is preferred when it fits within 3x th
 validation error of a plain ``[d, 2d+1, 1]`` on ``y``. The surrogate ``x -> y`` is then
 handed, on 300 held-out points used for neither training nor selection, to
 
-- kanscience: :func:`kanscience.structure._hypothesis.detect_separability` with
+- kanscience: :func:`kanscience.structure.detect_separability` with
   ``method='difference'`` (mixed differences of values: a fit's spurious interactions
   stay at the level of its relative error, where second derivatives amplify them) at
   ``--threshold`` (the exact-formula default 5e-3 raised for the fit error);
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from kanscience import KAN, Dataset, FeynmanEquation, fit, load_feynman
+from kanscience import KAN, Dataset, FeynmanEquation, Penalty, fit, load_feynman
 from kanscience.analysis import prune
 from kanscience.structure import detect_separability
 
@@ -132,12 +132,13 @@ def _tune(model: KAN, data: Dataset, val: tuple, cfg: SurrogateConfig, seed: int
     """Fine-tune without penalty, then refine the grid while the validation error falls."""
     grid_points = _grid_points(data.train_input)
     model.update_grid_(grid_points)
+    options = {"opt": "LBFGS", "grid_schedule": None, "seed": seed, "progress": False}
     if cfg.finetune:
-        fit(model, data, steps=cfg.finetune, update_grid=False, seed=seed, progress=False)
+        fit(model, data, steps=cfg.finetune, **options)
     best = (model.eval(), _rmse(model, *val))
     for g in cfg.grids:
         finer = best[0].refine(g, grid_points)
-        fit(finer, data, steps=cfg.finetune, update_grid=False, seed=seed, progress=False)
+        fit(finer, data, steps=cfg.finetune, **options)
         error = _rmse(finer, *val)
         if not error < best[1]:
             break
@@ -151,7 +152,15 @@ def _fit_candidate(data: Dataset, val: tuple, kind: str, cfg: SurrogateConfig, s
     Returns (model, validation error, pruned) -- ``pruned`` False for the dense fallback.
     """
     model = _new_model(kind, data.train_input.shape[1], cfg, seed)
-    fit(model, data, steps=cfg.steps, lamb=cfg.lamb, seed=seed, progress=False)
+    fit(
+        model,
+        data,
+        opt="LBFGS",
+        steps=cfg.steps,
+        penalty=Penalty(cfg.lamb),
+        seed=seed,
+        progress=False,
+    )
     dense_error = _rmse(model, *val)
     for edge_th in cfg.edge_th:
         pruned = prune(model, data.train_input, cfg.node_th, edge_th).model
@@ -272,7 +281,9 @@ def ours(
 def pykan(f, x) -> tuple[str, frozenset]:
     from kan.hypothesis import detect_separability as kan_detect
 
-    column = lambda z: f(z).reshape(-1, 1)
+    def column(z):
+        return f(z).reshape(-1, 1)
+
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, mode in (("additive", "add"), ("multiplicative", "mul")):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import platform
@@ -101,11 +102,12 @@ def small_network(args) -> dict:
 
     rounds = 5 if args.quick else 30
     for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
+        run_ours, run_theirs = functools.partial(fn, ours), functools.partial(fn, theirs)
         if device == "cuda":
-            a = timeit(lambda: fn(ours), 4 * rounds, device=device)
-            b = timeit(lambda: fn(theirs), rounds, device=device)
+            a = timeit(run_ours, 4 * rounds, device=device)
+            b = timeit(run_theirs, rounds, device=device)
         else:
-            a, b = compare(lambda: fn(ours), lambda: fn(theirs), rounds)
+            a, b = compare(run_ours, run_theirs, rounds)
         out[name] = {"kanscience_s": a, "pykan_s": b, "speedup": b / a}
 
     y = data.train_label
@@ -203,7 +205,8 @@ elif which == "pykan":
     model = kan.MultKAN(width=[64, 256, 256, 64], grid=5, k=3, seed=0, auto_save=False)
     model.speed()
 else:
-    weights = [torch.randn(64 * 9, 256, requires_grad=True), torch.randn(256 * 9, 256, requires_grad=True),
+    weights = [torch.randn(64 * 9, 256, requires_grad=True),
+               torch.randn(256 * 9, 256, requires_grad=True),
                torch.randn(256 * 9, 64, requires_grad=True)]
     feats = [torch.rand(1024, 64 * 9), torch.rand(1024, 256 * 9), torch.rand(1024, 256 * 9)]
 def status(key):
@@ -274,17 +277,21 @@ def wide_network(args) -> dict:
     return out
 
 
+def _step(model, x) -> None:
+    model(x).square().mean().backward()
+
+
 def scaling(args) -> dict:
     device = args.device
     out = {"batch": {}, "grid": {}}
     for batch in (256, 1024, 4096, 16384):
         model = KAN([64, 256, 256, 64], grid=5, seed=0).to(device)
         x = torch.rand(batch, 64, device=device) * 2 - 1
-        out["batch"][batch] = timeit(lambda: model(x).square().mean().backward(), 3, 1, device)
+        out["batch"][batch] = timeit(functools.partial(_step, model, x), 3, 1, device)
     x = torch.rand(1024, 64, device=device) * 2 - 1
     for grid in (5, 10, 20, 50):
         model = KAN([64, 256, 256, 64], grid=grid, seed=0).to(device)
-        out["grid"][grid] = timeit(lambda: model(x).square().mean().backward(), 3, 1, device)
+        out["grid"][grid] = timeit(functools.partial(_step, model, x), 3, 1, device)
     return out
 
 

@@ -4,9 +4,9 @@
     python benchmarks/sweep_feynman.py --workers 1 2 4 8 --steps 50
     python benchmarks/sweep_feynman.py --engine dask --address tcp://scheduler:8786
     python benchmarks/sweep_feynman.py --engine ray --address auto
-    python benchmarks/sweep_feynman.py --function discover  # when kanscience.discover._discover exists
+    python benchmarks/sweep_feynman.py --function discover
 
-Each run goes through :func:`kanscience.apps._sweep.sweep` (the same jobs every time: every
+Each run goes through :func:`kanscience.apps.sweep` (the same jobs every time: every
 equation x every seed, a [n, 5, 1] KAN, grid 5), and the wall time includes starting the
 workers. Prints one line per worker count (wall time, speed-up over the first, summed
 job time, jobs that failed) and checks that every run gives the same test RMSEs. With
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kanscience.apps._sweep import discover_job, fit_job, job_grid, sweep  # noqa: E402
+from kanscience.apps import discover_job, fit_job, job_grid, sweep  # noqa: E402
 
 EQUATIONS = ["I.6.2a", "I.12.1", "I.26.2", "II.27.18", "II.38.14", "I.12.5"]
 

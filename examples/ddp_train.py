@@ -14,7 +14,7 @@ Several machines (run the same line on each, ``--node-rank`` 0..N-1 where needed
         --rdzv-endpoint HOST:29500 examples/ddp_train.py
 
 What it does: every process builds the same seeded dataset, keeps its contiguous shard
-(:func:`kanscience.train._distributed.shard`), wraps the same KAN in
+(:func:`kanscience.train.shard`), wraps the same KAN in
 ``DistributedDataParallel`` and calls :func:`kanscience.fit` unchanged. ``fit`` then
 takes exactly the steps of one process on the whole data: gradients and losses are
 all-reduced (so L-BFGS line searches agree on every rank), mini-batches are drawn from
@@ -38,7 +38,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from kanscience import KAN, Dataset, create_dataset, fit
+from kanscience import KAN, Dataset, Penalty, create_dataset, fit
 from kanscience.train import shard
 
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         model = KAN([2, 5, 1], grid=5, seed=0, dtype=torch.float64).to(device)
         reference = model.copy() if args.check and rank == 0 else None
         ddp = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
-        settings = {"steps": args.steps, "batch": args.batch, "lamb": args.lamb}
+        settings = {"steps": args.steps, "batch": args.batch, "penalty": Penalty(lamb=args.lamb)}
         history = fit(ddp, mine, progress=rank == 0, **settings)
         if rank == 0:
             print(

@@ -8,7 +8,7 @@ leading one, and a numerical criterion on fresh samples must hold. ``main`` neve
 run as a script, a case prints a short report.
 
 Each result also carries the data of a plot of the learned versus the true law
-(``CaseResult.panels``, see :mod:`kanscience.physics._plot`), in the law's gauge so that the
+(``CaseResult.panels``, see :mod:`kanscience.physics._panels`), in the law's gauge so that the
 curves coincide when the law is right; ``result.plot(path)`` draws it, and
 ``python -m physics_examples.<name> --plot out.png`` writes it.
 

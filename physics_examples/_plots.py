@@ -1,6 +1,6 @@
 """Shared steps of the cases' learned-versus-true plots: formula values, grids, the gauge.
 
-The panels themselves are :mod:`kanscience.physics._plot` records; these helpers only turn
+The panels themselves are :mod:`kanscience.physics._panels` records; these helpers only turn
 sympy laws and trained KANs into the arrays the panels hold.
 """
 

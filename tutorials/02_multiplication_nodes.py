@@ -33,7 +33,7 @@ product = KAN([2, [0, 1], 1], grid=5, k=3, seed=0)
 plain = KAN([2, 2, 1], grid=5, k=3, seed=0)
 rmse = {}
 for name, model in (("mult node", product), ("sum nodes", plain)):
-    rmse[name] = fit(model, data, steps=20, progress=False).test_loss[-1]
+    rmse[name] = fit(model, data, opt="LBFGS", steps=20, progress=False).test_loss[-1]
     print(f"{name:10s} test RMSE {rmse[name]:.2e}")
 
 # %% [markdown]
@@ -46,7 +46,7 @@ data3 = create_dataset(
     lambda x: x[:, [0]] * x[:, [1]] * x[:, [2]], n_var=3, ranges=[0.5, 2], seed=0
 )
 triple = KAN([3, [0, 1], 1], grid=5, k=3, mult_arity=3, seed=0)
-rmse["triple"] = fit(triple, data3, steps=20, progress=False).test_loss[-1]
+rmse["triple"] = fit(triple, data3, opt="LBFGS", steps=20, progress=False).test_loss[-1]
 print(f"x*y*z with one arity-3 node: test RMSE {rmse['triple']:.2e}")
 
 # %% [markdown]

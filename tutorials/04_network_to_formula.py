@@ -26,7 +26,7 @@
 import sympy
 import torch
 
-from kanscience import KAN, create_dataset, fit, prune
+from kanscience import KAN, Penalty, create_dataset, fit, prune
 from kanscience.plot import plot
 from kanscience.symbolic import auto_symbolic, ex_round, snap_constants, symbolic_formula
 
@@ -39,7 +39,7 @@ def f(v):
 
 data = create_dataset(f, n_var=2, train_num=1000, test_num=1000, seed=0)
 model = KAN([2, 5, 1], grid=5, k=3, seed=0)
-history = fit(model, data, steps=30, lamb=1e-2, progress=False)
+history = fit(model, data, steps=30, penalty=Penalty(lamb=1e-2), progress=False)
 print(f"sparse training: test RMSE {history.test_loss[-1]:.2e}")
 fig = plot(model, data.train_input, in_vars=["x", "y"], out_vars=["f"])
 
@@ -51,9 +51,9 @@ fig = plot(model, data.train_input, in_vars=["x", "y"], out_vars=["f"])
 # %%
 pruned = prune(model, data.train_input).model
 print("width after pruning:", pruned.width_in)
-fit(pruned, data, steps=20, progress=False)
+fit(pruned, data, opt="LBFGS", steps=20, progress=False)
 pruned = pruned.refine(20, data.train_input)
-history = fit(pruned, data, steps=20, progress=False)
+history = fit(pruned, data, opt="LBFGS", steps=20, progress=False)
 print(f"pruned and refined: test RMSE {history.test_loss[-1]:.2e}")
 fig = plot(pruned, data.train_input, in_vars=["x", "y"], out_vars=["f"])
 
@@ -66,7 +66,7 @@ result = auto_symbolic(pruned, data.train_input, lib=["x", "x^2", "exp", "sin"])
 for edge in result.report:
     print(f"layer {edge.layer} edge {edge.i}->{edge.j}: {edge.name:4s} r2={edge.r2:.5f}")
 symbolic = result.model
-history = fit(symbolic, data, steps=20, update_grid=False, progress=False)
+history = fit(symbolic, data, opt="LBFGS", steps=20, grid_schedule=None, progress=False)
 print(f"all-symbolic model after polishing the constants: test RMSE {history.test_loss[-1]:.2e}")
 
 # %% [markdown]

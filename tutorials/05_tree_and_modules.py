@@ -25,7 +25,7 @@
 # %%
 import torch
 
-from kanscience import KAN, create_dataset, fit, input_modules, prune
+from kanscience import KAN, Penalty, create_dataset, fit, input_modules, prune
 from kanscience.plot import plot
 from kanscience.structure import build_tree, detect_separability
 
@@ -55,7 +55,7 @@ def f(v):
 
 data = create_dataset(f, n_var=4, train_num=1000, test_num=1000, seed=0).to(torch.float64)
 model = KAN([4, 4, 1], grid=5, seed=0, dtype=torch.float64)
-fit(model, data, steps=30, lamb=1e-2, progress=False)
+fit(model, data, steps=30, penalty=Penalty(lamb=1e-2), progress=False)
 model = prune(model, data.train_input).model
 history = fit(model, data, steps=20, progress=False)
 print("pruned width:", model.width_in, f"test RMSE {history.test_loss[-1]:.2e}")

@@ -26,7 +26,7 @@
 import matplotlib.pyplot as plt
 import torch
 
-from kanscience import KAN, Dataset, attribute, create_dataset, fit, prune_inputs
+from kanscience import KAN, Dataset, Penalty, attribute, create_dataset, fit, prune_inputs
 
 torch.set_num_threads(1)
 
@@ -38,7 +38,7 @@ def f(v):
 names = ["x1", "x2", "x3", "x4", "x5", "x6"]
 data = create_dataset(f, n_var=6, train_num=1000, test_num=1000, seed=0)
 model = KAN([6, 5, 1], grid=5, seed=0)
-history = fit(model, data, steps=30, lamb=1e-2, progress=False)
+history = fit(model, data, steps=30, penalty=Penalty(lamb=1e-2), progress=False)
 print(f"test RMSE {history.test_loss[-1]:.2e}")
 
 # %%

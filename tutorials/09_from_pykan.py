@@ -63,7 +63,7 @@ print(f"forward+backward: kanscience is {speedup:.1f}x faster")
 
 # %%
 model = KAN([2, 5, 1], grid=5, k=3, seed=0)
-fit(model, data, steps=10, progress=False)
+fit(model, data, opt="LBFGS", steps=10, progress=False)
 back = to_pykan(model)
 round_trip = (back(data.test_input) - model(data.test_input)).abs().max().item()
 print(f"after to_pykan: largest difference {round_trip:.1e}")
