@@ -24,12 +24,14 @@ Usage::
 
     python benchmarks/feynman.py --max-equations 5 --budget 120 [--noisy] [--out r.json]
     python benchmarks/feynman.py --resume runs.jsonl   # resumable: reuses finished records
+    python benchmarks/feynman.py --methods ours,ours-units   # without and with units
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import math
@@ -151,11 +153,18 @@ def _data(equation, samples: int, noise: float, seed: int):
     return data, clean_test
 
 
-def _run_ours(equation, data, budget: float, seed: int, max_train: int):
+def _run_ours(equation, data, budget: float, seed: int, max_train: int, units: bool = False):
     from kanscience.discover import discover
+    from kanscience.symbolic import units_from_spec
 
+    names = list(equation.variables)
     result = discover(
-        data, list(equation.variables), time_budget=0.9 * budget, seed=seed, max_train=max_train
+        data,
+        names,
+        time_budget=0.9 * budget,
+        seed=seed,
+        max_train=max_train,
+        units=units_from_spec(equation.units, names) if units else None,
     )
     return result.best.expr
 
@@ -235,7 +244,12 @@ def _worker(
     torch.set_num_threads(threads)
     (equation,) = load_feynman([equation_id])
     data, clean_test = _data(equation, samples, noise, seed)
-    runner = _run_ours if method == "ours" else _run_pykan
+    runners = {
+        "ours": _run_ours,
+        "ours-units": functools.partial(_run_ours, units=True),
+        "pykan": _run_pykan,
+    }
+    runner = runners[method]
     os.chdir(tempfile.mkdtemp(prefix="feynman-"))  # the child's scratch folder (pykan writes)
     start = time.perf_counter()
     with (
@@ -366,7 +380,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-train", type=int, default=2000)
     parser.add_argument("--noisy", action="store_true", help="also run with 1%% noise")
     parser.add_argument("--only-noisy", action="store_true")
-    parser.add_argument("--methods", default="ours,pykan")
+    parser.add_argument(
+        "--methods",
+        default="ours,pykan",
+        help="ours, ours-units (discover with the equations' units: dimensionless groups), pykan",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write all records as JSON here")

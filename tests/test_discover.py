@@ -414,3 +414,15 @@ def test_signal_rows_keep_the_samples_above_the_noise():
     with only_rows(search, rows[x.shape[0] // 5 :]):
         assert bool((search.fit_y > 0).all()) and search.fit_x.shape[0] == search.fit_y.shape[0]
     assert search.fit_x is before
+
+
+def test_one_variable_power_law_times_a_function_of_a_power():
+    """A law of one variable that is no library function: x^p f(x^q), f from the library
+    (1/sqrt(1 - x^2), a relativistic factor as a function of one dimensionless group)."""
+    gen = torch.Generator().manual_seed(0)
+    x = 0.1 + 0.57 * torch.rand(1500, 1, generator=gen, dtype=torch.float64)
+    y = 1 / torch.sqrt(1 - x[:, 0] ** 2)
+    result = discover((x, y), ["b"], time_budget=None)
+    b = sympy.Symbol("b", real=True)
+    assert sympy.simplify(result.best.expr - 1 / sympy.sqrt(1 - b**2)) == 0
+    assert result.best.test_r2 == pytest.approx(1.0, abs=1e-12)

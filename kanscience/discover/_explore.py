@@ -38,8 +38,8 @@ def plans(n: int, h: int, has_log: bool, inner_split: bool, depth: int) -> list[
     plans: list[tuple] = [("kan", [n, 1], 0, False)]
     if has_log:
         plans.append(("kan", [n, 1], 1, False))
-        if n >= 2:
-            plans += [("log-product", None, 1, False), ("power", None, 1, False)]
+        plans += [("log-product", None, 1, False)] if n >= 2 else []
+        plans.append(("power", None, 1, False))
     if depth > 0 and n >= 3:
         plans += (
             [("split", None, 0, False)]

@@ -33,6 +33,9 @@ class FeynmanEquation:
     ranges: dict[str, tuple[float, float]]
     separability: dict[str, Any]
     difficulty: str = ""
+    units: dict[str, Any] | None = None
+    """Units table entry (AI Feynman's): ``base_units``, ``variables`` and ``output`` as
+    exponent vectors; read it with :func:`kanscience.symbolic.units_from_spec`."""
 
     def expression(self) -> Any:
         """The formula as a sympy expression over real symbols named like the variables."""
@@ -77,7 +80,9 @@ class FeynmanEquation:
 
 def load_feynman(ids: Sequence[str] | None = None) -> list[FeynmanEquation]:
     """The built-in Feynman development split (50 equations), optionally a subset by id."""
-    text = resources.files("kanscience.io").joinpath("datasets/feynman_dev.json").read_text()
+    folder = resources.files("kanscience.io").joinpath("datasets")
+    text = folder.joinpath("feynman_dev.json").read_text()
+    units = json.loads(folder.joinpath("feynman_dev_units.json").read_text())["equations"]
     equations = [
         FeynmanEquation(
             id=e["id"],
@@ -86,6 +91,7 @@ def load_feynman(ids: Sequence[str] | None = None) -> list[FeynmanEquation]:
             ranges={k: (float(v[0]), float(v[1])) for k, v in e["ranges"].items()},
             separability=e["separability"],
             difficulty=e.get("difficulty", ""),
+            units=units.get(e["id"]),
         )
         for e in json.loads(text)["equations"]
     ]
