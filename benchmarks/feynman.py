@@ -1,13 +1,15 @@
 """Feynman benchmark: kanscience.discover._discover vs pykan's own pipeline, same data, same budget.
 
 For each development equation (``load_feynman()``): 10,000 samples (75% train / 25%
-test, seeded), optionally 1% Gaussian noise (of the target's RMS) on the labels. Each
-method runs in its own process with a wall-clock limit (``--budget`` seconds plus a
-grace of 20%, enforced inside the run by a timer so an overrun costs no more than that);
-a method that overruns counts as unsolved.
+test, seeded), with Gaussian noise on the labels at each level of ``--noise`` (fractions
+of the target's RMS; SRBench's levels are 0, 1e-3, 1e-2, 1e-1). Each method runs in its
+own process with a wall-clock limit (``--budget`` seconds plus a grace of 20%, enforced
+inside the run by a timer so an overrun costs no more than that); a method that overruns
+counts as unsolved.
 
-- ours: ``discover(train/test, var_names, time_budget=0.9 * budget, seed=...)``, best
-  candidate;
+- ours: ``discover(train/test, var_names, time_budget=0.9 * budget, seed=..., **setting)``
+  (``--full-budget``: ``time_budget=budget``), best candidate; ``--settings`` gives the
+  settings (discover options) to compare, each a variant of the method;
 - pykan 0.2.8: ``KAN([n, 5, 1])``, ``fit`` (LBFGS, 50 steps, lamb=0.01), ``prune``,
   ``fit`` (50 steps), ``auto_symbolic`` (the same function library), ``fit`` (50 steps),
   ``symbolic_formula``; float64, the same training subsample (``--max-train``).
@@ -20,11 +22,29 @@ nonnegative lower bound is a positive symbol for the judge, so that ``sqrt(a) sq
 and ``sqrt(a b)`` (equal there, and equally exact on the data) both count, for both methods.
 ``--rejudge`` judges the reused records of ``--resume`` again by this rule.
 
+Protocol (``benchmarks/feynman_protocol.py``): equations are numbered by their position
+in ``load_feynman()``'s order, from 1; ``--two-fold`` chooses the setting on the odd
+positions and measures it on the even ones, and the reverse, next to the chosen settings'
+rate on all equations. Each record carries its position, noise, setting, budget and wall
+times: ``seconds`` is the run in its process from the call of the method (its imports and
+discover's start included) to its formula; ``seconds_startup`` the process's imports and
+data before it. The summary counts the runs over ``1.05 * budget + 2`` seconds.
+
 Usage::
 
     python benchmarks/feynman.py --max-equations 5 --budget 120 [--noisy] [--out r.json]
     python benchmarks/feynman.py --resume runs.jsonl   # resumable: reuses finished records
     python benchmarks/feynman.py --methods ours,ours-units   # without and with units
+    python benchmarks/feynman.py --methods ours --noise 0,1e-3,1e-2,1e-1   # SRBench's levels
+    python benchmarks/feynman.py --equations I.12.1,I.12.5 --budget 30   # a quick check
+    # two folds over settings, the halves in two processes, then the tables of both:
+    python benchmarks/feynman.py --methods ours --settings s.json --half odd --resume odd.jsonl
+    python benchmarks/feynman.py --methods ours --settings s.json --half even --resume even.jsonl
+    python benchmarks/feynman.py --summarize odd.jsonl even.jsonl
+    # s.json: a JSON list of discover() options, e.g. [{}, {"lamb": 0.01}]
+    python benchmarks/feynman.py --methods ours --full-budget   # does discover keep its budget?
+
+``--noisy`` is ``--noise 0,0.01`` and ``--only-noisy`` is ``--noise 0.01``.
 """
 
 from __future__ import annotations
@@ -32,6 +52,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import importlib.util
 import io
 import json
 import math
@@ -42,6 +63,23 @@ import signal
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+
+def _load_protocol():
+    """The sibling module ``feynman_protocol.py``, loaded from its path (``benchmarks/`` is
+    not a package, and putting it on ``sys.path`` would shadow the top-level ``compiler``)."""
+    name = "feynman_protocol"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: its dataclasses look themselves up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+protocol = _load_protocol()
 
 PYKAN_STEPS = 50
 GRACE = 1.2  # a run is stopped at GRACE * budget seconds and counts as unsolved
@@ -153,7 +191,16 @@ def _data(equation, samples: int, noise: float, seed: int):
     return data, clean_test
 
 
-def _run_ours(equation, data, budget: float, seed: int, max_train: int, units: bool = False):
+def _run_ours(
+    equation,
+    data,
+    *,
+    seed: int,
+    max_train: int,
+    options: dict,
+    time_budget: float,
+    units: bool = False,
+):
     from kanscience.discover import discover
     from kanscience.symbolic import units_from_spec
 
@@ -161,7 +208,8 @@ def _run_ours(equation, data, budget: float, seed: int, max_train: int, units: b
     result = discover(
         data,
         names,
-        time_budget=0.9 * budget,
+        **options,
+        time_budget=time_budget,
         seed=seed,
         max_train=max_train,
         units=units_from_spec(equation.units, names) if units else None,
@@ -187,7 +235,8 @@ def _register_in_pykan(names) -> None:
             )
 
 
-def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
+def _run_pykan(equation, data, *, seed: int, max_train: int, options: dict, time_budget: float):
+    """pykan's pipeline (``options`` and ``time_budget`` are discover's: not used)."""
     import sympy
     import torch
     from kan import KAN as PyKAN
@@ -225,60 +274,76 @@ def _run_pykan(equation, data, budget: float, seed: int, max_train: int):
     return sympy.sympify(expr).xreplace(real)
 
 
-def _worker(
-    method: str,
-    equation_id: str,
-    noise: float,
-    budget: float,
-    seed: int,
-    samples: int,
-    max_train: int,
-    threads: int,
-    queue,
-) -> None:
+METHODS = ("ours", "ours-units", "pykan")
+RESERVED_OPTIONS = ("time_budget", "seed", "max_train", "units", "data", "var_names")
+
+
+def _record(job: dict, **fields) -> dict:
+    """A run's record: the job's identity, then its results (unsolved by default)."""
+    return {
+        **{k: job[k] for k in ("method", "id", "position", "noise", "setting", "budget")},
+        "full_budget": job["full_budget"],
+        "time_budget": job["time_budget"],
+        "seconds": None,
+        "seconds_startup": None,
+        "expr": None,
+        "error": None,
+        "r2": None,
+        "r2_clean": None,
+        "symbolic": False,
+        "accuracy": False,
+        **fields,
+    }
+
+
+def _worker(job: dict, queue) -> None:
+    entered = time.perf_counter()
+    import sympy
     import torch
 
     from kanscience import load_feynman
     from kanscience.symbolic import formula_to_torch
 
-    torch.set_num_threads(threads)
-    (equation,) = load_feynman([equation_id])
-    data, clean_test = _data(equation, samples, noise, seed)
+    torch.set_num_threads(job["threads"])
+    (equation,) = load_feynman([job["id"]])
+    data, clean_test = _data(equation, job["samples"], job["noise"], job["seed"])
     runners = {
         "ours": _run_ours,
         "ours-units": functools.partial(_run_ours, units=True),
         "pykan": _run_pykan,
     }
-    runner = runners[method]
+    runner = runners[job["method"]]
     os.chdir(tempfile.mkdtemp(prefix="feynman-"))  # the child's scratch folder (pykan writes)
     start = time.perf_counter()
     with (
         contextlib.redirect_stdout(io.StringIO()),
         contextlib.redirect_stderr(io.StringIO()),
-        _deadline(GRACE * budget),
+        _deadline(GRACE * job["budget"]),
     ):
         try:
-            expr = runner(equation, data, budget, seed, max_train)
+            expr = runner(
+                equation,
+                data,
+                seed=job["seed"],
+                max_train=job["max_train"],
+                options=job["setting"]["options"],
+                time_budget=job["time_budget"],
+            )
             error = None
         except _Overrun:
             expr, error = None, "timeout"
         except Exception as exc:  # noqa: BLE001 - a failed run is a result
             expr, error = None, f"{type(exc).__name__}: {exc}"[:300]
-    seconds = time.perf_counter() - start
-    record = {
-        "method": method,
-        "id": equation_id,
-        "noise": noise,
-        "seconds": seconds,
-        "expr": None if expr is None else str(expr),
-        "error": error,
-        "r2": None,
-        "r2_clean": None,
-        "symbolic": False,
-        "accuracy": False,
-    }
+    end = time.perf_counter()
+    record = _record(
+        job,
+        seconds=end - start,
+        seconds_startup=start - entered,
+        expr=None if expr is None else str(expr),
+        error=error,
+    )
     if expr is not None:
-        symbols = [__import__("sympy").Symbol(v, real=True) for v in equation.variables]
+        symbols = [sympy.Symbol(v, real=True) for v in equation.variables]
         try:
             with torch.no_grad():
                 prediction = formula_to_torch(expr, symbols)(data.test_input)
@@ -298,26 +363,15 @@ def _worker(
     queue.put(record)
 
 
-def run_one(method: str, equation_id: str, noise: float, args) -> dict:
+def run_one(job: dict) -> dict:
+    """Run ``job`` (see :func:`_jobs`) in a fresh process; a run that does not report back
+    within its limit is a timeout."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(
-        target=_worker,
-        args=(
-            method,
-            equation_id,
-            noise,
-            args.budget,
-            args.seed,
-            args.samples,
-            args.max_train,
-            args.threads,
-            queue,
-        ),
-    )
+    process = context.Process(target=_worker, args=(job, queue))
     start = time.perf_counter()
     process.start()
-    limit = GRACE * args.budget + 90  # + start-up and the symbolic judge
+    limit = GRACE * job["budget"] + 90  # + start-up and the symbolic judge
     record = None
     try:
         record = queue.get(timeout=limit)
@@ -328,18 +382,7 @@ def run_one(method: str, equation_id: str, noise: float, args) -> dict:
         process.kill()
         process.join()
     if record is None:
-        record = {
-            "method": method,
-            "id": equation_id,
-            "noise": noise,
-            "seconds": time.perf_counter() - start,
-            "expr": None,
-            "error": "timeout",
-            "r2": None,
-            "r2_clean": None,
-            "symbolic": False,
-            "accuracy": False,
-        }
+        record = _record(job, seconds=time.perf_counter() - start, error="timeout")
     return record
 
 
@@ -371,19 +414,60 @@ def _fmt(record: dict) -> str:
     )
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ids", default=None, help="comma-separated equation ids")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(__doc__ or "").split("Usage::")[-1],
+    )
+    parser.add_argument(
+        "--ids", "--equations", dest="ids", default=None, help="comma-separated equation ids"
+    )
     parser.add_argument("--max-equations", type=int, default=None)
     parser.add_argument("--budget", type=float, default=180.0, help="seconds per run")
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--max-train", type=int, default=2000)
-    parser.add_argument("--noisy", action="store_true", help="also run with 1%% noise")
-    parser.add_argument("--only-noisy", action="store_true")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument(
+        "--noise",
+        default=None,
+        help="comma-separated noise levels, fractions of the target's RMS (default 0; "
+        "SRBench's: 0,1e-3,1e-2,1e-1)",
+    )
+    noise.add_argument("--noisy", action="store_true", help="--noise 0,0.01")
+    noise.add_argument("--only-noisy", action="store_true", help="--noise 0.01")
     parser.add_argument(
         "--methods",
         default="ours,pykan",
         help="ours, ours-units (discover with the equations' units: dimensionless groups), pykan",
+    )
+    parser.add_argument(
+        "--settings",
+        default=None,
+        help='JSON file: a list of dicts of discover() options, e.g. [{}, {"lamb": 0.01}]; '
+        "each is a variant of ours and ours-units (default: [{}])",
+    )
+    parser.add_argument(
+        "--two-fold",
+        action="store_true",
+        help="also print the two folds: setting chosen on the odd equations, measured on the "
+        "even ones, and the reverse",
+    )
+    parser.add_argument(
+        "--half", choices=protocol.HALVES, default=None, help="run only this half of the equations"
+    )
+    parser.add_argument(
+        "--full-budget",
+        action="store_true",
+        help="give discover the whole budget (default 0.9 of it)",
+    )
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="print the tables of these JSON-lines files and run nothing (records without a "
+        "budget are taken to have run at --budget)",
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -393,7 +477,8 @@ def main(argv=None) -> dict:
         default=None,
         help=(
             "JSON-lines file: records already there are reused, new ones appended as they "
-            "finish (a long run can be split over several sittings)"
+            "finish (a long run can be split over several sittings; records without a budget "
+            "are taken to have run at --budget)"
         ),
     )
     parser.add_argument(
@@ -401,61 +486,152 @@ def main(argv=None) -> dict:
         action="store_true",
         help=("judge the records reused from --resume again (symbolic rule of this version)"),
     )
+    return parser
+
+
+def _noise_levels(args) -> list[float]:
+    if args.noise is not None:
+        return protocol.parse_noise_levels(args.noise)
+    return [0.01] if args.only_noisy else ([0.0, 0.01] if args.noisy else [0.0])
+
+
+def _settings(path: str | None) -> list[dict]:
+    """The settings of ``--settings``, checked against discover()'s keyword options."""
+    import inspect
+
+    if path is None:
+        return [{}]
+    from kanscience.discover import discover
+
+    with open(path) as handle:
+        settings = protocol.parse_settings(json.load(handle))
+    known = set(inspect.signature(discover).parameters) - set(RESERVED_OPTIONS)
+    for index, options in enumerate(settings):
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(
+                f"--settings entry {index}: {unknown} are not discover() options this "
+                f"benchmark lets a setting choose; choose from {sorted(known)}"
+            )
+    return settings
+
+
+def _read_records(paths, budget: float, positions: dict[str, int]) -> list[dict]:
+    """Records of JSON-lines files, with what older records lack filled in: the equation's
+    position, the budget (``budget``), the default setting, a plain (0.9) budget."""
+    records = []
+    for path in paths:
+        with open(path) as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    record.setdefault("position", positions[record["id"]])
+                    record.setdefault("budget", budget)
+                    record.setdefault("full_budget", False)
+                    record.setdefault("setting", {"index": 0, "options": {}})
+                    records.append(record)
+    return records
+
+
+def _jobs(args, selected, noises, methods, settings) -> list[dict]:
+    jobs = []
+    for position, equation_id in selected:
+        for noise in noises:
+            for method in methods:
+                own = method != "pykan"  # settings are discover()'s options
+                for index, options in enumerate(settings if own else [{}]):
+                    time_budget = None
+                    if own:
+                        time_budget = args.budget if args.full_budget else 0.9 * args.budget
+                    jobs.append(
+                        {
+                            "method": method,
+                            "id": equation_id,
+                            "position": position,
+                            "noise": noise,
+                            "setting": {"index": index, "options": options},
+                            "budget": args.budget,
+                            "full_budget": bool(args.full_budget and own),
+                            "time_budget": time_budget,
+                            "samples": args.samples,
+                            "max_train": args.max_train,
+                            "seed": args.seed,
+                            "threads": args.threads,
+                        }
+                    )
+    return jobs
+
+
+def _report(records: list[dict], budget: float, folds: bool) -> dict:
+    import dataclasses
+
+    rows = protocol.summarize(records, budget)
+    print(protocol.format_summary(rows), flush=True)
+    fold_list = protocol.two_fold(rows)
+    if folds:
+        print("\ntwo folds (S: symbolic, A: accuracy solutions / runs):")
+        print(protocol.format_folds(fold_list), flush=True)
+    return {
+        "rows": [dataclasses.asdict(r) for r in rows],
+        "folds": [dataclasses.asdict(f) for f in fold_list],
+    }
+
+
+def main(argv=None) -> dict:
+    parser = _parser()
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from kanscience import load_feynman
 
-    ids = args.ids.split(",") if args.ids else [e.id for e in load_feynman()]
-    ids = ids[: args.max_equations] if args.max_equations else ids
+    order = [e.id for e in load_feynman()]
+    positions = {i: p for p, i in protocol.select_equations(order)}
+    if args.summarize:
+        return _report(_read_records(args.summarize, args.budget, positions), args.budget, True)
+    try:
+        noises = _noise_levels(args)
+        settings = _settings(args.settings)
+        requested = args.ids.split(",") if args.ids else None
+        selected = protocol.select_equations(order, requested, args.half, args.max_equations)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
     methods = args.methods.split(",")
-    noises = [0.01] if args.only_noisy else ([0.0, 0.01] if args.noisy else [0.0])
+    if not set(methods) <= set(METHODS):
+        parser.error(f"--methods: {sorted(set(methods) - set(METHODS))} not in {METHODS}")
+    jobs = _jobs(args, selected, noises, methods, settings)
     done = {}
     if args.resume and os.path.exists(args.resume):
-        with open(args.resume) as handle:
-            for line in handle:
-                if line.strip():
-                    record = json.loads(line)
-                    done[(record["method"], record["id"], record["noise"])] = record
-    records = []
-    print(f"{'equation':12s} {'noise':>5s} " + "  ".join(f"{m:^26s}" for m in methods), flush=True)
-    for equation_id in ids:
-        for noise in noises:
-            row = []
-            for method in methods:
-                record = done.get((method, equation_id, noise))
-                if record is not None and args.rejudge:
-                    record = rejudge(record)
-                if record is None:
-                    record = run_one(method, equation_id, noise, args)
-                    if args.resume:
-                        with open(args.resume, "a") as handle:
-                            handle.write(json.dumps(record) + "\n")
-                row.append(record)
-            records += row
+        for record in _read_records([args.resume], args.budget, positions):
+            done[protocol.run_key(record)] = record
+    labels = [
+        f"{j['method']}#{j['setting']['index']}" if len(settings) > 1 else j["method"]
+        for j in jobs[: len(jobs) // max(len(selected) * len(noises), 1)]
+    ]
+    print(f"{'equation':12s} {'noise':>6s} " + "  ".join(f"{m:^26s}" for m in labels), flush=True)
+    records, row = [], []
+    for job in jobs:
+        key = protocol.run_key(_record(job))
+        record = done.get(key)
+        if record is not None:
+            record = {**record, "setting": job["setting"], "position": job["position"]}
+            if args.rejudge:
+                record = rejudge(record)
+        else:
+            record = run_one(job)
+            if args.resume:
+                with open(args.resume, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+        records.append(record)
+        row.append(record)
+        if len(row) == len(labels):
             print(
-                f"{equation_id:12s} {noise:5.2f} " + "  ".join(f"{_fmt(r):26s}" for r in row),
+                f"{job['id']:12s} {job['noise']:6.3g} " + "  ".join(f"{_fmt(r):26s}" for r in row),
                 flush=True,
             )
-    summary = {}
-    for method in methods:
-        for noise in noises:
-            mine = [r for r in records if r["method"] == method and r["noise"] == noise]
-            summary[f"{method}@{noise}"] = {
-                "equations": len(mine),
-                "symbolic": sum(r["symbolic"] for r in mine),
-                "accuracy": sum(r["accuracy"] for r in mine),
-                "median_seconds": sorted(r["seconds"] for r in mine)[len(mine) // 2],
-            }
-    for key, value in summary.items():
-        print(
-            f"{key:12s} symbolic {value['symbolic']}/{value['equations']}  accuracy "
-            f"{value['accuracy']}/{value['equations']}  median {value['median_seconds']:.0f}s"
-        )
+            row = []
+    summary = _report(records, args.budget, args.two_fold)
     if args.out:
         with open(args.out, "w") as handle:
-            json.dump(
-                {"args": vars(args), "summary": summary, "records": records}, handle, indent=1
-            )
+            json.dump({"args": vars(args), **summary, "records": records}, handle, indent=1)
     return summary
 
 

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # built on first access by __getattr__, which neither checker follows
@@ -70,6 +71,14 @@ def _build() -> type:
         max_train : int
             Training samples used by ``discover``.
         seed : int
+        units : mapping feature name -> unit, sequence of units in column order, or None
+            Units of the features (``'symbolic'`` mode only; unit strings such as ``"m/s**2"``
+            or exponent vectors over SI's base units, or a
+            :class:`kanscience.symbolic.Dimensions`): ``discover`` then searches the
+            dimensionless groups and every formula is dimensionally consistent. Feature
+            names are the columns of a DataFrame ``X``, else ``x0, x1, ...``.
+        target_units : unit string or exponent vector, optional
+            Units of ``y`` (with ``units``; default dimensionless).
 
         Attributes
         ----------
@@ -96,6 +105,8 @@ def _build() -> type:
             time_budget: float = 120.0,
             max_train: int = 2000,
             seed: int = 0,
+            units: Any = None,
+            target_units: Any = None,
         ):
             self.mode = mode
             self.hidden = hidden
@@ -107,6 +118,8 @@ def _build() -> type:
             self.time_budget = time_budget
             self.max_train = max_train
             self.seed = seed
+            self.units = units
+            self.target_units = target_units
 
         def _names(self) -> list[str]:
             names = getattr(self, "feature_names_in_", None)
@@ -117,6 +130,16 @@ def _build() -> type:
             ):
                 return [str(n) for n in names]
             return [f"x{i}" for i in range(self.n_features_in_)]
+
+        def _units_by_variable(self, names: list[str]) -> Any:
+            """``units`` for discover: a mapping by feature name re-keyed by the variable
+            names (which differ where column names are not identifiers); anything else
+            as given, for discover to check."""
+            features = getattr(self, "feature_names_in_", None)
+            if not isinstance(self.units, Mapping) or features is None:
+                return self.units
+            variable_of = {str(f): v for f, v in zip(features, names)}
+            return {variable_of.get(str(k), k): u for k, u in self.units.items()}
 
         def fit(self, X: Any, y: Any) -> KANRegressor:
             """Fit on ``X`` (n_samples, n_features) and ``y`` (n_samples,); returns self."""
@@ -130,6 +153,9 @@ def _build() -> type:
             self.variables_ = tuple(sympy.Symbol(v, real=True) for v in names)
             hidden = tuple(int(h) for h in self.hidden)
             if self.mode == "symbolic":
+                # constant to rounding (as discover judges it), named as the caller knows it
+                if np.ptp(y) <= np.finfo(np.float64).eps * np.abs(y).max():
+                    raise ValueError(f"y is constant (value {y[0]:.6g}): there is nothing to fit")
                 self.result_ = discover(
                     Dataset(x_t, y_t, x_t, y_t),
                     names,
@@ -140,6 +166,8 @@ def _build() -> type:
                     max_train=self.max_train,
                     seed=self.seed,
                     time_budget=self.time_budget,
+                    units=self._units_by_variable(names),
+                    target_units=self.target_units,
                 )
                 self.expr_ = self.result_.best.expr
                 return self

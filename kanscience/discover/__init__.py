@@ -1,15 +1,22 @@
 """Discovery: from data to ranked closed-form formulas."""
 
+from ._catalogue import default_structures
 from ._discover import (
     DISCOVERY_LIBRARY,
     Candidate,
     DiscoveryResult,
     discover,
 )
+from ._options import DiscoverOptions
+from ._structure import Context, Structure
 
 __all__ = [
     "Candidate",
+    "Context",
     "DISCOVERY_LIBRARY",
+    "DiscoverOptions",
     "DiscoveryResult",
+    "Structure",
+    "default_structures",
     "discover",
 ]

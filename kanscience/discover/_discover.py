@@ -3,7 +3,7 @@
 :func:`discover` tries a few KAN structures on the data, cheapest first, each through the
 same steps, and returns every formula it found, ranked:
 
-1. train a KAN in float64 (:mod:`kanscience.discover._structures`: Levenberg-Marquardt;
+1. train a KAN in float64 (:mod:`kanscience.discover._kan_fits`: Levenberg-Marquardt;
    hidden layers first with a sparsity penalty by L-BFGS, then pruned), refine its grid
    and train again;
 2. fix every edge symbolically (:func:`kanscience.symbolic.auto_symbolic`, and the
@@ -15,16 +15,22 @@ same steps, and returns every formula it found, ranked:
    formula's, which on noisy data recovers ``1/2`` from a fitted ``0.498``);
 4. score every formula on a validation split of the training data.
 
-The structures (``n`` inputs), cheapest first: the additive KAN ``[n, 1]`` on ``y`` and on
-``log|y|`` (power laws and products; its edges ``g_i`` also give the product ``prod
-exp(g_i)``); a power law times a function of one monomial
-(:mod:`kanscience.discover._power`); for ``n >= 3`` a dense surrogate KAN and a split by
-separability (:mod:`kanscience.discover._split`, recursive); the product ``[n, [0, 1], 1]``
-and ``f(product)`` (its output edge freed); ``f(sum)`` as ``[n, 1, 1]``; the product on
-``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on ``y``
-and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise makes a
-few samples of a positive law near zero negative, they fit the samples above the noise
-scale those samples show (:func:`kanscience.discover._structures.signal_rows`).
+The structures (:mod:`kanscience.discover._structure`, one class per kind of law), cheapest
+first: the additive KAN ``[n, 1]`` on ``y`` and on ``log|y|`` (power laws and products;
+its edges ``g_i`` also give the product ``prod exp(g_i)``); a power law times a function of
+one monomial (:mod:`kanscience.discover._power`); then, on a dense surrogate KAN of width
+``2n + 1``, the modular decomposition: a symmetry of a pair of variables (a function of
+``x_i - x_j``, ``x_i / x_j``, ``x_i x_j`` or ``x_i + x_j``) or a scaling law
+(``x_j^a g(x_i / x_j)``) gives the problem again with fewer or better variables
+(:mod:`kanscience.discover._reduce`), and additive or multiplicative separability gives
+one problem per group (:mod:`kanscience.discover._split`), each searched recursively and
+assembled, its constants refitted on the original data; then the product ``[n, [0, 1],
+1]`` and ``f(product)`` (its output edge freed); ``f(sum)`` as ``[n, 1, 1]``; the product
+on ``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on
+``y`` and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise
+makes a few samples of a positive law near zero negative, they fit the samples above the
+noise scale those samples show (:func:`kanscience.discover._kan_fits.signal_rows`).
+Settings are a frozen :class:`~kanscience.discover._options.DiscoverOptions`.
 
 The search stops once a formula fits the validation data to rounding error, or when
 ``time_budget`` runs out: a training run is cut short at its structure's share; with time
@@ -44,6 +50,7 @@ never used for fitting or ranking; on noisy data they report the noise honestly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -52,13 +59,16 @@ from dataclasses import dataclass
 import sympy
 import torch
 
-from ..core import Dataset, as_tensor
-from ..core._functions import LibraryLike, resolve_library
-from ..symbolic import Dimensions, formula_to_torch, parse_units
+from ..core import Dataset
+from ..core._functions import FunctionLibrary, LibraryLike, resolve_library
+from ..symbolic import Dimensions, formula_to_torch
 from ._explore import explore
+from ._inputs import training_data, units_as_dimensions
+from ._options import DiscoverOptions
 from ._polish import polish_best
 from ._ranking import Candidate, rank, readable
 from ._search import Search, probe
+from ._structure import Structure
 from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
 
 __all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
@@ -89,26 +99,6 @@ DISCOVERY_LIBRARY = (
 
 _POLISH_SHARE = 0.15
 _ROUNDS = 3
-# discover's keyword options, passed on unchanged to the search of a dimensionless problem
-_OPTION_NAMES = (
-    "lib",
-    "hidden",
-    "steps",
-    "lm_steps",
-    "lamb",
-    "grid",
-    "refine_grid",
-    "max_train",
-    "weight_simple",
-    "grid_number",
-    "alternatives",
-    "alternative_gap",
-    "polish_steps",
-    "snap_tolerance",
-    "test_fraction",
-    "seed",
-    "time_budget",
-)
 
 
 @dataclass(frozen=True)
@@ -142,31 +132,14 @@ class DiscoveryResult:
         return self.candidates[0]
 
 
-def _split(data, test_fraction: float, seed: int) -> Dataset:
-    if isinstance(data, tuple) and len(data) == 2:
-        x = as_tensor(data[0], "x", torch.float64)
-        y = as_tensor(data[1], "y", torch.float64)
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}")
-        if x.shape[0] < 8:
-            raise ValueError(f"need at least 8 samples, got {x.shape[0]}")
-        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-        n_test = max(1, round(test_fraction * x.shape[0]))
-        test, train = order[:n_test], order[n_test:]
-        return Dataset(x[train], y[train], x[test], y[test])
-    if isinstance(data, (Dataset, dict)):
-        return Dataset.coerce(data).to(torch.float64)
-    raise TypeError(
-        f"data must be a Dataset, a pykan dataset dict or a tuple (x, y), got {type(data).__name__}"
-    )
-
-
 def _discover_dimensionless(
     reduced: DimensionlessData,
     dimensions: Dimensions,
     dataset: Dataset,
-    options: dict,
+    options: DiscoverOptions,
+    library: FunctionLibrary,
     started: float,
+    structures: Sequence[Structure] | None = None,
 ) -> DiscoveryResult:
     """Discovery on the dimensionless groups; the laws mapped back to the variables."""
     groups = ", ".join(
@@ -176,10 +149,8 @@ def _discover_dimensionless(
     scale = reduced.problem.scale_expression(reduced.symbols())
     log = [f"dimensionless: y / ({scale}) as a function of {groups or 'no group (a constant)'}"]
     if reduced.group_names:
-        budget = options["time_budget"]
-        remaining = None if budget is None else max(budget - (time.perf_counter() - started), 1e-3)
-        inner = discover(
-            reduced.dataset, list(reduced.group_names), **{**options, "time_budget": remaining}
+        inner = _search(
+            reduced.dataset, list(reduced.group_names), options, library, started, structures
         )
         found, everything, log = inner.candidates, inner.all_candidates, log + list(inner.log)
     else:
@@ -220,8 +191,9 @@ def discover(
     test_fraction: float = 0.25,
     seed: int = 0,
     time_budget: float | None = 180.0,
-    units: Dimensions | Mapping[str, object] | None = None,
+    units: Dimensions | Mapping[str, object] | Sequence[object] | None = None,
     target_units: object | None = None,
+    structures: Sequence[Structure] | None = None,
 ) -> DiscoveryResult:
     """Find formulas ``y = f(x)`` for the data with KANs (see the module docstring).
 
@@ -254,7 +226,7 @@ def discover(
         Seeds the split, the subsample and the initializations (results are deterministic).
     time_budget : float or None
         Seconds; structures not started before it runs out are skipped.
-    units : mapping name -> unit, or Dimensions, optional
+    units : mapping name -> unit, sequence of units (column order), or Dimensions, optional
         Units of the inputs (unit strings such as ``"kg*m/s**2"`` or exponent vectors over
         SI's base units; a :class:`kanscience.symbolic.Dimensions` from
         :func:`kanscience.symbolic.parse_units` for other bases). The search then runs on
@@ -265,6 +237,10 @@ def discover(
         ``val_rmse`` is measured on the dimensionless target.
     target_units : unit string or exponent vector, optional
         Units of the target (with a mapping ``units``; default dimensionless).
+    structures : sequence of Structure, optional
+        The kinds of law to try, in order, in the whole problem and in every sub-problem
+        (default :func:`kanscience.discover.default_structures`); a
+        :class:`kanscience.discover.Structure` subclass adds a new kind.
 
     Returns
     -------
@@ -280,44 +256,39 @@ def discover(
     (a**2 + sin(b), True)
     """
     started = time.perf_counter()
-    options = {k: v for k, v in locals().items() if k in _OPTION_NAMES}
-    dataset = _split(data, test_fraction, seed)
-    if dataset.n_out != 1:
-        raise ValueError(f"discover fits one output; y has {dataset.n_out} columns")
+    options = DiscoverOptions(**{k: v for k, v in locals().items() if k in DiscoverOptions.names()})
+    dataset = training_data(data, test_fraction, seed)
     n = dataset.n_in
     names = [f"x_{i + 1}" for i in range(n)] if var_names is None else list(var_names)
     if len(names) != n or len(set(names)) != n or not all(isinstance(v, str) for v in names):
         raise ValueError(f"var_names must be {n} distinct strings, got {var_names!r}")
-    for label, value, low in (
-        ("steps", steps, 1),
-        ("lm_steps", lm_steps, 1),
-        ("max_train", max_train, 10),
-        ("grid", grid, 1),
-        ("refine_grid", refine_grid, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{label} must be an int >= {low}, got {value!r}")
-    if time_budget is not None and not time_budget > 0:
-        raise ValueError(f"time_budget must be > 0 seconds or None, got {time_budget!r}")
-    if not snap_tolerance >= 0:
-        raise ValueError(f"snap_tolerance must be >= 0, got {snap_tolerance!r}")
+    dimensions = units_as_dimensions(units, target_units, names)
     library = resolve_library(lib)
-    if units is not None:
-        dimensions = (
-            units
-            if isinstance(units, Dimensions)
-            else parse_units(units, target=target_units, names=names)
-        )
-        if list(dimensions.variables) != names:
-            raise ValueError(f"units must give the variables {names} in order")
+    if dimensions is not None:
         reduced = dimensionless_data(dataset, names, dimensions)
         if reduced is not None:
-            return _discover_dimensionless(reduced, dimensions, dataset, options, started)
+            return _discover_dimensionless(
+                reduced, dimensions, dataset, options, library, started, structures
+            )
+    return _search(dataset, names, options, library, started, structures)
+
+
+def _search(
+    dataset: Dataset,
+    names: Sequence[str],
+    options: DiscoverOptions,
+    library: FunctionLibrary,
+    started: float,
+    structures: Sequence[Structure] | None = None,
+) -> DiscoveryResult:
+    """The search on the data (a subsample of the training split; see the module
+    docstring), with restarts while time is left, then the final polish."""
+    seed = options.seed
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(dataset.train_input.shape[0], generator=generator)[:max_train]
+    order = torch.randperm(dataset.train_input.shape[0], generator=generator)[: options.max_train]
     x, y = dataset.train_input[order], dataset.train_label[order, 0]
     n_val = max(1, x.shape[0] // 5)
-    budget = math.inf if time_budget is None else time_budget
+    budget = math.inf if options.time_budget is None else options.time_budget
     search = Search(
         symbols=[sympy.Symbol(v, real=True) for v in names],
         fit_x=x[n_val:],
@@ -327,30 +298,18 @@ def discover(
         test_x=dataset.test_input,
         test_y=dataset.test_label[:, 0],
         library=library,
-        options={
-            "steps": steps,
-            "lm_steps": lm_steps,
-            "lamb": lamb,
-            "grid": grid,
-            "refine_grid": refine_grid,
-            "weight_simple": weight_simple,
-            "grid_number": grid_number,
-            "alternatives": alternatives,
-            "alternative_gap": alternative_gap,
-            "polish_steps": polish_steps,
-            "tolerance": max(snap_tolerance, 8 / n_val),
-            "seed": seed,
-            "max_symbolic": 1000,
-        },
+        options=options,
+        tolerance=max(options.snap_tolerance, 8 / n_val),
         deadline=started + (1 - _POLISH_SHARE) * budget,
         probe_x=probe(x, seed),
+        structures=tuple(structures or ()),
     )
     for restart in range(_ROUNDS):  # time left: again, from other initializations
         if search.solved() or time.perf_counter() >= search.deadline:
             break
-        search.options["seed"] = seed + restart
-        explore(search, hidden)
-    search.options["seed"] = seed
+        search.options = dataclasses.replace(options, seed=seed + restart)
+        explore(search, options.hidden)
+    search.options = options
     search.deadline = started + budget
     search.start_branch(math.inf)
     if not search.solved():

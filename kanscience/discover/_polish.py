@@ -1,16 +1,18 @@
 """Formula polishing: a formula found by a structure is polished before it is scored:
 
 1. simplified and made identifiable (:mod:`kanscience.discover._forms`: polynomial parts
-   expanded, powers and logarithms of sums normalized), so that its constants can be
-   refitted and snapped one by one;
+   expanded, powers and logarithms of sums normalized; products of a fitted constant and
+   exact ones folded into one float, :func:`kanscience.symbolic.merge_constants`), so
+   that its constants can be refitted and snapped one by one;
 2. its constants are refitted on the data by least squares
    (:func:`kanscience.symbolic.fit_constants`);
-3. snapped to simple numbers: all at once at a few tolerances; and, for the best formulas
-   at the end of the search (:func:`polish_best`), one constant at a time, refitting the
-   others after each snap and keeping a snap only while the validation error stays within
-   the search's ``tolerance`` (relative) of the unsnapped formula's. On noisy data a
-   fitted ``0.498`` is statistically indistinguishable from ``1/2``: the greedy snapper
-   accepts it; on exact data only exact snaps survive.
+3. snapped to simple numbers (fractions, and fractions times a closed form such as
+   ``pi`` or ``sqrt(2)``, :data:`CLOSED_FORMS`): all at once at a few tolerances; and,
+   for the best formulas at the end of the search (:func:`polish_best`), one constant at
+   a time, refitting the others after each snap and keeping a snap only while the
+   validation error stays within the search's ``tolerance`` (relative) of the unsnapped
+   formula's. On noisy data a fitted ``0.498`` is statistically indistinguishable from
+   ``1/2``: the greedy snapper accepts it; on exact data only exact snaps survive.
 
 Every polished variant becomes a :class:`~kanscience.discover.Candidate` of the
 :class:`~kanscience.discover._search.Search`.
@@ -24,7 +26,7 @@ from typing import cast
 
 import sympy
 
-from ..symbolic import float_constants, snap_constants
+from ..symbolic import SIMPLE_CONSTANTS, float_constants, merge_constants, snap_constants
 from ._forms import (
     drop_unit_factors,
     expand_polynomials,
@@ -36,22 +38,35 @@ from ._ranking import Candidate, family, n_floats, rank, scale_and_offset, simpl
 from ._search import Search, add, refit
 
 __all__ = [
+    "CLOSED_FORMS",
     "GREEDY_OPTIONS",
     "SNAPS",
     "candidates_from",
     "polish_best",
     "prepare",
+    "refit_merged",
     "screen",
     "snap_floats",
     "snap_greedy",
 ]
 
 _PI = (sympy.pi, 1 / sympy.pi)
+CLOSED_FORMS = (
+    *SIMPLE_CONSTANTS,
+    1 / sympy.pi**2,
+    sympy.sqrt(sympy.pi),
+    1 / sympy.sqrt(sympy.pi),
+    sympy.sqrt(2 * sympy.pi),
+    1 / sympy.sqrt(2 * sympy.pi),
+)
+"""Closed forms whose rational multiples are snap targets of the tightest all-at-once
+snap and, as the closest one to each constant, of the greedy snapper (its data check
+decides); the wider all-at-once snaps try fractions and fractions of ``pi`` only."""
 SNAPS = (
     (1e-3, (), True),
     (1e-3, _PI, True),
     (1e-2, (), False),
-    (1e-6, (), True),
+    (1e-6, CLOSED_FORMS, True),
     (1e-3, (), False),
     (1e-4, (), True),
     (1e-2, _PI, False),
@@ -65,20 +80,47 @@ GREEDY_TOLERANCE = 5e-2
 GREEDY_OPTIONS = 12
 GREEDY_ERROR = 0.1  # only formulas with R^2 > 0.99 are snapped one constant at a time
 ZERO_SNAP = 0.25  # additive constants inside a formula up to this size are tried as 0
+EXACT_SNAP = 1e-9  # a refitted constant this close to a simple number is it (as in refit)
 
 
 def snap_floats(
     expr: sympy.Expr, tol: float, constants: tuple, keep: set | frozenset = frozenset()
 ) -> sympy.Expr:
     """:func:`kanscience.symbolic.snap_constants` on the floats of ``expr`` not in ``keep``;
-    exponents snap to rationals only (``x^(19/(6 pi))`` is never a law)."""
-    exponents = {p.exp for p in expr.atoms(sympy.Pow) if isinstance(p.exp, sympy.Float)}
-    mapping = {}
-    for f in float_constants(expr) - set(keep):
-        snapped = snap_constants(f, tol=tol, constants=() if f in exponents else constants)
-        if snapped != f:
-            mapping[f] = snapped
-    return cast(sympy.Expr, expr.xreplace(mapping))
+    exponents snap to rationals only (``x^(19/(6 pi))`` is never a law). Products of
+    constants are folded into one float first (:func:`kanscience.symbolic.merge_constants`:
+    ``9.8696 x / pi^2`` is ``1.0 x``), and again after each round of snaps, whose new
+    floats are snapped in turn.
+
+    >>> x = sympy.Symbol("x")
+    >>> snap_floats(9.86960440108936 * x / sympy.pi**2 + 0.7391, 1e-6, CLOSED_FORMS)
+    x + 0.7391
+    """
+    expr = merge_constants(expr)
+    for _ in range(3):
+        exponents = {p.exp for p in expr.atoms(sympy.Pow) if isinstance(p.exp, sympy.Float)}
+        mapping = {}
+        for f in float_constants(expr) - set(keep):
+            snapped = snap_constants(f, tol=tol, constants=() if f in exponents else constants)
+            if snapped != f:
+                mapping[f] = snapped
+        if not mapping:
+            break
+        expr = merge_constants(cast(sympy.Expr, expr.xreplace(mapping)))
+    return expr
+
+
+def _merged(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with products of constants folded (a fitted float times an exact constant,
+    :func:`kanscience.symbolic.merge_constants`) and, as :func:`refit` leaves its floats,
+    the folded ones within ``EXACT_SNAP`` of a simple number made that number."""
+    return snap_constants(merge_constants(expr), tol=EXACT_SNAP)
+
+
+def refit_merged(search: Search, expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` simplified and its constants refitted, with products of constants folded
+    before the fit (fewer redundant constants) and after it (:func:`_merged`)."""
+    return _merged(refit(search, merge_constants(simplify(expr))))
 
 
 def _additive_constants(expr: sympy.Expr) -> set[sympy.Float]:
@@ -94,8 +136,9 @@ def _additive_constants(expr: sympy.Expr) -> set[sympy.Float]:
 
 def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr]]:
     """(relative distance, float, simple number) for each float near a simple number (a
-    fraction, and a fraction times pi or 1/pi except for exponents), and 0 for a small
-    additive constant inside the formula, except the overall factor and offset."""
+    fraction, a fraction times pi or 1/pi and the closest fraction times any of
+    :data:`CLOSED_FORMS`, except for exponents), and 0 for a small additive constant
+    inside the formula, except the overall factor and offset."""
     exponents = {p.exp for p in expr.atoms(sympy.Pow)}
     additive = _additive_constants(expr)
     out = []
@@ -103,6 +146,7 @@ def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr
         options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
         if f not in exponents:
             options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=GREEDY_CONSTANTS))
+            options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=CLOSED_FORMS))
         if f in additive and abs(float(f)) <= ZERO_SNAP:
             options.add(sympy.S.Zero)
         value = float(f)
@@ -139,7 +183,7 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
     def apply(f: sympy.Float, snapped: sympy.Expr) -> tuple[float, sympy.Expr]:
         nonlocal count, budget
         count, budget = count + 1, budget - 1
-        trial = refit(search, simplify(cast(sympy.Expr, current.xreplace({f: snapped}))))
+        trial = refit_merged(search, cast(sympy.Expr, current.xreplace({f: snapped})))
         return add(search, trial, f"{source}/snap{count}"), trial
 
     while budget > 0:
@@ -167,13 +211,14 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
 
 def prepare(search: Search, expr: sympy.Expr) -> sympy.Expr:
     """``expr`` simplified, made identifiable and refitted, without factors that are 1 on
-    the data (:func:`~kanscience.discover._forms.drop_unit_factors`)."""
-    expr = expand_polynomials(simplify(expr), search.symbols)
+    the data (:func:`~kanscience.discover._forms.drop_unit_factors`), with products of
+    constants folded (:func:`kanscience.symbolic.merge_constants`)."""
+    expr = expand_polynomials(merge_constants(simplify(expr)), search.symbols)
     positive = positive_symbols(
         search.symbols, search.probe_x if search.probe_x is not None else search.fit_x
     )
     fitted = refit(search, normalize_scales(expr, search.symbols, search.val_x, positive))
-    return drop_unit_factors(fitted, search.symbols, search.fit_x)
+    return _merged(drop_unit_factors(fitted, search.symbols, search.fit_x))
 
 
 def screen(search: Search, formulas: list[tuple[sympy.Expr, str]], keep: int) -> None:
@@ -207,7 +252,7 @@ def candidates_from(search: Search, expr: sympy.Expr, source: str) -> None:
         if snapped == expr:
             continue
         name = f"{source}/snap{tol:g}{'pi' if constants else ''}{'' if whole else 'inner'}"
-        add(search, refit(search, simplify(snapped)), name)
+        add(search, refit_merged(search, snapped), name)
 
 
 def _nearly_simple(search: Search, count: int) -> list[Candidate]:

@@ -29,9 +29,9 @@ from torch import Tensor
 from ..core import KAN, trace
 from ..symbolic import fit_affine, symbolic_score
 from ..train import TrainingDivergedError
+from ._kan_fits import SURROGATE_GRID, standardize, train_lm
 from ._polish import screen
 from ._search import OutOfTime, Search, rmse
-from ._structures import SURROGATE_GRID, standardize, train_lm
 
 __all__: list[str] = []
 
@@ -58,7 +58,7 @@ def power_model(search: Search, n: int, seed: int) -> KAN:
     from the first hidden node and a spline edge from the second."""
     options = search.options
     model = KAN(
-        [n, 2, 1], grid=options["grid"], k=3, seed=seed, dtype=torch.float64, library=search.library
+        [n, 2, 1], grid=options.grid, k=3, seed=seed, dtype=torch.float64, library=search.library
     )
     slopes = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     for i in range(n):
@@ -112,9 +112,9 @@ def _fit(search: Search, z: Tensor, t: Tensor) -> KAN | None:
     """The best of a few random starts (LM at the initial grid), refined and retrained."""
     best, best_loss = None, float("inf")
     for restart in range(RESTARTS):
-        model = power_model(search, z.shape[1], search.options["seed"] + restart)
+        model = power_model(search, z.shape[1], search.options.seed + restart)
         with contextlib.suppress(TrainingDivergedError, OutOfTime):
-            train_lm(search, model, z, t[:, None], search.options["lm_steps"])
+            train_lm(search, model, z, t[:, None], search.options.lm_steps)
         with torch.no_grad():
             loss = rmse(model(z)[:, 0], t)
         if loss < best_loss:
@@ -125,7 +125,7 @@ def _fit(search: Search, z: Tensor, t: Tensor) -> KAN | None:
         return None
     try:
         best = best.refine(SURROGATE_GRID, z)
-        train_lm(search, best, z, t[:, None], search.options["lm_steps"])
+        train_lm(search, best, z, t[:, None], search.options.lm_steps)
     except (TrainingDivergedError, OutOfTime):
         pass
     return best
@@ -155,9 +155,9 @@ def power_branch(search: Search) -> None:
 
     with torch.no_grad():
         error = rmse(surrogate(search.val_x), search.val_y)
-        layers = trace(model, z[: search.options["max_symbolic"]])
+        layers = trace(model, z[: search.options.max_symbolic])
     search.models.append((error, surrogate))
-    z = z[: search.options["max_symbolic"]]
+    z = z[: search.options.max_symbolic]
     inner, outer = layers[0].outputs, layers[1]
     linear, g = outer.activations[:, 0, 0], outer.activations[:, 1, 0]
     offset = float((outer.outputs[:, 0] - linear - g).mean())
@@ -201,7 +201,7 @@ def power_branch(search: Search) -> None:
         [[search.library[f].complexity + extra for extra in size] for f in names],
         dtype=torch.float64,
     )
-    scores = symbolic_score(fits.r2, complexity, search.options["weight_simple"])
+    scores = symbolic_score(fits.r2, complexity, search.options.weight_simple)
     # the fits of F are all close (F is known to the KAN's accuracy): screen, for every
     # function in the order of its best score, its rows of the highest R^2 (ties: the
     # smaller formula), by refitting the formulas on the data

@@ -25,7 +25,7 @@ from typing import cast
 
 import sympy
 
-from ..symbolic import expression_complexity, float_constants
+from ..symbolic import expression_complexity, float_constants, merge_constants
 from ._forms import SYMPY_ERRORS
 
 __all__ = [
@@ -63,7 +63,8 @@ def complexity(expr: sympy.Expr) -> int:
     """Nodes of the expression tree; a constant sub-expression (``0.3``, ``1/(2 pi)``) is
     one node if it is a small number (an integer up to 3 or a half of one: exponents,
     signs) and :data:`CONSTANT_COST` nodes otherwise, except the overall factor and
-    offset (units and zero points), which count as one.
+    offset (units and zero points), which count as one. A closed-form constant counts as
+    much as a fitted float, never more (``x / (2 pi)`` and ``0.159 x`` alike).
 
     On noisy data many formulas fit equally well; the constant cost prefers a law whose
     constants are simple over a smaller-looking one with made-up constants
@@ -74,12 +75,25 @@ def complexity(expr: sympy.Expr) -> int:
     (6, 6)
     >>> complexity(0.4 * sympy.exp(-t ** 2 / 2) + 1.7)
     12
+    >>> complexity(t / (2 * sympy.pi)), complexity(0.159 * t)
+    (3, 3)
     """
     total = _nodes(expr)
-    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
-        if number.is_number and number != 0 and not _small(number) and expr.free_symbols:
+    for number in _scale_and_offset_constants(expr):
+        if number != 0 and not _small(number) and expr.free_symbols:
             total -= CONSTANT_COST - 1
     return total
+
+
+def _scale_and_offset_constants(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+    """The overall constant factor and additive constant of ``expr``, floats or exact
+    (``1/(2 pi)``): all constant factors of a product (terms of a sum) together, as
+    :func:`_nodes` counts them."""
+    args = cast("tuple[sympy.Expr, ...]", expr.args)
+    constants = [a for a in args if not a.free_symbols]
+    factor = sympy.Mul(*constants) if expr.is_Mul else sympy.S.One
+    offset = sympy.Add(*constants) if expr.is_Add else sympy.S.Zero
+    return factor, offset
 
 
 CONSTANT_COST = 3
@@ -103,11 +117,13 @@ def _nodes(expr: sympy.Basic) -> int:
 
 
 def scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:
-    """The overall factor and the overall additive constant of ``expr``, if floats: they
-    fix units and zero points rather than the form of a law."""
+    """The overall factor and the overall additive constant of ``expr``, if floats that
+    occur nowhere else in it: they fix units and zero points rather than the form of a
+    law (a factor that is also a constant inside, as in ``0.16 x / (exp(0.16 x) - 1)``,
+    is part of the form)."""
     found = set()
-    for number, _ in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
-        if isinstance(number, sympy.Float):
+    for number, rest in (expr.as_coeff_Mul(), expr.as_coeff_Add()):
+        if isinstance(number, sympy.Float) and number not in float_constants(rest):
             found.add(number)
     return found
 
@@ -133,15 +149,24 @@ def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, in
 
 def readable(candidate: Candidate) -> Candidate:
     """``candidate`` with its fractions combined if that is shorter (by :func:`complexity`):
-    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``. The same function."""
+    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``; and with products of
+    constants folded into one number where that is shorter
+    (:func:`kanscience.symbolic.merge_constants`: ``0.65 pi x`` reads ``2.04 x``). The
+    same function."""
     try:
-        form = cast(sympy.Expr, sympy.together(candidate.expr))
+        merged = merge_constants(candidate.expr)
+        forms = [merged, merge_constants(cast(sympy.Expr, sympy.together(merged)))]
     except SYMPY_ERRORS:
         return candidate
-    nodes = complexity(form)
-    if nodes >= candidate.complexity or form.has(sympy.zoo, sympy.nan):
-        return candidate
-    return dataclasses.replace(candidate, expr=form, complexity=nodes)
+    best, size = candidate, (candidate.complexity, expression_complexity(candidate.expr))
+    for form in forms:
+        form_size = (complexity(form), expression_complexity(form))
+        if form_size < size and not form.has(sympy.zoo, sympy.nan):
+            best, size = (
+                dataclasses.replace(candidate, expr=form, complexity=form_size[0]),
+                form_size,
+            )
+    return best
 
 
 def error_bound(error: float, spread: float, relative: float, floor: float = 1e-9) -> float:

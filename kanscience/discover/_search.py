@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,14 @@ import torch
 from torch import Tensor
 
 from ..symbolic import fit_constants, formula_to_torch, snap_constants
+from ._options import DiscoverOptions
 from ._ranking import Candidate, complexity, error_bound, rank
 
-__all__ = ["OutOfTime", "Search", "add", "evaluate", "probe", "refit", "rmse"]
+__all__ = ["OutOfTime", "Search", "SurrogateModel", "add", "evaluate", "probe", "refit", "rmse"]
+
+
+SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
+"""A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
 
 
 class OutOfTime(Exception):
@@ -48,7 +54,7 @@ class Search:
     test_x: Tensor
     test_y: Tensor
     library: Any
-    options: dict
+    options: DiscoverOptions
     deadline: float
     probe_x: Tensor | None = None
     target: float = 0.0
@@ -58,6 +64,10 @@ class Search:
     polished: set = field(default_factory=set)
     branch_deadline: float = math.inf
     train_deadline: float = math.inf
+    tolerance: float = 0.1
+    """Relative validation RMSE within which formulas count as equally good."""
+    structures: tuple = ()
+    """The structures to try (:mod:`kanscience.discover._structure`); empty: the default."""
 
     def time_left(self) -> float:
         return min(self.deadline, self.branch_deadline) - time.perf_counter()
@@ -91,11 +101,6 @@ class Search:
 
     def solved(self) -> bool:
         return self.best_error() <= max(self.target, 1e-9 * self.spread)
-
-    @property
-    def tolerance(self) -> float:
-        """Relative validation RMSE within which formulas count as equally good."""
-        return self.options.get("tolerance", 0.1)
 
     def as_good_as(self, error: float) -> float:
         """The largest validation RMSE that counts as equally good as ``error``."""
@@ -152,7 +157,7 @@ def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
     exponent that went to 1e-16, say) then become that number."""
     try:
         fitted = fit_constants(
-            expr, search.symbols, search.fit_x, search.fit_y, steps=search.options["polish_steps"]
+            expr, search.symbols, search.fit_x, search.fit_y, steps=search.options.polish_steps
         )
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return expr

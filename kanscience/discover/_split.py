@@ -21,12 +21,10 @@ from torch import Tensor
 
 from ._polish import candidates_from
 from ._ranking import rank
-from ._search import Search, evaluate, probe, refit
+from ._search import Search, SurrogateModel, evaluate, probe, refit
 
 __all__: list[str] = []
 
-Surrogate = tuple[Callable[[Tensor], Tensor], float]
-"""A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
 
 # a spline surrogate's second derivatives are rough: spurious interaction scores reach
 # ~0.05 (Levenberg-Marquardt fits, grid 10) where true ones are ~0.5, hence the loose
@@ -49,7 +47,7 @@ def restrict(
 
 
 def split_branch(
-    search: Search, surrogate: Surrogate, depth: int, explore: Callable[..., None]
+    search: Search, surrogate: SurrogateModel, depth: int, explore: Callable[..., None]
 ) -> None:
     """Split ``search`` by the separability of ``surrogate`` (see the module docstring);
     ``explore(sub_search, surrogate=..., depth=...)`` searches each group."""
@@ -84,8 +82,10 @@ def split_branch(
             library=search.library,
             options=search.options,
             deadline=time.perf_counter() + share,
-            probe_x=probe(x[:, group], search.options["seed"]),
+            probe_x=probe(x[:, group], search.options.seed),
             target=1.5 * error,
+            tolerance=search.tolerance,
+            structures=search.structures,
         )
         inner = (restrict(fn, median, group), error) if len(group) >= 2 and depth > 1 else None
         explore(sub, surrogate=inner, depth=depth - 1)

@@ -14,6 +14,12 @@ from ._interactions import (
     difference_interactions,
     hessian_interactions,
 )
+from ._pairs import (
+    PAIR_KINDS,
+    PairSymmetry,
+    pair_scalings,
+    pair_symmetries,
+)
 from ._sampling import (
     sample_inputs,
 )
@@ -33,6 +39,8 @@ from ._tree import (
 __all__ = [
     "GENERAL_THRESHOLD",
     "GeneralSeparabilityResult",
+    "PAIR_KINDS",
+    "PairSymmetry",
     "SEPARABILITY_THRESHOLD",
     "SYMMETRY_THRESHOLD",
     "SeparabilityReport",
@@ -45,6 +53,8 @@ __all__ = [
     "difference_interactions",
     "general_separability",
     "hessian_interactions",
+    "pair_scalings",
+    "pair_symmetries",
     "sample_inputs",
     "separability",
     "symmetry",

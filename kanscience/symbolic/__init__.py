@@ -17,6 +17,7 @@ from ._constants import (
     ex_round,
     fit_constants,
     float_constants,
+    merge_constants,
     snap_constants,
 )
 from ._dimensions import (
@@ -49,6 +50,10 @@ from ._simplify import (
     expression_complexity,
     simplify_formula,
 )
+from ._sparse import (
+    SparseSumFit,
+    sparse_sum_fit,
+)
 from ._to_torch import (
     UnsupportedExpressionError,
     formula_to_torch,
@@ -68,6 +73,7 @@ __all__ = [
     "units_from_spec",
     "AutoSymbolicResult",
     "EdgeChoice",
+    "SparseSumFit",
     "Suggestion",
     "UnsupportedExpressionError",
     "auto_symbolic",
@@ -78,12 +84,14 @@ __all__ = [
     "fit_affine",
     "fit_constants",
     "float_constants",
+    "merge_constants",
     "fix_symbolic",
     "fix_symbolic_",
     "formula_to_torch",
     "parse_auxiliary",
     "simplify_formula",
     "snap_constants",
+    "sparse_sum_fit",
     "suggest_symbolic",
     "symbolic_formula",
     "symbolic_score",

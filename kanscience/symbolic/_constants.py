@@ -1,5 +1,5 @@
-"""Constants of formulas: the floats in an expression, rounding, snapping to simple
-numbers, and refitting them to data.
+"""Constants of formulas: the floats in an expression, rounding, merging products of
+constants, snapping to simple numbers, and refitting them to data.
 
 :func:`fit_constants` refits every float of a formula by least squares with the one
 Levenberg-Marquardt of the project (:func:`kanscience.core.least_squares`).
@@ -8,6 +8,7 @@ Levenberg-Marquardt of the project (:func:`kanscience.core.least_squares`).
 from __future__ import annotations
 
 import fractions
+import math
 from collections.abc import Iterable, Sequence
 from typing import cast
 
@@ -17,9 +18,17 @@ from torch import Tensor
 
 from ..core import NormalEquations, least_squares, normal_equations, torch_function_table
 from ..core._functions import LibraryLike
+from ._simplify import expression_complexity
 from ._to_torch import compile_expression
 
-__all__ = ["SIMPLE_CONSTANTS", "ex_round", "fit_constants", "float_constants", "snap_constants"]
+__all__ = [
+    "SIMPLE_CONSTANTS",
+    "ex_round",
+    "fit_constants",
+    "float_constants",
+    "merge_constants",
+    "snap_constants",
+]
 
 SIMPLE_CONSTANTS = (sympy.pi, 1 / sympy.pi, sympy.pi**2, sympy.sqrt(2), sympy.E)
 """Irrational constants whose rational multiples laws carry (``1/(4 pi)``, ``sqrt(2)/2``)."""
@@ -49,6 +58,85 @@ def ex_round(expr: sympy.Expr, digits: int) -> sympy.Expr:
         raise TypeError(f"digits must be an int, got {digits!r}")
     rounded = {f: number(round(float(f), digits)) for f in float_constants(expr)}
     return cast(sympy.Expr, expr.xreplace(rounded))
+
+
+def _as_float(expr: sympy.Expr) -> sympy.Expr:
+    """A constant sub-expression as one Float (``expr`` itself if it is not a real number)."""
+    try:
+        value = complex(expr.evalf())
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return expr
+    if value.imag != 0 or not math.isfinite(value.real):
+        return expr
+    return sympy.Float(value.real)
+
+
+def _float_coefficient(term: sympy.Basic) -> bool:
+    """``term`` is a float or a float times factors with variables."""
+    coefficient, _ = cast(sympy.Expr, term).as_coeff_Mul()
+    return isinstance(coefficient, sympy.Float)
+
+
+def _merge_product(product: sympy.Expr) -> sympy.Expr:
+    """The numeric factors of a product as one Float if any is a float; a numeric factor
+    distributed over a sum whose every term has a float coefficient (one constant less)."""
+    if not isinstance(product, sympy.Mul):
+        return product
+    args = cast("tuple[sympy.Expr, ...]", product.args)
+    constants = [a for a in args if not a.free_symbols]
+    rest = [a for a in args if a.free_symbols]
+    constant = sympy.Mul(*constants)
+    if any(a.has(sympy.Float) for a in constants):
+        constant = _as_float(constant)
+    sums = [a for a in rest if a.is_Add and all(_float_coefficient(t) for t in a.args)]
+    if constant != 1 and sums and constant.is_number:
+        target = sums[0]
+        terms = cast("tuple[sympy.Expr, ...]", target.args)
+        distributed = sympy.Add(*(_merge_product(sympy.Mul(constant, t)) for t in terms))
+        rest[rest.index(target)] = distributed
+        constant = sympy.S.One
+    merged = sympy.Mul(constant, *rest)
+    return merged if expression_complexity(merged) <= expression_complexity(product) else product
+
+
+def merge_constants(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every product, sum or function of numbers that involves a float
+    folded into one float (the same function, never a longer expression).
+
+    A fitted constant times exact ones (``9.8696 x / pi^2``) is one free constant: folded
+    to ``1.0000000 x`` it can be snapped (:func:`snap_constants`). A numeric factor of a
+    product is also distributed over a sum whose every term has a float coefficient
+    (``0.5 z (2.4 sin(x) + 0.6 exp(y))`` has one constant too many).
+
+    >>> x, y, z = sympy.symbols("x y z")
+    >>> merge_constants(9.86960440108936 * x / sympy.pi**2)
+    1.0*x
+    >>> merge_constants(0.5 * z * (2.4 * sympy.sin(x) + 0.6 * sympy.exp(y)))
+    z*(0.3*exp(y) + 1.2*sin(x))
+    >>> merge_constants(sympy.sqrt(2) * x / (2 * sympy.pi))
+    sqrt(2)*x/(2*pi)
+    """
+
+    def visit(e: sympy.Basic) -> sympy.Basic:
+        if not e.args:
+            return e
+        if not e.free_symbols:
+            return _as_float(cast(sympy.Expr, e)) if e.has(sympy.Float) else e
+        args = [visit(a) for a in e.args]
+        e = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+        if isinstance(e, sympy.Mul):
+            return _merge_product(e)
+        if isinstance(e, sympy.Add):
+            constants = [a for a in e.args if not a.free_symbols]
+            if len(constants) > 1 and any(a.has(sympy.Float) for a in constants):
+                rest = [a for a in e.args if a.free_symbols]
+                return sympy.Add(_as_float(sympy.Add(*constants)), *rest)
+        return e
+
+    try:
+        return cast(sympy.Expr, visit(expr))
+    except (TypeError, ValueError, RecursionError, AttributeError, ZeroDivisionError):
+        return expr
 
 
 def _snap(

@@ -54,7 +54,10 @@ def _si_dimensions(name: str) -> dict[str, Fraction]:
 
     quantity = getattr(u, name, None)
     if not isinstance(quantity, u.Quantity):
-        raise DimensionError(f"unknown unit name {name!r}")
+        raise DimensionError(
+            f"unknown unit name {name!r} (expected a unit of sympy.physics.units such as "
+            "'m', 'kg', 's', 'N', 'J' or 'ohm')"
+        )
     dependencies = dimsys_SI.get_dimensional_dependencies(u.si.SI.get_quantity_dimension(quantity))
     symbols = {
         "length": "m",
@@ -155,29 +158,31 @@ def _parse_unit_string(text: str) -> dict[str, Fraction]:
     return {k: v for k, v in result.items() if v != 0}
 
 
-def _as_vector(value: object, base: tuple[str, ...], name: str) -> tuple[Fraction, ...]:
+def _as_vector(value: object, base: tuple[str, ...], label: str) -> tuple[Fraction, ...]:
+    """Exponents of one unit over ``base``; ``label`` names it in errors (``units['g']``)."""
     if isinstance(value, str):
-        exponents = _parse_unit_string(value)
+        try:
+            exponents = _parse_unit_string(value)
+        except DimensionError as error:
+            raise DimensionError(f"{label}: {error}") from None
         unknown = set(exponents) - set(base)
         if unknown:
             raise DimensionError(
-                f"units[{name!r}] uses base units {sorted(unknown)} outside {base}"
+                f"{label} = {value!r} uses base units {sorted(unknown)} outside {base}"
             )
         return tuple(exponents.get(b, Fraction(0)) for b in base)
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != len(base):
             raise DimensionError(
-                f"units[{name!r}] has {len(value)} exponents, expected {len(base)} (one per "
+                f"{label} has {len(value)} exponents, expected {len(base)} (one per "
                 f"base unit {base})"
             )
         try:
             vector = tuple(Fraction(str(v)) for v in value)
         except (ValueError, TypeError) as error:
-            raise DimensionError(f"units[{name!r}] must hold numbers, got {value!r}") from error
+            raise DimensionError(f"{label} must hold numbers, got {value!r}") from error
         return vector
-    raise DimensionError(
-        f"units[{name!r}] must be a unit string or a sequence of exponents, got {value!r}"
-    )
+    raise DimensionError(f"{label} must be a unit string or a sequence of exponents, got {value!r}")
 
 
 def parse_units(
@@ -215,8 +220,8 @@ def parse_units(
     extra = [n for n in units if n not in names]
     if extra:
         raise DimensionError(f"units names {extra}, which are not among the variables {names}")
-    variables = {n: _as_vector(units[n], base, n) for n in names}
-    vector = None if target is None else _as_vector(target, base, "target")
+    variables = {n: _as_vector(units[n], base, f"units[{n!r}]") for n in names}
+    vector = None if target is None else _as_vector(target, base, "the target's units")
     return Dimensions(base, variables, vector)
 
 

@@ -150,14 +150,35 @@ def buckingham_pi(dimensions: Dimensions) -> DimensionlessProblem:
     scale: dict[str, Fraction] = {}
     if dimensions.target is not None and any(dimensions.target):
         target = sympy.Matrix([sympy.Rational(e) for e in dimensions.target])
-        scale = _target_scale(matrix, target, names)
+        found = _target_scale(matrix, target, names)
+        if found is None:
+            have = ", ".join(
+                f"{n}: {_unit_text(dimensions.variables[n], dimensions.base)}" for n in names
+            )
+            raise DimensionError(
+                "no product of powers of the variables has the target's units "
+                f"({_unit_text(dimensions.target, dimensions.base)}; the variables have {have}): "
+                "the units are inconsistent, or a dimensional constant is missing from the "
+                "variables"
+            )
+        scale = found
     return DimensionlessProblem(groups, scale)
+
+
+def _unit_text(vector: Sequence[Fraction], base: Sequence[str]) -> str:
+    """An exponent vector as a unit string (``m*s**-2``; ``1`` when dimensionless)."""
+    parts = [
+        b if e == 1 else f"{b}**{e}" if e.denominator == 1 else f"{b}**({e})"
+        for b, e in zip(base, vector)
+        if e != 0
+    ]
+    return "*".join(parts) or "1"
 
 
 def _target_scale(
     matrix: sympy.Matrix, target: sympy.Matrix, names: list[str]
-) -> dict[str, Fraction]:
-    """Smallest-exponent monomial of the variables with the target's units."""
+) -> dict[str, Fraction] | None:
+    """Smallest-exponent monomial of the variables with the target's units (None if none)."""
     rank = matrix.rank()
     best = None
     for pivots in itertools.combinations(range(len(names)), rank):
@@ -177,10 +198,7 @@ def _target_scale(
         if best is None or cost < best[0]:
             best = (cost, pivots, solution)
     if best is None:
-        raise DimensionError(
-            "no product of powers of the variables has the target's units: the units are "
-            "inconsistent, or a dimensional constant is missing from the variables"
-        )
+        return None
     return {names[p]: _fraction(s) for p, s in zip(best[1], best[2]) if s != 0}
 
 

@@ -131,19 +131,19 @@ def train(
                 model,
                 Dataset(x, y, x[:n_val], y[:n_val]),
                 opt="LBFGS",
-                steps=options["steps"],
-                penalty=Penalty(lamb=options["lamb"]),
+                steps=options.steps,
+                penalty=Penalty(lamb=options.lamb),
                 progress=False,
-                seed=options["seed"],
+                seed=options.seed,
                 callbacks=[search.training_time_up],
             )
             if history.stopped_early:  # out of time: keep the model as trained so far
                 return model
             model = _prune(model, x)
         else:
-            train_lm(search, model, x, y, options["lm_steps"])
-        model = model.refine(refine_grid or options["refine_grid"], x)
-        train_lm(search, model, x, y, options["lm_steps"])
+            train_lm(search, model, x, y, options.lm_steps)
+        model = model.refine(refine_grid or options.refine_grid, x)
+        train_lm(search, model, x, y, options.lm_steps)
     except (TrainingDivergedError, OutOfTime):
         pass
     return model
@@ -178,10 +178,10 @@ def symbolic_model(
     try:
         symbolic, report = auto_symbolic(
             model,
-            x[: options["max_symbolic"]],
+            x[: options.max_symbolic],
             lib=search.library,
-            weight_simple=options["weight_simple"],
-            grid_number=options["grid_number"],
+            weight_simple=options.weight_simple,
+            grid_number=options.grid_number,
         )
     except ValueError:
         return
@@ -194,8 +194,8 @@ def symbolic_model(
         ),
         key=lambda g: g[0],
     )
-    for gap, choice in close[: options["alternatives"]]:
-        if gap > options["alternative_gap"]:
+    for gap, choice in close[: options.alternatives]:
+        if gap > options.alternative_gap:
             break
         runner_up = choice.suggestions[1]
         variant = symbolic.copy()
@@ -230,10 +230,10 @@ def kan_branch(
     if model is None:
         model = KAN(
             width,
-            grid=options["grid"],
+            grid=options.grid,
             k=3,
             mult_arity=2,
-            seed=options["seed"],
+            seed=options.seed,
             dtype=torch.float64,
             library=search.library,
         )
@@ -254,9 +254,9 @@ def surrogate_branch(search: Search, width: list, transform: tuple) -> None:
     t_std, mean, std = standardize(transform[1])
     model = KAN(
         width,
-        grid=search.options["grid"],
+        grid=search.options.grid,
         k=3,
-        seed=search.options["seed"],
+        seed=search.options.seed,
         dtype=torch.float64,
         library=search.library,
     )
@@ -271,8 +271,8 @@ def product_model(search: Search, n: int) -> KAN:
     model = KAN(
         [n, [0, 1], 1],
         mult_arity=[[], [n], []],
-        grid=search.options["grid"],
-        seed=search.options["seed"],
+        grid=search.options.grid,
+        seed=search.options.seed,
         dtype=torch.float64,
         library=search.library,
     )
@@ -321,7 +321,7 @@ def product_branch(search: Search, transform: tuple, free: bool) -> None:
     t_std, mean, std = standardize(t)
     model = free_output(trained, search.fit_x)
     with suppress(TrainingDivergedError, OutOfTime):
-        train_lm(search, model, search.fit_x, t_std[:, None], search.options["lm_steps"])
+        train_lm(search, model, search.fit_x, t_std[:, None], search.options.lm_steps)
     remember(search, model, transform, mean, std)
     source = f"{name}~f(product{width})"
     symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
@@ -338,15 +338,15 @@ def log_product_branch(search: Search, log_model: KAN, transform: tuple) -> None
 
     start = time.perf_counter()
     n = search.fit_x.shape[1]
-    x = search.fit_x[: search.options["max_symbolic"]]
+    x = search.fit_x[: search.options.max_symbolic]
     _, mean, std = standardize(t)
     with torch.no_grad():
         edges = trace(log_model, x)[0].activations[:, :, 0]  # (batch, n): g_i(x_i)
     factors = torch.exp(std * (edges - edges.mean(0)))
-    fits = fit_affine(x.T, factors.T, search.library, grid_number=search.options["grid_number"])
+    fits = fit_affine(x.T, factors.T, search.library, grid_number=search.options.grid_number)
     names = search.library.names
     complexity = torch.tensor([search.library[f].complexity for f in names], dtype=torch.float64)
-    scores = symbolic_score(fits.r2, complexity[:, None], search.options["weight_simple"])
+    scores = symbolic_score(fits.r2, complexity[:, None], search.options.weight_simple)
     order = scores.argsort(0)  # (funcs, n) best first per variable
     model = KAN(
         [n, [0, 1], 1],
@@ -367,8 +367,8 @@ def log_product_branch(search: Search, log_model: KAN, transform: tuple) -> None
     source = f"{name}~product[{n},[0,1],1]"
     variants = [(model, source)]
     gaps = sorted((float(scores[order[1, i], i] - scores[order[0, i], i]), i) for i in range(n))
-    for gap, i in gaps[: search.options["alternatives"]]:
-        if gap > search.options["alternative_gap"]:
+    for gap, i in gaps[: search.options.alternatives]:
+        if gap > search.options.alternative_gap:
             break
         k = int(order[1, i])
         variant = model.copy()

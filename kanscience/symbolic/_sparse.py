@@ -1,0 +1,358 @@
+"""Sparse sums of library functions: ``y ~ c0 + sum_k c_k f_k(x_{i_k})``.
+
+:func:`sparse_sum_fit` explains a target as an intercept plus a few terms, each one
+function of the library applied to one input column (unit inner affine: ``f(x)`` itself),
+with coefficients from linear least squares (float64):
+
+1. every (column, function) pair is a candidate feature; features that are not finite on
+   the data (``log`` of a negative number), constant on it, or an affine copy of a simpler
+   one (``sqrt`` and ``x^0.5``; ``abs(x)`` and ``x`` for positive ``x``) are left out;
+2. when more than ``max_candidates`` features remain they are screened: orthogonal
+   matching pursuit and the correlation with the target each rank them, and the pool
+   takes from both rankings in turn;
+3. every subset of the pool of ``1 .. max_terms`` features is scored through the Gram
+   matrix of the standardized features (subsets whose columns are collinear beyond half
+   the float64 digits are skipped); the best subsets of each size are solved again by a
+   QR factorization for residuals exact to rounding;
+4. the extended Bayesian information criterion picks the size, ``N log(RSS / N) + k log N
+   + 2 log C(p, k)`` for ``k`` terms out of ``p`` features (Chen and Chen, 2008), with the
+   residual sum of squares floored at the rounding level of the data so that exact fits
+   tie and the simplest (fewest terms, then least library complexity) wins; sizes stop
+   growing once a subset fits exactly.
+
+Examples
+--------
+>>> import torch
+>>> x = torch.linspace(1.0, 5.0, 200, dtype=torch.float64)
+>>> fit = sparse_sum_fit(x, 2 * x + 3 * torch.log(x) + 1, ["x", "x^2", "log", "exp"])
+>>> fit.terms
+(('x', 0), ('log', 0))
+>>> fit.expression(["x"]).evalf(6)
+2.0*x + 3.0*log(x) + 1.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..core import FunctionLibrary, resolve_library
+from ..core._functions import LibraryLike
+
+__all__ = ["SparseSumFit", "sparse_sum_fit"]
+
+_EPS = torch.finfo(torch.float64).eps
+_TINY = torch.finfo(torch.float64).tiny
+# a feature whose correlation with a kept one is within this of +-1 is its affine copy
+_DUPLICATE = 1e-12
+# subsets whose standardized Gram matrix has a smaller eigenvalue ratio lose more than
+# half the float64 digits in the normal equations: collinear, their coefficients arbitrary
+_MIN_EIGEN_RATIO = math.sqrt(_EPS)
+# exact fits: residual RMS at most this fraction of the target's spread
+_EXACT = 1e-12
+# subsets of each size solved exactly by QR after the Gram screening
+_KEEP_PER_SIZE = 8
+
+
+@dataclass(frozen=True)
+class SparseSumFit:
+    """Result of :func:`sparse_sum_fit`: ``y ~ intercept + sum_k coefficients[k] *
+    f_k(x[:, column_k])`` for ``terms[k] = (function name, column)``.
+
+    Attributes
+    ----------
+    terms : tuple of (str, int)
+        The chosen library functions and the input columns they apply to.
+    coefficients : tuple of float
+        One per term.
+    intercept : float
+    standard_errors : tuple of float
+        Of the coefficients, from the residual variance (NaN without residual degrees of
+        freedom).
+    rss : float
+        Residual sum of squares on the data.
+    r2 : float
+        ``1 - RSS / SST`` (1 for a constant target fitted exactly).
+    criterion : float
+        The extended BIC of the chosen subset (lower is better).
+    n_columns : int
+        Number of input columns of the data.
+    """
+
+    terms: tuple[tuple[str, int], ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    standard_errors: tuple[float, ...]
+    rss: float
+    r2: float
+    criterion: float
+    n_columns: int
+    library: FunctionLibrary = field(repr=False, compare=False)
+
+    def expression(self, symbols: Sequence[sympy.Symbol | str]) -> sympy.Expr:
+        """The sum as a sympy expression of ``symbols`` (one per input column), built from
+        the library's sympy forms; coefficients enter as floats.
+
+        Raises
+        ------
+        ValueError
+            If ``symbols`` does not give one symbol per input column.
+        """
+        if isinstance(symbols, str) or len(symbols) != self.n_columns:
+            raise ValueError(f"symbols must list {self.n_columns} symbols, got {symbols!r}")
+        variables = [sympy.Symbol(s, real=True) if isinstance(s, str) else s for s in symbols]
+        expr: sympy.Expr = sympy.Float(self.intercept)
+        for (name, column), coefficient in zip(self.terms, self.coefficients, strict=True):
+            expr += sympy.Float(coefficient) * self.library[name].sympy_fn(variables[column])
+        return expr
+
+
+@dataclass(frozen=True)
+class _Features:
+    """Standardized candidate features: ``z[:, j] = (f_j - mean_j) / scale_j``."""
+
+    z: Tensor
+    mean: Tensor
+    scale: Tensor
+    terms: list[tuple[str, int]]
+    complexity: list[int]
+
+
+def _check_inputs(x: object, y: object) -> tuple[Tensor, Tensor]:
+    xt = torch.as_tensor(x).detach().to(torch.float64)
+    yt = torch.as_tensor(y).detach().to(torch.float64)
+    if xt.ndim == 1:
+        xt = xt[:, None]
+    if xt.ndim != 2 or xt.shape[0] < 3 or xt.shape[1] < 1:
+        raise ValueError(
+            "x must have shape (n_samples,) or (n_samples, n_columns) with n_samples >= 3, "
+            f"got {tuple(xt.shape)}"
+        )
+    if yt.ndim == 2 and yt.shape[1] == 1:
+        yt = yt[:, 0]
+    if yt.shape != (xt.shape[0],):
+        raise ValueError(f"y must have shape ({xt.shape[0]},) like x's rows, got {tuple(yt.shape)}")
+    if not bool(torch.isfinite(xt).all()):
+        raise ValueError("x contains NaN or Inf")
+    if not bool(torch.isfinite(yt).all()):
+        raise ValueError("y contains NaN or Inf")
+    return xt, yt
+
+
+def _check_count(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def _features(x: Tensor, library: FunctionLibrary) -> _Features:
+    """Every finite, non-constant (column, function) feature, affine copies dropped (the
+    simplest copy, then the first in column and library order, is kept)."""
+    values, terms, complexity = [], [], []
+    for name, fn in library.items():
+        with torch.no_grad():
+            table = torch.as_tensor(fn.torch_fn(x)).to(torch.float64)  # elementwise
+        if table.shape != x.shape:
+            continue
+        for column in torch.isfinite(table).all(0).nonzero()[:, 0].tolist():
+            values.append(table[:, column])
+            terms.append((name, column))
+            complexity.append(fn.complexity)
+    if not values:
+        empty = torch.empty(0, dtype=torch.float64)
+        return _Features(torch.empty(x.shape[0], 0, dtype=torch.float64), empty, empty, [], [])
+    table = torch.stack(values, 1)
+    mean = table.mean(0)
+    centered = table - mean
+    norm = centered.norm(dim=0)
+    # constant on the data up to rounding: no term
+    varying = norm > 1e-12 * table.abs().amax(0) * math.sqrt(x.shape[0])
+    z = centered / torch.where(varying, norm, 1.0)
+    correlation = (z.T @ z).abs()
+    kept: list[int] = []
+    order = sorted(range(len(terms)), key=lambda i: (complexity[i], terms[i][1]))
+    for index in order:  # the simplest copy first; a stable sort keeps library order
+        if bool(varying[index]) and (
+            not kept or float(correlation[index, kept].max()) < 1 - _DUPLICATE
+        ):
+            kept.append(index)
+    kept.sort(key=lambda i: (terms[i][1], i))  # column, then library order
+    return _Features(
+        z=z[:, kept],
+        mean=mean[kept],
+        scale=norm[kept],
+        terms=[terms[i] for i in kept],
+        complexity=[complexity[i] for i in kept],
+    )
+
+
+def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
+    """``count`` feature indices: orthogonal matching pursuit's order and the order of
+    absolute correlation with the target, taken in turn (from the Gram matrix ``gram`` of
+    the standardized features and their inner products ``moment`` with the target)."""
+    correlation = torch.argsort(moment.abs(), descending=True).tolist()
+    pursuit: list[int] = []
+    gram, moment = gram.clone(), moment.clone()
+    for _ in range(min(count, gram.shape[0])):
+        norms2 = gram.diagonal().clone()
+        gain = moment**2 / norms2.clamp_min(1e-300)
+        gain[norms2 < _MIN_EIGEN_RATIO] = -1.0  # spanned by the features chosen
+        if pursuit:
+            gain[pursuit] = -1.0
+        best = int(gain.argmax())
+        if float(gain[best]) < 0:
+            break
+        pursuit.append(best)
+        # project every feature and the residual off the new (orthonormalized) direction
+        along = gram[best] / math.sqrt(float(norms2[best]))
+        moment = moment - along * (float(moment[best]) / math.sqrt(float(norms2[best])))
+        gram = gram - torch.outer(along, along)
+    pool: list[int] = []
+    for pair in zip(pursuit + correlation[len(pursuit) :], correlation, strict=False):
+        for index in pair:
+            if index not in pool and len(pool) < count:
+                pool.append(index)
+    return pool
+
+
+def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
+    """The subsets of ``size`` pool features with the smallest residual sum of squares by
+    the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped)."""
+    subsets = torch.combinations(torch.arange(gram.shape[0]), size)
+    if size == 1:
+        subsets = subsets.reshape(-1, 1)
+    g = gram[subsets[:, :, None], subsets[:, None, :]]
+    b = moment[subsets]
+    eigen = torch.linalg.eigvalsh(g)
+    usable = eigen[:, 0] >= _MIN_EIGEN_RATIO * eigen[:, -1]
+    if not bool(usable.any()):
+        return subsets[:0]
+    subsets, g, b = subsets[usable], g[usable], b[usable]
+    beta = torch.linalg.solve(g, b[:, :, None])[:, :, 0]
+    rss = total - (b * beta).sum(1)
+    order = torch.argsort(rss)[:_KEEP_PER_SIZE]
+    return subsets[order]
+
+
+def _solve(z: Tensor, yc: Tensor) -> tuple[Tensor, Tensor, float]:
+    """Least squares by QR: coefficients, their unscaled covariance diagonal, RSS."""
+    q, r = torch.linalg.qr(z)
+    beta = torch.linalg.solve_triangular(r, (q.T @ yc)[:, None], upper=True)[:, 0]
+    residual = yc - z @ beta
+    r_inv = torch.linalg.solve_triangular(r, torch.eye(r.shape[0], dtype=r.dtype), upper=True)
+    return beta, (r_inv**2).sum(1), float(residual @ residual)
+
+
+def sparse_sum_fit(
+    x: Tensor,
+    y: Tensor,
+    library: LibraryLike,
+    *,
+    max_terms: int = 3,
+    max_candidates: int = 20,
+) -> SparseSumFit:
+    """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
+
+    See the module docstring for the method.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n_samples,) or (n_samples, n_columns)
+        Inputs, finite.
+    y : Tensor of shape (n_samples,)
+        Target, finite.
+    library : library specification
+        Functions the terms may use (anything
+        :func:`kanscience.core.resolve_library` accepts: names, a ``FunctionLibrary``).
+    max_terms : int
+        Largest number of terms.
+    max_candidates : int
+        Features searched exhaustively; more are screened down to this many first.
+
+    Returns
+    -------
+    SparseSumFit
+        The chosen terms, coefficients, intercept, residual and ``R^2``; no terms when no
+        feature improves the criterion over the mean (or none is usable).
+
+    Raises
+    ------
+    ValueError
+        For inputs of the wrong shape, non-finite ``x`` or ``y``, an unknown function in
+        ``library``, ``max_terms < 1`` or ``max_candidates < max_terms``.
+
+    Examples
+    --------
+    >>> x = torch.linspace(0.0, 3.0, 100, dtype=torch.float64)[:, None].repeat(1, 2)
+    >>> x[:, 1] = x[:, 1].flip(0)
+    >>> fit = sparse_sum_fit(x, 2 * torch.sin(x[:, 0]) + 3 * x[:, 1] ** 2, ["x^2", "sin"])
+    >>> [(name, column, round(c, 9)) for (name, column), c in zip(fit.terms, fit.coefficients)]
+    [('sin', 0, 2.0), ('x^2', 1, 3.0)]
+    """
+    xt, yt = _check_inputs(x, y)
+    max_terms = _check_count(max_terms, "max_terms", 1)
+    max_candidates = _check_count(max_candidates, "max_candidates", max_terms)
+    try:
+        lib = resolve_library(library)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"library: {error}") from None
+    n = xt.shape[0]
+    mean_y = float(yt.mean())
+    yc = yt - mean_y
+    total = float(yc @ yc)
+    features = _features(xt, lib)
+    p = features.z.shape[1]
+    # rounding level: the target's spread to 1e-12, and at least a few ulps of its values
+    noise = max(_EXACT * math.sqrt(total / n), 16 * _EPS * float(yt.abs().max()))
+    floor = max(n * noise**2, _TINY)  # positive, for the logarithm of an exact fit
+
+    def criterion(rss: float, k: int) -> float:
+        return n * math.log(max(rss, floor) / n) + k * math.log(n) + 2 * math.log(math.comb(p, k))
+
+    # (criterion, complexity, pool subset, beta, covariance diagonal, rss)
+    best: tuple = (criterion(total, 0), 0, (), (), (), total)
+    if total > floor and p > 0:
+        gram, moment = features.z.T @ features.z, features.z.T @ yc
+        pool = list(range(p))
+        if p > max_candidates:
+            pool = _screen(gram, moment, max_candidates)
+            gram, moment = gram[pool][:, pool], moment[pool]
+        z = features.z[:, pool]
+        for size in range(1, min(max_terms, len(pool), n - 2) + 1):
+            exact = False
+            for subset in _gram_best(gram, moment, total, size).tolist():
+                beta, variance, rss = _solve(z[:, subset], yc)
+                chosen = tuple(pool[i] for i in subset)
+                cost = sum(features.complexity[i] for i in chosen)
+                entry = (criterion(rss, size), cost, chosen, beta, variance, rss)
+                best = min(best, entry, key=lambda e: e[:2])
+                exact = exact or rss <= floor
+            if exact:
+                break
+    _, _, chosen, beta, variance, rss = best
+    order = sorted(range(len(chosen)), key=lambda i: chosen[i])  # by column, library order
+    chosen = [chosen[i] for i in order]
+    beta, variance = [beta[i] for i in order], [variance[i] for i in order]
+    k = len(chosen)
+    sigma2 = rss / (n - k - 1) if n > k + 1 else math.nan
+    scale = features.scale[chosen]
+    coefficients = [float(b) / float(s) for b, s in zip(beta, scale, strict=True)]
+    errors = [math.sqrt(sigma2 * float(v)) / float(s) for v, s in zip(variance, scale, strict=True)]
+    means = [float(features.mean[i]) for i in chosen]
+    intercept = mean_y - sum(c * m for c, m in zip(coefficients, means, strict=True))
+    return SparseSumFit(
+        terms=tuple(features.terms[i] for i in chosen),
+        coefficients=tuple(coefficients),
+        intercept=intercept,
+        standard_errors=tuple(errors),
+        rss=rss,
+        r2=1.0 - rss / total if total > 0 else 1.0,
+        criterion=best[0],
+        n_columns=xt.shape[1],
+        library=lib,
+    )

@@ -1,0 +1,203 @@
+"""Tests for kanscience.symbolic._sparse (sparse sums of library functions) and the
+sparse-sum structure of discover (kanscience.discover._sparse)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+import torch
+
+from kanscience.core import resolve_library
+from kanscience.discover import DISCOVERY_LIBRARY, DiscoverOptions
+from kanscience.discover._search import Search, probe
+from kanscience.discover._sparse import SparseSum
+from kanscience.discover._structure import context_for
+from kanscience.symbolic import SparseSumFit, formula_to_torch, sparse_sum_fit
+
+F64 = torch.float64
+
+
+def _uniform(n: int, columns: int, lo: float, hi: float, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, columns, generator=gen, dtype=F64) * (hi - lo) + lo
+
+
+def _predict(fit: SparseSumFit, x: torch.Tensor) -> torch.Tensor:
+    symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(x.shape[1])]
+    return formula_to_torch(fit.expression(symbols), symbols)(x)
+
+
+def _r2(prediction: torch.Tensor, y: torch.Tensor) -> float:
+    return 1.0 - float(((y - prediction) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+
+
+def test_linear_plus_logarithm_recovered_exactly():
+    """2 x + 3 ln x on [1, 5]: no single library function fits it (R^2 < 0.9999), the sum
+    of two is found with its coefficients to rounding."""
+    x = _uniform(2000, 1, 1.0, 5.0, seed=0)
+    y = 2 * x[:, 0] + 3 * torch.log(x[:, 0])
+    single = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_terms=1)
+    assert len(single.terms) == 1 and single.r2 < 0.9999
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
+    assert fit.terms == (("x", 0), ("log", 0))
+    assert fit.coefficients == pytest.approx((2.0, 3.0), abs=1e-10)
+    assert abs(fit.intercept) < 1e-10
+    assert fit.rss < 1e-20 * float(((y - y.mean()) ** 2).sum())
+    assert float((_predict(fit, x) - y).abs().max()) < 1e-12
+
+
+def test_two_columns_sine_plus_square():
+    """2 sin(x0) + 3 x1^2 + 1 on signed inputs (log, sqrt, 1/x features are not finite
+    there and are left out)."""
+    x = _uniform(1500, 2, -3.0, 3.0, seed=1)
+    y = 2 * torch.sin(x[:, 0]) + 3 * x[:, 1] ** 2 + 1
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
+    assert fit.terms == (("sin", 0), ("x^2", 1))
+    assert fit.coefficients == pytest.approx((2.0, 3.0), abs=1e-10)
+    assert fit.intercept == pytest.approx(1.0, abs=1e-10)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    difference = fit.expression([x0, x1]) - (2 * sympy.sin(x0) + 3 * x1**2 + 1)
+    assert all(abs(float(c)) < 1e-10 for c in sympy.Poly(difference, x1, sympy.sin(x0)).coeffs())
+
+
+def test_screening_finds_the_terms_among_five_columns():
+    """More features than are searched exhaustively (5 columns x the discovery library):
+    screening keeps the two true terms."""
+    x = _uniform(2000, 5, 0.5, 3.0, seed=2)
+    y = 1.5 * torch.exp(x[:, 3]) - 2 / x[:, 1]
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_candidates=12)
+    assert fit.terms == (("1/x", 1), ("exp", 3))
+    assert fit.coefficients == pytest.approx((-2.0, 1.5), abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("name", "scale", "offset"), [("exp", 1.5, -2.0), ("sin", -0.5, 0.25), ("1/x^2", 4.0, 0.0)]
+)
+def test_single_function_gives_one_term(name, scale, offset):
+    library = resolve_library(DISCOVERY_LIBRARY)
+    x = _uniform(1000, 1, 0.5, 2.5, seed=3)
+    y = scale * library[name].torch_fn(x[:, 0]) + offset
+    fit = sparse_sum_fit(x, y, library)
+    assert fit.terms == ((name, 0),)
+    assert fit.coefficients[0] == pytest.approx(scale, abs=1e-10)
+    assert fit.intercept == pytest.approx(offset, abs=1e-10)
+
+
+def test_affine_copies_keep_the_first_simplest_function():
+    """sqrt and x^0.5 are the same feature; abs(x) is x on positive data: one of each."""
+    x = _uniform(500, 1, 0.5, 4.0, seed=4)
+    fit = sparse_sum_fit(x, 2 * torch.sqrt(x[:, 0]), ["x^0.5", "sqrt", "x", "abs"])
+    assert fit.terms == (("x^0.5", 0),)
+    fit = sparse_sum_fit(x, 3 * x[:, 0] - 1, ["abs", "x"])
+    assert fit.terms == (("x", 0),)
+    assert fit.coefficients[0] == pytest.approx(3.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise_keeps_the_terms_and_coefficients_within_three_standard_errors(seed):
+    x = _uniform(2000, 2, 0.5, 3.0, seed=10 + seed)
+    clean = 2 * x[:, 0] + 3 * torch.log(x[:, 0]) - 1.5 * torch.cos(x[:, 1])
+    noise = 0.01 * float(clean.std())
+    gen = torch.Generator().manual_seed(seed)
+    y = clean + noise * torch.randn(2000, generator=gen, dtype=F64)
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
+    assert fit.terms == (("x", 0), ("log", 0), ("cos", 1))
+    for value, true, error in zip(
+        fit.coefficients, (2.0, 3.0, -1.5), fit.standard_errors, strict=True
+    ):
+        assert abs(value - true) < 3 * error
+    # the residual variance estimates the noise
+    assert math.sqrt(fit.rss / (2000 - 4)) == pytest.approx(noise, rel=0.05)
+
+
+def test_target_that_is_no_sparse_sum_reports_its_error_honestly():
+    """x0 * x1 is not a sum of functions of single inputs: R^2 < 1, and the reported
+    R^2 and RSS are those of the returned expression on the data."""
+    x = _uniform(2000, 2, 1.0, 3.0, seed=5)
+    y = x[:, 0] * x[:, 1]
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
+    assert 0.9 < fit.r2 < 0.999
+    prediction = _predict(fit, x)
+    assert fit.rss == pytest.approx(float(((y - prediction) ** 2).sum()), rel=1e-9)
+    assert fit.r2 == pytest.approx(_r2(prediction, y), abs=1e-12)
+
+
+@pytest.mark.parametrize("value", [2.5, 0.0])
+def test_constant_target_has_no_terms(value):
+    x = _uniform(100, 2, 1.0, 2.0, seed=6)
+    fit = sparse_sum_fit(x, torch.full((100,), value, dtype=F64), DISCOVERY_LIBRARY)
+    assert fit.terms == () and fit.intercept == value and fit.r2 == 1.0
+
+
+def test_bad_inputs_name_the_argument():
+    x = _uniform(50, 2, 1.0, 2.0, seed=7)
+    y = x[:, 0].clone()
+    with pytest.raises(ValueError, match="x must have shape"):
+        sparse_sum_fit(x[None], y, ["x"])
+    with pytest.raises(ValueError, match=r"y must have shape \(50,\)"):
+        sparse_sum_fit(x, y[:-1], ["x"])
+    with pytest.raises(ValueError, match="y contains NaN"):
+        sparse_sum_fit(x, torch.where(y > 1.5, math.nan, y), ["x"])
+    with pytest.raises(ValueError, match="x contains NaN"):
+        sparse_sum_fit(torch.where(x > 1.5, math.inf, x), y, ["x"])
+    with pytest.raises(ValueError, match="library: unknown symbolic function 'sine'"):
+        sparse_sum_fit(x, y, ["x", "sine"])
+    with pytest.raises(ValueError, match="max_terms must be an int >= 1, got 0"):
+        sparse_sum_fit(x, y, ["x"], max_terms=0)
+    with pytest.raises(ValueError, match="max_candidates must be an int >= 3"):
+        sparse_sum_fit(x, y, ["x"], max_terms=3, max_candidates=2)
+    fit = sparse_sum_fit(x, y, ["x"])
+    with pytest.raises(ValueError, match="symbols must list 2 symbols"):
+        fit.expression(["a"])
+
+
+def _search(x: torch.Tensor, y: torch.Tensor, names: list[str], deadline: float = math.inf):
+    """A Search as discover builds one (as in tests/test_discover.py)."""
+    n_val = x.shape[0] // 5
+    return Search(
+        symbols=[sympy.Symbol(v, real=True) for v in names],
+        fit_x=x[n_val:],
+        fit_y=y[n_val:],
+        val_x=x[:n_val],
+        val_y=y[:n_val],
+        test_x=x[:n_val],
+        test_y=y[:n_val],
+        library=resolve_library(DISCOVERY_LIBRARY),
+        options=DiscoverOptions(polish_steps=40, seed=0),
+        deadline=deadline,
+        probe_x=probe(x, 0),
+    )
+
+
+def _context(search: Search):
+    return context_for(search, 1, None, None, lambda *a, **k: None)
+
+
+def test_structure_finds_linear_plus_logarithm():
+    x = _uniform(2000, 1, 1.0, 5.0, seed=8)
+    search = _search(x, 2 * x[:, 0] + 3 * torch.log(x[:, 0]), ["x"])
+    added = SparseSum().fit(search, _context(search))
+    assert added
+    best = search.ranked()[0]
+    t = search.symbols[0]
+    assert sympy.simplify(best.expr - (2 * t + 3 * sympy.log(t))) == 0
+    assert best.val_rmse < 1e-10
+
+
+def test_structure_on_log_finds_a_product_of_powers():
+    """A one-signed target: on log |y| a sum of logarithms, i.e. a monomial."""
+    x = _uniform(2000, 3, 1.0, 3.0, seed=9)
+    search = _search(x, x[:, 0] * x[:, 1] ** 2 / x[:, 2], ["a", "b", "c"])
+    SparseSum().fit(search, _context(search))
+    a, b, c = search.symbols
+    best = search.ranked()[0]
+    assert sympy.simplify(best.expr - a * b**2 / c) == 0
+    assert best.val_rmse < 1e-10
+
+
+def test_structure_adds_nothing_without_time():
+    x = _uniform(200, 1, 1.0, 5.0, seed=8)
+    search = _search(x, 2 * x[:, 0] + 3 * torch.log(x[:, 0]), ["x"], deadline=-math.inf)
+    assert SparseSum().fit(search, _context(search)) == ()
