@@ -17,6 +17,8 @@ from io import StringIO
 
 import sympy
 
+from kanscience.core import parse_formula
+
 __all__ = ["parse_formulas"]
 
 _CONSTANT_WORDS = frozenset({"pi", "oo"})
@@ -48,7 +50,8 @@ def parse_formulas(
 ) -> tuple[tuple[sympy.Expr, ...], tuple[str, ...]]:
     """Normalize formulas and variable names.
 
-    Strings are parsed with :func:`sympy.parse_expr` over real symbols named like the
+    Strings are parsed with :func:`kanscience.core.parse_formula` (math notation only: it
+    runs no code) over real symbols named like the
     variables (so ``I``, ``gamma``, ``beta``, ``E``... used as names are variables); without
     ``variables``, every name that is not called like a function (other than ``pi`` and
     ``oo``; ``E`` and ``I`` are variables, as in physics) is a variable, in order of
@@ -109,8 +112,8 @@ def parse_formulas(
             item = sympy.sympify(item)
         if isinstance(item, str):
             try:
-                item = sympy.parse_expr(item, local_dict=local)
-            except (SyntaxError, TypeError, tokenize.TokenError) as error:
+                item = parse_formula(item, local)
+            except ValueError as error:
                 raise ValueError(
                     f"exprs[{position}] is not a formula: {item!r} ({error})"
                 ) from None

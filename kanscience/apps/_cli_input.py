@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from tokenize import TokenError
 
 __all__ = ["CommandError", "parse_formula", "parse_names", "read_table", "table_columns"]
 
@@ -36,12 +35,14 @@ def parse_names(text: str | None) -> list[str]:
 def parse_formula(formula: str, names: Sequence[str]):
     import sympy
 
+    from ..core import parse_formula as parse_formula_text
+
     if not names:
         raise CommandError("--vars must name at least one variable")
     symbols = {n: sympy.Symbol(n, real=True) for n in names}
     try:
-        expression = sympy.parse_expr(formula, local_dict=symbols)
-    except (sympy.SympifyError, SyntaxError, TypeError, TokenError) as error:
+        expression = parse_formula_text(formula, symbols)
+    except ValueError as error:
         raise CommandError(f"cannot parse formula {formula!r}: {error}") from error
     unknown = sorted(str(s) for s in expression.free_symbols if str(s) not in symbols)
     if unknown:

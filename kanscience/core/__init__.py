@@ -40,6 +40,7 @@ from ._least_squares import (
     normal_equations,
 )
 from ._network import KAN
+from ._parse import CONSTANTS, FUNCTIONS, parse_formula
 from ._splines import (
     adaptive_grid,
     basis_matrix,
@@ -66,6 +67,9 @@ from ._width import (
 )
 
 __all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "parse_formula",
     "DEFAULT_LIBRARY",
     "Damping",
     "Dataset",

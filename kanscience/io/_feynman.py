@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..core import Dataset, create_dataset
+from ..core import Dataset, create_dataset, parse_formula
 
 __all__ = ["FeynmanEquation", "load_feynman"]
 
@@ -42,7 +42,7 @@ class FeynmanEquation:
         import sympy
 
         symbols = {v: sympy.Symbol(v, real=True) for v in self.variables}
-        return sympy.parse_expr(self.formula, local_dict=symbols)
+        return parse_formula(self.formula, symbols)
 
     def function(self) -> Callable[[Tensor], Tensor]:
         """A torch function of a (samples, n_vars) tensor computing the formula."""

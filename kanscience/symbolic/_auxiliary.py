@@ -23,7 +23,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from ..core import Dataset, as_tensor
+from ..core import Dataset, as_tensor, parse_formula
 from ._to_torch import formula_to_torch
 
 __all__ = ["parse_auxiliary", "auxiliary_columns", "with_auxiliary"]
@@ -50,8 +50,8 @@ def parse_auxiliary(
             raise ValueError(f"auxiliary name {name!r} is already a variable")
         if isinstance(expression, str):
             try:
-                expression = sympy.parse_expr(expression, local_dict=symbols)
-            except (sympy.SympifyError, SyntaxError, TypeError) as error:
+                expression = parse_formula(expression, symbols)
+            except ValueError as error:
                 raise ValueError(
                     f"cannot parse auxiliary {name!r} = {expression!r}: {error}"
                 ) from error

@@ -14,7 +14,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from ..core import torch_function_table
+from ..core import parse_formula, torch_function_table
 from ..core._functions import LibraryLike
 
 __all__ = ["UnsupportedExpressionError", "formula_to_torch"]
@@ -93,7 +93,7 @@ def formula_to_torch(
     """
     symbols = [sympy.Symbol(v) if isinstance(v, str) else v for v in variables]
     if isinstance(expr, str):
-        expr = sympy.parse_expr(expr, local_dict={s.name: s for s in symbols})
+        expr = parse_formula(expr, {s.name: s for s in symbols})
     parsed = sympy.sympify(expr)
     index = {s: k for k, s in enumerate(symbols)}
     if len(index) != len(symbols):
