@@ -10,6 +10,7 @@ import torch
 
 from kanscience import Dataset
 from kanscience.core._functions import resolve_library
+from kanscience.discover import default_structures
 from kanscience.discover._discover import (
     DISCOVERY_LIBRARY,
     Candidate,
@@ -100,13 +101,18 @@ def test_discover_is_deterministic():
 
 
 def test_discover_products_with_sign_changes():
-    """x * sin(t) changes sign: log|y| does not apply, the product KAN does."""
+    """x * sin(t) changes sign: log|y| does not apply; a sparse sum with a product term
+    (the first structure) finds it, and without it the product KAN does."""
     x = _inputs(600, 2, 1.0, 5.0, seed=1)
     y = x[:, 0] * torch.sin(x[:, 1])
     result = discover((x, y), ["r", "theta"], steps=20, time_budget=120)
     r, theta = sympy.symbols("r theta", real=True)
     assert sympy.simplify(result.best.expr - r * sympy.sin(theta)) == 0
-    assert any("product" in c.source for c in result.candidates[:1])
+    assert result.best.source.startswith("sparse-sum")
+    without = [s for s in default_structures() if s.name != "sparse-sum"]
+    result = discover((x, y), ["r", "theta"], steps=20, time_budget=120, structures=without)
+    assert sympy.simplify(result.best.expr - r * sympy.sin(theta)) == 0
+    assert "product" in result.best.source
 
 
 def test_discover_reports_noise_honestly():

@@ -41,7 +41,7 @@ def test_linear_plus_logarithm_recovered_exactly():
     single = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_terms=1)
     assert len(single.terms) == 1 and single.r2 < 0.9999
     fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
-    assert fit.terms == (("x", 0), ("log", 0))
+    assert fit.terms == ((("x", 0),), (("log", 0),))
     assert fit.coefficients == pytest.approx((2.0, 3.0), abs=1e-10)
     assert abs(fit.intercept) < 1e-10
     assert fit.rss < 1e-20 * float(((y - y.mean()) ** 2).sum())
@@ -54,7 +54,7 @@ def test_two_columns_sine_plus_square():
     x = _uniform(1500, 2, -3.0, 3.0, seed=1)
     y = 2 * torch.sin(x[:, 0]) + 3 * x[:, 1] ** 2 + 1
     fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
-    assert fit.terms == (("sin", 0), ("x^2", 1))
+    assert fit.terms == ((("sin", 0),), (("x^2", 1),))
     assert fit.coefficients == pytest.approx((2.0, 3.0), abs=1e-10)
     assert fit.intercept == pytest.approx(1.0, abs=1e-10)
     x0, x1 = sympy.symbols("x0 x1", real=True)
@@ -68,7 +68,7 @@ def test_screening_finds_the_terms_among_five_columns():
     x = _uniform(2000, 5, 0.5, 3.0, seed=2)
     y = 1.5 * torch.exp(x[:, 3]) - 2 / x[:, 1]
     fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_candidates=12)
-    assert fit.terms == (("1/x", 1), ("exp", 3))
+    assert fit.terms == ((("1/x", 1),), (("exp", 3),))
     assert fit.coefficients == pytest.approx((-2.0, 1.5), abs=1e-10)
 
 
@@ -80,7 +80,7 @@ def test_single_function_gives_one_term(name, scale, offset):
     x = _uniform(1000, 1, 0.5, 2.5, seed=3)
     y = scale * library[name].torch_fn(x[:, 0]) + offset
     fit = sparse_sum_fit(x, y, library)
-    assert fit.terms == ((name, 0),)
+    assert fit.terms == (((name, 0),),)
     assert fit.coefficients[0] == pytest.approx(scale, abs=1e-10)
     assert fit.intercept == pytest.approx(offset, abs=1e-10)
 
@@ -89,9 +89,9 @@ def test_affine_copies_keep_the_first_simplest_function():
     """sqrt and x^0.5 are the same feature; abs(x) is x on positive data: one of each."""
     x = _uniform(500, 1, 0.5, 4.0, seed=4)
     fit = sparse_sum_fit(x, 2 * torch.sqrt(x[:, 0]), ["x^0.5", "sqrt", "x", "abs"])
-    assert fit.terms == (("x^0.5", 0),)
+    assert fit.terms == ((("x^0.5", 0),),)
     fit = sparse_sum_fit(x, 3 * x[:, 0] - 1, ["abs", "x"])
-    assert fit.terms == (("x", 0),)
+    assert fit.terms == ((("x", 0),),)
     assert fit.coefficients[0] == pytest.approx(3.0, abs=1e-12)
 
 
@@ -103,7 +103,7 @@ def test_noise_keeps_the_terms_and_coefficients_within_three_standard_errors(see
     gen = torch.Generator().manual_seed(seed)
     y = clean + noise * torch.randn(2000, generator=gen, dtype=F64)
     fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY)
-    assert fit.terms == (("x", 0), ("log", 0), ("cos", 1))
+    assert fit.terms == ((("x", 0),), (("log", 0),), (("cos", 1),))
     for value, true, error in zip(
         fit.coefficients, (2.0, 3.0, -1.5), fit.standard_errors, strict=True
     ):
@@ -201,3 +201,34 @@ def test_structure_adds_nothing_without_time():
     x = _uniform(200, 1, 1.0, 5.0, seed=8)
     search = _search(x, 2 * x[:, 0] + 3 * torch.log(x[:, 0]), ["x"], deadline=-math.inf)
     assert SparseSum().fit(search, _context(search)) == ()
+
+
+def test_products_of_two_functions_of_different_inputs():
+    """r + 1 + 2 sqrt(r) cos(d): a term that is a product, found with interactions (and not
+    without them); x0 cos(x1) + x2 over three columns."""
+    g = torch.Generator().manual_seed(0)
+    x = 1 + 4 * torch.rand(1600, 2, generator=g, dtype=F64)
+    y = x[:, 0] + 1 + 2 * torch.sqrt(x[:, 0]) * torch.cos(x[:, 1])
+    assert sparse_sum_fit(x, y, DISCOVERY_LIBRARY).r2 < 0.99
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, interactions=True)
+    assert fit.terms == ((("x", 0),), (("sqrt", 0), ("cos", 1)))
+    assert fit.coefficients == pytest.approx((1.0, 2.0), abs=1e-10)
+    assert fit.intercept == pytest.approx(1.0, abs=1e-10)
+    r, d = sympy.symbols("r d", positive=True)
+    assert sympy.simplify(
+        fit.expression([r, d]) - (r + 1 + 2 * sympy.sqrt(r) * sympy.cos(d))
+    ) == 0 or (
+        abs(
+            float(
+                (fit.expression([r, d]) - (r + 1 + 2 * sympy.sqrt(r) * sympy.cos(d))).subs(
+                    {r: 2, d: 3}
+                )
+            )
+        )
+        < 1e-9
+    )
+    x3 = 1 + 4 * torch.rand(1600, 3, generator=g, dtype=F64)
+    fit = sparse_sum_fit(
+        x3, x3[:, 0] * torch.cos(x3[:, 1]) + x3[:, 2], DISCOVERY_LIBRARY, interactions=True
+    )
+    assert fit.terms == ((("x", 2),), (("x", 0), ("cos", 1))) and fit.r2 > 1 - 1e-12

@@ -8,6 +8,7 @@ from ._discover import (
     discover,
 )
 from ._options import DiscoverOptions
+from ._stability import FormulaStability, formula_stability
 from ._structure import Context, Structure
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "DISCOVERY_LIBRARY",
     "DiscoverOptions",
     "DiscoveryResult",
+    "FormulaStability",
     "Structure",
     "default_structures",
     "discover",
+    "formula_stability",
 ]

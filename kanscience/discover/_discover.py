@@ -61,7 +61,7 @@ import torch
 
 from ..core import Dataset
 from ..core._functions import FunctionLibrary, LibraryLike, resolve_library
-from ..symbolic import Dimensions, formula_to_torch
+from ..symbolic import Dimensions, Formula, formula_to_torch
 from ._explore import explore
 from ._inputs import training_data, units_as_dimensions
 from ._options import DiscoverOptions
@@ -130,6 +130,16 @@ class DiscoveryResult:
         if not self.candidates:
             raise ValueError("no formula was found (the time budget may be too small)")
         return self.candidates[0]
+
+    def formula(self, index: int = 0) -> Formula:
+        """The candidate ``index`` of the ranking (0: the best) as an exportable
+        :class:`~kanscience.symbolic.Formula` of :attr:`variables` (LaTeX, numpy, torch,
+        JAX, code in other languages)."""
+        if not -len(self.candidates) <= index < len(self.candidates):
+            raise IndexError(
+                f"index must address one of the {len(self.candidates)} candidates, got {index}"
+            )
+        return Formula(self.candidates[index].expr, self.variables)
 
 
 def _discover_dimensionless(

@@ -45,8 +45,9 @@ RESTARTS = 4
 """Random starts of the KAN (the direction of the monomial is found by the fit)."""
 GIVE_UP = 0.05
 """The structure does not apply when no start fits the standardized log|y| better."""
-MAX_LAMBDAS = 4
-"""Powers ``lam`` tried besides 0."""
+MAX_LAMBDAS = len(EXPONENTS) - 1
+"""Powers ``lam`` tried besides 0 (as many as there are nonzero simple exponents: with one
+variable, every one of them is a candidate)."""
 GRID_NUMBER = 25
 AFFINE_RANGE = (-3.0, 3.0)
 AFFINE_SAMPLES = 200

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from ..structure import PairSymmetry, pair_scalings, pair_symmetries
 from ._polish import candidates_from
-from ._search import Search, SurrogateModel
+from ._search import Search, SurrogateModel, add
 
 __all__: list[str] = []
 
@@ -117,6 +117,8 @@ def symmetry_branch(
         if search.time_left() <= 0:
             break
         expr = cast(sympy.Expr, candidate.expr.xreplace(substitution))
+        # as found (the combination kept whole, e.g. (a - b)**2), and polished on this problem
+        add(search, expr, f"{source}/{candidate.source}")
         candidates_from(search, expr, f"{source}/{candidate.source}")
     search.log.append(f"{source} (score {symmetry.score:.1e}): {time.perf_counter() - start:.1f}s")
     search.log.extend(f"  {line}" for line in sub.log)

@@ -25,8 +25,9 @@ __all__ = ["SparseSum"]
 
 
 class SparseSum(Structure):
-    """``c0 + sum_k c_k f_k(x_{i_k})`` with at most ``max_terms`` library terms, on ``y``
-    and on ``log |y|``; applies to every problem.
+    """``c0 + sum_k c_k f_k(x_{i_k})`` with at most ``max_terms`` library terms (each one
+    function of one input, or a product of two of different inputs), on ``y`` and on
+    ``log |y|``; applies to every problem.
 
     Parameters
     ----------
@@ -57,7 +58,9 @@ class SparseSum(Structure):
         for x, target, inverse, source in self._targets(search, context):
             if search.time_left() <= 0:
                 break
-            fit = sparse_sum_fit(x, target, search.library, max_terms=self.max_terms)
+            fit = sparse_sum_fit(
+                x, target, search.library, max_terms=self.max_terms, interactions=True
+            )
             if fit.terms:
                 candidates_from(search, inverse(fit.expression(search.symbols)), source)
         search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s")

@@ -109,6 +109,8 @@ def split_branch(
     )[:MAX_COMBINATIONS]
     best, best_error = None, float("inf")
     for choice in choices:
+        if best is not None and search.time_left() <= 0:
+            break
         terms = [expr for _, expr in choice]
         combo = (
             sympy.Float(1.0) * join(*terms)

@@ -40,6 +40,8 @@ from ._edges import (
     unfix_symbolic_,
 )
 from ._formula import symbolic_formula
+from ._formula_module import FormulaModule
+from ._formula_object import CODE_PRINTERS, Formula
 from ._pi_groups import (
     DimensionlessProblem,
     buckingham_pi,
@@ -58,8 +60,19 @@ from ._to_torch import (
     UnsupportedExpressionError,
     formula_to_torch,
 )
+from ._uncertainty import (
+    ConstantEstimate,
+    ConstantUncertainty,
+    constant_uncertainty,
+)
 
 __all__ = [
+    "CODE_PRINTERS",
+    "ConstantEstimate",
+    "ConstantUncertainty",
+    "Formula",
+    "FormulaModule",
+    "constant_uncertainty",
     "SIMPLE_CONSTANTS",
     "SI_BASE",
     "AffineFit",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fractions
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 import sympy
@@ -232,11 +232,36 @@ def fit_constants(
     3*exp(-2*t)
     """
     symbols = [sympy.Symbol(v) if isinstance(v, str) else v for v in variables]
-    floats = sorted(float_constants(expr), key=lambda f: (float(f), str(f)))
-    if not floats:
+    template, params, start = constant_template(expr)
+    if not params:
         return expr
-    params = [sympy.Dummy(f"c{k}") for k in range(len(floats))]
+    theta = fit_template(template, params, start, symbols, x, y, steps, library)
+    fitted = {p: number(v) for p, v in zip(params, theta.tolist())}
+    return cast(sympy.Expr, template.xreplace(fitted))
+
+
+def constant_template(
+    expr: sympy.Expr,
+) -> tuple[sympy.Expr, tuple[sympy.Dummy, ...], tuple[float, ...]]:
+    """``expr`` with each distinct float replaced by a parameter symbol: (template, the
+    parameters, their values), parameters ordered by value. Equal floats are one parameter;
+    integers and rationals (snapped constants) stay fixed."""
+    floats = sorted(float_constants(expr), key=lambda f: (float(f), str(f)))
+    params = tuple(sympy.Dummy(f"c{k}") for k in range(len(floats)))
     template = cast(sympy.Expr, expr.xreplace(dict(zip(floats, params))))
+    return template, params, tuple(float(f) for f in floats)
+
+
+def residual_jacobian(
+    template: sympy.Expr,
+    params: Sequence[sympy.Symbol],
+    symbols: Sequence[sympy.Symbol],
+    x: Tensor,
+    y: Tensor,
+    library: LibraryLike = None,
+) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """A function ``theta (P,) -> (residual (batch,), Jacobian (batch, P))`` of the
+    template's residual ``f(x; theta) - y`` in float64."""
     compiled = compile_expression(
         template, {s: k for k, s in enumerate([*symbols, *params])}, torch_function_table(library)
     )
@@ -248,16 +273,36 @@ def fit_constants(
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
 
-    def evaluate(theta: Tensor, rows: Tensor | None) -> NormalEquations:
+    def evaluate(theta: Tensor) -> tuple[Tensor, Tensor]:
         # sample i reads its own copy (row i) of the constants, so one backward pass of the
         # summed residuals gives the whole (batch, P) Jacobian
         with torch.enable_grad():
-            rows = theta.expand(x.shape[0], -1).clone().requires_grad_(True)
+            rows = theta.reshape(1, -1).expand(x.shape[0], -1).clone().requires_grad_(True)
             residual = compiled(torch.cat([x, rows], dim=1)) - y
             (jacobian,) = torch.autograd.grad(residual.sum(), rows)
-        return normal_equations(residual.detach()[None], jacobian[None])
+        return residual.detach(), jacobian
 
-    theta = torch.tensor([[float(f) for f in floats]], dtype=torch.float64)
+    return evaluate
+
+
+def fit_template(
+    template: sympy.Expr,
+    params: Sequence[sympy.Symbol],
+    start: Sequence[float],
+    symbols: Sequence[sympy.Symbol],
+    x: Tensor,
+    y: Tensor,
+    steps: int = 30,
+    library: LibraryLike = None,
+) -> Tensor:
+    """The parameters of ``template`` (P,) fitted to the data by Levenberg-Marquardt from
+    ``start``, in float64; only steps that lower the error are accepted."""
+    residual_and_jacobian = residual_jacobian(template, params, symbols, x, y, library)
+
+    def evaluate(theta: Tensor, rows: Tensor | None) -> NormalEquations:
+        residual, jacobian = residual_and_jacobian(theta[0])
+        return normal_equations(residual[None], jacobian[None])
+
+    theta = torch.tensor([list(start)], dtype=torch.float64)
     theta, _ = least_squares(evaluate, theta, max_steps=steps, max_trials=12)
-    fitted = {p: number(v) for p, v in zip(params, theta[0].tolist())}
-    return cast(sympy.Expr, template.xreplace(fitted))
+    return theta[0]

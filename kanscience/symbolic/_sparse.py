@@ -26,7 +26,7 @@ Examples
 >>> x = torch.linspace(1.0, 5.0, 200, dtype=torch.float64)
 >>> fit = sparse_sum_fit(x, 2 * x + 3 * torch.log(x) + 1, ["x", "x^2", "log", "exp"])
 >>> fit.terms
-(('x', 0), ('log', 0))
+((('x', 0),), (('log', 0),))
 >>> fit.expression(["x"]).evalf(6)
 2.0*x + 3.0*log(x) + 1.0
 """
@@ -44,7 +44,7 @@ from torch import Tensor
 from ..core import FunctionLibrary, resolve_library
 from ..core._functions import LibraryLike
 
-__all__ = ["SparseSumFit", "sparse_sum_fit"]
+__all__ = ["MAX_PRODUCTS", "SparseSumFit", "sparse_sum_fit"]
 
 _EPS = torch.finfo(torch.float64).eps
 _TINY = torch.finfo(torch.float64).tiny
@@ -59,15 +59,23 @@ _EXACT = 1e-12
 _KEEP_PER_SIZE = 8
 
 
+_Term = tuple[tuple[str, int], ...]
+"""A term: its factors, each (library function name, input column)."""
+
+MAX_PRODUCTS = 1000
+"""Products of two features are searched only when there are at most this many."""
+
+
 @dataclass(frozen=True)
 class SparseSumFit:
     """Result of :func:`sparse_sum_fit`: ``y ~ intercept + sum_k coefficients[k] *
-    f_k(x[:, column_k])`` for ``terms[k] = (function name, column)``.
+    prod_f f(x[:, column_f])`` over the factors ``(function name, column)`` of ``terms[k]``
+    (one factor, or two of different columns with ``interactions``).
 
     Attributes
     ----------
-    terms : tuple of (str, int)
-        The chosen library functions and the input columns they apply to.
+    terms : tuple of tuples of (str, int)
+        The chosen terms: for each, its factors (library function, input column).
     coefficients : tuple of float
         One per term.
     intercept : float
@@ -84,7 +92,7 @@ class SparseSumFit:
         Number of input columns of the data.
     """
 
-    terms: tuple[tuple[str, int], ...]
+    terms: tuple[_Term, ...]
     coefficients: tuple[float, ...]
     intercept: float
     standard_errors: tuple[float, ...]
@@ -107,8 +115,9 @@ class SparseSumFit:
             raise ValueError(f"symbols must list {self.n_columns} symbols, got {symbols!r}")
         variables = [sympy.Symbol(s, real=True) if isinstance(s, str) else s for s in symbols]
         expr: sympy.Expr = sympy.Float(self.intercept)
-        for (name, column), coefficient in zip(self.terms, self.coefficients, strict=True):
-            expr += sympy.Float(coefficient) * self.library[name].sympy_fn(variables[column])
+        for factors, coefficient in zip(self.terms, self.coefficients, strict=True):
+            term = sympy.Mul(*(self.library[f].sympy_fn(variables[c]) for f, c in factors))
+            expr += sympy.Float(coefficient) * term
         return expr
 
 
@@ -119,7 +128,7 @@ class _Features:
     z: Tensor
     mean: Tensor
     scale: Tensor
-    terms: list[tuple[str, int]]
+    terms: list[_Term]
     complexity: list[int]
 
 
@@ -150,9 +159,11 @@ def _check_count(value: object, name: str, low: int) -> int:
     return value
 
 
-def _features(x: Tensor, library: FunctionLibrary) -> _Features:
-    """Every finite, non-constant (column, function) feature, affine copies dropped (the
-    simplest copy, then the first in column and library order, is kept)."""
+def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Features:
+    """Every finite, non-constant feature, affine copies dropped (the simplest copy, then
+    the first in column and library order, is kept): one library function of one column,
+    and with ``interactions`` the products of two of those of different columns (when
+    there are at most :data:`MAX_PRODUCTS` of them)."""
     values, terms, complexity = [], [], []
     for name, fn in library.items():
         with torch.no_grad():
@@ -161,27 +172,63 @@ def _features(x: Tensor, library: FunctionLibrary) -> _Features:
             continue
         for column in torch.isfinite(table).all(0).nonzero()[:, 0].tolist():
             values.append(table[:, column])
-            terms.append((name, column))
+            terms.append(((name, column),))
             complexity.append(fn.complexity)
+    singles = _distinct(x.shape[0], values, terms, complexity)
+    if not interactions or singles.z.shape[1] < 2:
+        return singles
+    raw = singles.z * singles.scale + singles.mean
+    pairs = [
+        (i, j)
+        for i in range(len(singles.terms))
+        for j in range(i + 1, len(singles.terms))
+        if singles.terms[i][0][1] != singles.terms[j][0][1]
+    ]
+    if not pairs or len(pairs) > MAX_PRODUCTS:
+        return singles
+    left, right = torch.tensor(pairs).T
+    products = raw[:, left] * raw[:, right]
+    # products of distinct functions of different columns are not affine copies of each
+    # other or of a single function: only constant ones are dropped
+    mean = products.mean(0)
+    norm = (products - mean).norm(dim=0)
+    varying = norm > 1e-12 * products.abs().amax(0) * math.sqrt(x.shape[0])
+    keep = varying.nonzero()[:, 0]
+    return _Features(
+        z=torch.cat([singles.z, (products[:, keep] - mean[keep]) / norm[keep]], 1),
+        mean=torch.cat([singles.mean, mean[keep]]),
+        scale=torch.cat([singles.scale, norm[keep]]),
+        terms=singles.terms
+        + [singles.terms[pairs[k][0]] + singles.terms[pairs[k][1]] for k in keep.tolist()],
+        complexity=singles.complexity
+        + [
+            singles.complexity[pairs[k][0]] + singles.complexity[pairs[k][1]] + 1
+            for k in keep.tolist()
+        ],
+    )
+
+
+def _distinct(n: int, values: list[Tensor], terms: list[_Term], complexity: list[int]) -> _Features:
+    """The features that vary, standardized, without affine copies."""
     if not values:
         empty = torch.empty(0, dtype=torch.float64)
-        return _Features(torch.empty(x.shape[0], 0, dtype=torch.float64), empty, empty, [], [])
+        return _Features(torch.empty(n, 0, dtype=torch.float64), empty, empty, [], [])
     table = torch.stack(values, 1)
     mean = table.mean(0)
     centered = table - mean
     norm = centered.norm(dim=0)
     # constant on the data up to rounding: no term
-    varying = norm > 1e-12 * table.abs().amax(0) * math.sqrt(x.shape[0])
+    varying = norm > 1e-12 * table.abs().amax(0) * math.sqrt(n)
     z = centered / torch.where(varying, norm, 1.0)
     correlation = (z.T @ z).abs()
     kept: list[int] = []
-    order = sorted(range(len(terms)), key=lambda i: (complexity[i], terms[i][1]))
+    order = sorted(range(len(terms)), key=lambda i: (complexity[i], terms[i][0][1]))
     for index in order:  # the simplest copy first; a stable sort keeps library order
         if bool(varying[index]) and (
             not kept or float(correlation[index, kept].max()) < 1 - _DUPLICATE
         ):
             kept.append(index)
-    kept.sort(key=lambda i: (terms[i][1], i))  # column, then library order
+    kept.sort(key=lambda i: (len(terms[i]), terms[i][0][1], i))  # column, then library order
     return _Features(
         z=z[:, kept],
         mean=mean[kept],
@@ -248,6 +295,45 @@ def _solve(z: Tensor, yc: Tensor) -> tuple[Tensor, Tensor, float]:
     return beta, (r_inv**2).sum(1), float(residual @ residual)
 
 
+def _best_subset(
+    features: _Features,
+    yc: Tensor,
+    total: float,
+    floor: float,
+    max_terms: int,
+    max_candidates: int,
+) -> tuple:
+    """(criterion, complexity, chosen feature indices, beta, covariance diagonal, RSS) of
+    the best subset of ``features`` for the centred target ``yc`` (see the module
+    docstring)."""
+    n, p = features.z.shape
+
+    def criterion(rss: float, k: int) -> float:
+        return n * math.log(max(rss, floor) / n) + k * math.log(n) + 2 * math.log(math.comb(p, k))
+
+    best: tuple = (criterion(total, 0), 0, (), (), (), total)
+    if total <= floor or p == 0:
+        return best
+    gram, moment = features.z.T @ features.z, features.z.T @ yc
+    pool = list(range(p))
+    if p > max_candidates:
+        pool = _screen(gram, moment, max_candidates)
+        gram, moment = gram[pool][:, pool], moment[pool]
+    z = features.z[:, pool]
+    for size in range(1, min(max_terms, len(pool), n - 2) + 1):
+        exact = False
+        for subset in _gram_best(gram, moment, total, size).tolist():
+            beta, variance, rss = _solve(z[:, subset], yc)
+            chosen = tuple(pool[i] for i in subset)
+            cost = sum(features.complexity[i] for i in chosen)
+            entry = (criterion(rss, size), cost, chosen, beta, variance, rss)
+            best = min(best, entry, key=lambda e: e[:2])
+            exact = exact or rss <= floor
+        if exact:
+            break
+    return best
+
+
 def sparse_sum_fit(
     x: Tensor,
     y: Tensor,
@@ -255,6 +341,7 @@ def sparse_sum_fit(
     *,
     max_terms: int = 3,
     max_candidates: int = 20,
+    interactions: bool = False,
 ) -> SparseSumFit:
     """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
 
@@ -273,6 +360,9 @@ def sparse_sum_fit(
         Largest number of terms.
     max_candidates : int
         Features searched exhaustively; more are screened down to this many first.
+    interactions : bool
+        Also products of two functions of different columns (``sqrt(r) cos(d)``), when
+        there are at most :data:`MAX_PRODUCTS` such products.
 
     Returns
     -------
@@ -291,8 +381,8 @@ def sparse_sum_fit(
     >>> x = torch.linspace(0.0, 3.0, 100, dtype=torch.float64)[:, None].repeat(1, 2)
     >>> x[:, 1] = x[:, 1].flip(0)
     >>> fit = sparse_sum_fit(x, 2 * torch.sin(x[:, 0]) + 3 * x[:, 1] ** 2, ["x^2", "sin"])
-    >>> [(name, column, round(c, 9)) for (name, column), c in zip(fit.terms, fit.coefficients)]
-    [('sin', 0, 2.0), ('x^2', 1, 3.0)]
+    >>> [(term, round(c, 9)) for term, c in zip(fit.terms, fit.coefficients)]
+    [((('sin', 0),), 2.0), ((('x^2', 1),), 3.0)]
     """
     xt, yt = _check_inputs(x, y)
     max_terms = _check_count(max_terms, "max_terms", 1)
@@ -305,36 +395,21 @@ def sparse_sum_fit(
     mean_y = float(yt.mean())
     yc = yt - mean_y
     total = float(yc @ yc)
-    features = _features(xt, lib)
-    p = features.z.shape[1]
     # rounding level: the target's spread to 1e-12, and at least a few ulps of its values
     noise = max(_EXACT * math.sqrt(total / n), 16 * _EPS * float(yt.abs().max()))
     floor = max(n * noise**2, _TINY)  # positive, for the logarithm of an exact fit
-
-    def criterion(rss: float, k: int) -> float:
-        return n * math.log(max(rss, floor) / n) + k * math.log(n) + 2 * math.log(math.comb(p, k))
-
-    # (criterion, complexity, pool subset, beta, covariance diagonal, rss)
-    best: tuple = (criterion(total, 0), 0, (), (), (), total)
-    if total > floor and p > 0:
-        gram, moment = features.z.T @ features.z, features.z.T @ yc
-        pool = list(range(p))
-        if p > max_candidates:
-            pool = _screen(gram, moment, max_candidates)
-            gram, moment = gram[pool][:, pool], moment[pool]
-        z = features.z[:, pool]
-        for size in range(1, min(max_terms, len(pool), n - 2) + 1):
-            exact = False
-            for subset in _gram_best(gram, moment, total, size).tolist():
-                beta, variance, rss = _solve(z[:, subset], yc)
-                chosen = tuple(pool[i] for i in subset)
-                cost = sum(features.complexity[i] for i in chosen)
-                entry = (criterion(rss, size), cost, chosen, beta, variance, rss)
-                best = min(best, entry, key=lambda e: e[:2])
-                exact = exact or rss <= floor
-            if exact:
-                break
-    _, _, chosen, beta, variance, rss = best
+    # sums of single functions first; products only where those do not fit exactly (a
+    # larger pool dilutes the screening of the single terms)
+    best: tuple | None = None
+    for with_products in (False, True) if interactions else (False,):
+        features = _features(xt, lib, with_products)
+        entry = _best_subset(features, yc, total, floor, max_terms, max_candidates)
+        if best is None or entry[:2] < best[:2]:
+            best = (*entry, features)
+        if best[5] <= floor:
+            break
+    assert best is not None
+    _, _, chosen, beta, variance, rss, features = best
     order = sorted(range(len(chosen)), key=lambda i: chosen[i])  # by column, library order
     chosen = [chosen[i] for i in order]
     beta, variance = [beta[i] for i in order], [variance[i] for i in order]
