@@ -12,12 +12,14 @@ Node types (frozen records, children referenced by index into ``FormulaGraph.nod
 
 The translation dispatches on the expression's class through :data:`HANDLERS` (like a
 sympy printer). Other powers are rewritten exactly: integer exponents beyond the library
-as products (``x**7 = x**5 * x**2``), half-integers as ``x**1.5`` or ``1/sqrt(x)`` times an
-integer power, any other exponent as ``exp(e * log(x))``; ``sinh``, ``sec``, ``csc``,
-``cot``, ``asinh``, ``acosh``, ``Max`` and ``Min`` through :data:`REWRITES`. Three
-patterns save a layer: ``exp(-c * u**2) -> gaussian``, ``1 / (b + c * exp(u)) ->
-sigmoid`` and ``c1 * exp(u) + c2 * exp(-u) -> cosh``. Identical subexpressions become
-one node. A head without a KAN form raises :class:`UnsupportedExpressionError`.
+as products (``x**7 = x**5 * x**2``; up to :data:`MAX_EXPANDED_EXPONENT` in magnitude,
+beyond which the product would be too wide to build), half-integers as ``x**1.5`` or
+``1/sqrt(x)`` times an integer power, any other exponent as ``exp(e * log(x))``;
+``sinh``, ``sec``, ``csc``, ``cot``, ``asinh``, ``acosh``, ``Max`` and ``Min`` through
+:data:`REWRITES`. Three patterns save a layer: ``exp(-c * u**2) -> gaussian``,
+``1 / (b + c * exp(u)) -> sigmoid`` and ``c1 * exp(u) + c2 * exp(-u) -> cosh``.
+Identical subexpressions become one node. A head without a KAN form raises
+:class:`UnsupportedExpressionError`.
 
 Examples
 --------
@@ -64,6 +66,7 @@ from .patterns import REWRITES, cosh_pairs, gaussian, number, rational, sigmoid,
 __all__ = [
     "FUNCTION_NAMES",
     "HANDLERS",
+    "MAX_EXPANDED_EXPONENT",
     "POWER_NAMES",
     "REWRITES",
     "ZERO_POLES",
@@ -81,6 +84,10 @@ __all__ = [
     "check_finite",
     "parse_formulas",
 ]
+
+#: Largest magnitude of an integer or half-integer exponent expanded into a product of
+#: library powers (``x**1000`` is 200 factors of ``x**5``; ``x**100000`` would take seconds).
+MAX_EXPANDED_EXPONENT = 1000
 
 #: sympy function class -> library function.
 FUNCTION_NAMES: Mapping[type, str] = {
@@ -295,6 +302,13 @@ def _power(builder: GraphBuilder, expr: sympy.Pow) -> int:
         found = sigmoid(builder, base, expr)
         if found is not None:
             return found
+    if fraction is not None and abs(fraction) > MAX_EXPANDED_EXPONENT:
+        raise UnsupportedExpressionError(
+            "Pow",
+            expr,
+            f"the exponent {exponent} is beyond the compiler's limit of "
+            f"{MAX_EXPANDED_EXPONENT} in magnitude for powers expanded into products",
+        )
     parts = split_exponent(fraction, builder.library) if fraction is not None else None
     if parts is None:  # x**e = exp(e * log(x))
         e = _real(_to_float(exponent), exponent)

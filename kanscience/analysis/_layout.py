@@ -58,7 +58,7 @@ def _scores(model: KAN, x: Tensor | None, seed: int) -> list[Tensor]:
         x = _default_inputs(model, 256, seed)
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor or None, got {type(x).__name__}")
-    model.check_input(x)
+    x = model.check_input(x)
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 samples to score edges, got {x.shape[0]}")
     reference = model.layers[0].coef

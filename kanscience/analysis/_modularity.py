@@ -71,7 +71,7 @@ def importance_graph(model: KAN, x: Tensor, threshold: float = 0.0) -> nx.DiGrap
     threshold = _check_nonnegative(threshold, "threshold")
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    model.check_input(x)
+    x = model.check_input(x)
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 samples to score the model, got {x.shape[0]}")
     scores = attribute(model, x.to(model.layers[0].coef))

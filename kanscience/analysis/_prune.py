@@ -93,7 +93,7 @@ def _prepare(model: KAN, x: object) -> Tensor:
         raise TypeError(
             f"x must be a torch.Tensor of shape (batch, {model.n_in}), got {type(x).__name__}"
         )
-    model.check_input(x)
+    x = model.check_input(x)
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 samples to score the model, got {x.shape[0]}")
     if not torch.is_floating_point(x) or not bool(torch.isfinite(x).all()):

@@ -21,11 +21,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CommandError", "parse_formula", "parse_names", "read_table", "table_columns"]
+__all__ = [
+    "CommandError",
+    "output_path",
+    "parse_formula",
+    "parse_names",
+    "read_table",
+    "read_units",
+    "table_columns",
+]
 
 
 class CommandError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+def output_path(path: str | None, option: str) -> str | None:
+    """``path`` (or None) after checking that a file can be written there: its folder
+    exists and it is not itself a folder."""
+    if path is None:
+        return None
+    file = Path(path)
+    folder = file.parent
+    if not folder.is_dir():
+        raise CommandError(f"{option} {path}: the folder {folder} does not exist")
+    if file.is_dir():
+        raise CommandError(f"{option} {path} is a folder; give a file name")
+    return path
 
 
 def parse_names(text: str | None) -> list[str]:
@@ -72,6 +94,10 @@ def table_columns(frame, target: str, variables: list[str]):
     import numpy as np
 
     columns = [str(c) for c in frame.columns]
+    if len(frame) == 0:
+        raise CommandError(
+            f"the file has no data rows (only a header: {', '.join(columns) or 'empty'})"
+        )
     if target not in columns:
         raise CommandError(
             f"target column {target!r} not in the file; columns: {', '.join(columns)}"

@@ -27,9 +27,43 @@ from collections.abc import Mapping
 from typing import Any
 
 # built on first access by __getattr__, which neither checker follows
-__all__ = ["KANRegressor"]  # noqa: F822  # pyright: ignore[reportUnsupportedDunderAll]
+__all__ = ["KANRegressor", "fitted_constants", "warn_if_underdetermined"]  # noqa: F822  # pyright: ignore[reportUnsupportedDunderAll]
 
 _EXTRA = "KANRegressor needs scikit-learn; install it with: pip install 'kanscience[sklearn]'"
+
+
+def fitted_constants(expr: Any) -> int:
+    """Occurrences of non-integer numbers in a sympy formula: its constants fitted to the
+    data (``4*cosh(x0)/9 + 33*atan(x1)/10 - 1.27`` has 3).
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> fitted_constants(sympy.Rational(4, 9) * sympy.cosh(x) + 1.27 * x**2 - 3)
+    2
+    """
+    import sympy
+
+    return sum(
+        1
+        for node in sympy.preorder_traversal(expr)
+        if isinstance(node, sympy.Number) and not node.is_Integer
+    )
+
+
+def warn_if_underdetermined(expr: Any, n_samples: int) -> None:
+    """A UserWarning when a formula has at least as many fitted constants as samples: it
+    can pass through every point, so the data cannot tell it from the truth."""
+    import warnings
+
+    count = fitted_constants(expr)
+    if count >= n_samples:
+        warnings.warn(
+            f"the formula {expr} has {count} fitted constants for {n_samples} samples: it can "
+            "interpolate any data of this size, so it is not supported by them; collect more "
+            "samples",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _build() -> type:
@@ -146,8 +180,17 @@ def _build() -> type:
             if self.mode not in ("symbolic", "kan"):
                 raise ValueError(f"mode must be 'symbolic' or 'kan', got {self.mode!r}")
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-            if X.shape[0] < 2:
-                raise ValueError(f"KANRegressor needs at least 2 samples, got {X.shape[0]} sample")
+            if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+                raise ValueError(f"y must hold real numbers, got dtype {y.dtype}")
+            y = y.astype(np.float64)
+            n_samples, n_features = X.shape
+            if n_samples < 2:
+                raise ValueError(f"KANRegressor needs at least 2 samples, got {n_samples} sample")
+            if self.mode == "symbolic" and n_samples <= n_features:
+                raise ValueError(
+                    f"KANRegressor(mode='symbolic') needs more samples than features, got "
+                    f"{n_samples} samples of {n_features} features"
+                )
             x_t, y_t = torch.tensor(X), torch.tensor(y)[:, None]
             names = self._names()
             self.variables_ = tuple(sympy.Symbol(v, real=True) for v in names)
@@ -170,6 +213,7 @@ def _build() -> type:
                     target_units=self.target_units,
                 )
                 self.expr_ = self.result_.best.expr
+                warn_if_underdetermined(self.expr_, n_samples)
                 return self
             model = KAN(
                 [X.shape[1], *hidden, 1],

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._validation import check_count, check_float_dtype
+
 __all__ = ["Dataset", "as_tensor", "create_dataset"]
 
 
@@ -101,8 +103,15 @@ class Dataset:
 
     @classmethod
     def coerce(cls, data: Dataset | Mapping[str, Any]) -> Dataset:
-        """Accept a Dataset or a pykan-style dict."""
-        return data if isinstance(data, Dataset) else cls.from_dict(data)
+        """Accept a Dataset or a pykan-style dict (TypeError for anything else)."""
+        if isinstance(data, Dataset):
+            return data
+        if not isinstance(data, Mapping):
+            raise TypeError(
+                "data must be a Dataset or a dict with train_input, train_label, test_input "
+                f"and test_label, got {type(data).__name__}"
+            )
+        return cls.from_dict(data)
 
     def to(self, *args: Any, **kwargs: Any) -> Dataset:
         """Move or cast all four tensors (``torch.Tensor.to`` arguments)."""
@@ -155,17 +164,35 @@ def create_dataset(
 
     Raises
     ------
+    TypeError
+        For a non-callable ``f``, counts or a seed that are not ints, a dtype that is not
+        a real floating-point one.
     ValueError
-        For a malformed ``ranges``, or labels that are NaN/Inf or of the wrong length.
+        For counts below 1, a malformed ``ranges``, or labels that are NaN/Inf or of the
+        wrong length.
     """
-    if n_var < 1:
-        raise ValueError(f"n_var must be >= 1, got {n_var}")
-    bounds = torch.as_tensor(ranges, dtype=torch.float64)
-    if bounds.ndim == 1:
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {f!r} ({type(f).__name__})")
+    n_var = check_count("n_var", n_var, 1)
+    train_num = check_count("train_num", train_num, 1)
+    test_num = check_count("test_num", test_num, 1)
+    seed = check_count("seed", seed, -(2**63))
+    try:
+        bounds = torch.as_tensor(ranges, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"ranges must be (lo, hi) or {n_var} pairs, got {ranges!r}") from error
+    if bounds.shape == (2,):
         bounds = bounds[None, :].expand(n_var, 2)
-    if bounds.shape != (n_var, 2) or not bool((bounds[:, 1] > bounds[:, 0]).all()):
-        raise ValueError(f"ranges must be (lo, hi) or {n_var} pairs with lo < hi, got {ranges!r}")
-    dtype = dtype or torch.get_default_dtype()
+    if (
+        bounds.shape != (n_var, 2)
+        or not bool(torch.isfinite(bounds).all())
+        or not bool((bounds[:, 1] > bounds[:, 0]).all())
+    ):
+        raise ValueError(
+            f"ranges must be (lo, hi) or {n_var} pairs of finite numbers with lo < hi, "
+            f"got {ranges!r}"
+        )
+    dtype = check_float_dtype(dtype or torch.get_default_dtype())
     generator = torch.Generator().manual_seed(int(seed))
 
     def label(x: Tensor) -> Tensor:

@@ -26,6 +26,14 @@ from torch import Tensor, nn
 from . import _splines as splines
 from ._contraction import contraction_weight, spline_contract
 from ._functions import FunctionLibrary, resolve_library
+from ._validation import (
+    check_count,
+    check_float_dtype,
+    check_number,
+    check_range,
+    check_samples,
+    check_sizes,
+)
 
 __all__ = ["KANLayer", "ZERO_FUNCTION"]
 
@@ -85,6 +93,11 @@ class KANLayer(nn.Module):
         Functions that symbolic edges may use (default: the built-in library).
     generator : torch.Generator or None
         Source of the random initialization; the global RNG is never touched when given.
+    dtype : torch.dtype or None
+        A real floating-point dtype (default: torch's default dtype).
+    allow_large : bool
+        Allow more than ``MAX_GRID`` intervals or ``MAX_COEFFICIENTS`` coefficients
+        (:mod:`kanscience.core._validation`).
     """
 
     grid: Tensor
@@ -113,21 +126,21 @@ class KANLayer(nn.Module):
         library: FunctionLibrary | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
+        allow_large: bool = False,
     ) -> None:
         super().__init__()
-        if in_dim < 1 or out_dim < 1:
-            raise ValueError(f"in_dim and out_dim must be >= 1, got {in_dim} and {out_dim}")
-        if num < 1 or k < 0:
-            raise ValueError(f"num must be >= 1 and k >= 0, got num={num}, k={k}")
+        in_dim, out_dim = check_count("in_dim", in_dim, 1), check_count("out_dim", out_dim, 1)
+        (num,), (k,) = check_sizes([(in_dim, out_dim)], num, k, allow_large)
         if base_fun not in splines.BASE_FUNCTION_NAMES:
             raise ValueError(
                 f"base_fun must be one of {splines.BASE_FUNCTION_NAMES}, got {base_fun!r}"
             )
-        dtype = dtype or torch.get_default_dtype()
+        noise_scale = check_number("noise_scale", noise_scale, minimum=0.0)
+        dtype = check_float_dtype(dtype or torch.get_default_dtype())
         self.in_dim, self.out_dim, self.num, self.k = in_dim, out_dim, num, k
         self.base_fun = base_fun
-        self.grid_eps = float(grid_eps)
-        self.grid_range = (float(grid_range[0]), float(grid_range[1]))
+        self.grid_eps = check_number("grid_eps", grid_eps, minimum=0.0, maximum=1.0)
+        self.grid_range = check_range("grid_range", grid_range)
         self.library = resolve_library(library)
 
         grid = splines.uniform_grid(in_dim, num, k, self.grid_range, dtype=dtype)
@@ -163,6 +176,8 @@ class KANLayer(nn.Module):
 
     def forward(self, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0) -> Tensor:
         """Outputs of the layer, shape (batch, out_dim)."""
+        if x.shape[0] == 0:  # nothing to evaluate; the contraction cannot reshape 0 rows
+            return x.new_zeros(0, self.out_dim)
         features = self.features(x) if id(x) in self._memo else None
         y = spline_contract(
             x,
@@ -299,7 +314,11 @@ class KANLayer(nn.Module):
 
     @torch.no_grad()
     def update_grid_(self, x: Tensor, mode: str = "sample") -> None:
-        """Move the grid to the samples ``x`` (batch, in_dim), keeping each spline (in place)."""
+        """Move the grid to the samples ``x`` (batch, in_dim), keeping each spline (in place).
+
+        ValueError for an empty ``x`` or one with NaN or Inf (the layer is unchanged).
+        """
+        check_samples(x, "update_grid_")
         grid, coef, table = splines.update_grid(
             x, self.grid, self.coef, self.k, self.grid_eps, mode, self.table(), return_table=True
         )

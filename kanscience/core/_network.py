@@ -34,7 +34,17 @@ from . import _splines as splines
 from ._functions import FunctionLibrary, resolve_library
 from ._indices import check_index
 from ._layer import ZERO_FUNCTION, KANLayer
-from ._width import WidthSpec, parse_mult_arity, parse_width
+from ._validation import (
+    check_count,
+    check_float_dtype,
+    check_grid_size,
+    check_number,
+    check_pass_input,
+    check_range,
+    check_samples,
+    check_sizes,
+)
+from ._width import WidthSpec, multiply_subnodes, parse_mult_arity, parse_width, product_index
 
 __all__ = ["KAN"]
 
@@ -57,7 +67,7 @@ class KAN(nn.Module):
     width : list
         Width spec, e.g. ``[2, 5, 1]`` or ``[2, [0, 1], 1]``.
     grid : int or list of int
-        Grid intervals (per layer if a list).
+        Grid intervals (per layer if a list), at most ``MAX_GRID`` unless ``allow_large``.
     k : int or list of int
         Spline order (per layer if a list).
     mult_arity : int or list of lists
@@ -73,6 +83,15 @@ class KAN(nn.Module):
     library : FunctionLibrary, list of names, or None
         Functions symbolic edges may use.
     dtype : torch.dtype or None
+        A real floating-point dtype (default: torch's default dtype).
+    allow_large : bool
+        Build grids above ``MAX_GRID`` intervals or models above ``MAX_COEFFICIENTS``
+        spline coefficients (refused by default: they take minutes or exhaust memory).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an option of a wrong type or out of range (named), before any allocation.
     """
 
     layers: LayerList
@@ -99,15 +118,22 @@ class KAN(nn.Module):
         seed: int = 1,
         library: FunctionLibrary | Sequence[str] | None = None,
         dtype: torch.dtype | None = None,
+        allow_large: bool = False,
     ) -> None:
         super().__init__()
         self.width = parse_width(width)
         self.mult_arity = parse_mult_arity(mult_arity, self.width)
         depth = len(self.width) - 1
-        grids = self._per_layer(grid, depth, "grid")
-        orders = self._per_layer(k, depth, "k")
+        dims = [(self.width_in[layer], self.width_out[layer + 1]) for layer in range(depth)]
+        grids, orders = check_sizes(dims, grid, k, allow_large)
+        noise_scale = check_number("noise_scale", noise_scale, minimum=0.0)
+        scale_base_mu = check_number("scale_base_mu", scale_base_mu)
+        scale_base_sigma = check_number("scale_base_sigma", scale_base_sigma)
+        grid_eps = check_number("grid_eps", grid_eps, minimum=0.0, maximum=1.0)
+        grid_range = check_range("grid_range", grid_range)
+        seed = check_count("seed", seed, minimum=-(2**63))
         self.library = resolve_library(library)
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_float_dtype(dtype or torch.get_default_dtype())
         self._config: dict[str, Any] = dict(
             width=self.width,
             grid=grids,
@@ -143,6 +169,7 @@ class KAN(nn.Module):
                 library=self.library,
                 generator=generator,
                 dtype=dtype,
+                allow_large=True,  # checked above
             )
             for layer in range(depth)
         )
@@ -157,17 +184,11 @@ class KAN(nn.Module):
         self.node_bias = params(self.width_in[1:], 0.0)
         self.subnode_scale = params(self.width_out[1:], 1.0)
         self.subnode_bias = params(self.width_out[1:], 0.0)
-        self._mult_index = [self._product_index(layer) for layer in range(depth + 1)]
+        self._mult_index = [
+            product_index(n_sum, arities)
+            for (n_sum, _), arities in zip(self.width, self.mult_arity)
+        ]
         self._affine_cache: dict[int, tuple] = {}
-
-    @staticmethod
-    def _per_layer(value: int | Sequence[int], depth: int, name: str) -> list[int]:
-        values = (
-            [int(value)] * depth if not isinstance(value, Sequence) else [int(v) for v in value]
-        )
-        if len(values) != depth:
-            raise ValueError(f"{name} must be an int or a list of {depth} ints, got {value!r}")
-        return values
 
     # ----------------------------------------------------------------- shape
     @property
@@ -202,35 +223,10 @@ class KAN(nn.Module):
         cfg["library"] = list(self.library.names)
         return cfg
 
-    def _product_index(self, layer: int) -> tuple[int, int, Tensor | None]:
-        """(n_sum, max_arity, gather index into subnodes padded by a column of ones)."""
-        n_sum, n_mult = self.width[layer]
-        arities = self.mult_arity[layer]
-        if n_mult == 0 or len(set(arities)) == 1:
-            return n_sum, (arities[0] if arities else 0), None
-        width = max(arities)
-        total = sum(arities)
-        index, start = [], 0
-        for arity in arities:
-            index.extend(list(range(start, start + arity)) + [total] * (width - arity))
-            start += arity
-        return n_sum, width, torch.tensor(index)
-
     # ----------------------------------------------------------------- forward
     def multiply(self, subnodes: Tensor, layer: int) -> Tensor:
         """Node values of ``layer`` from its subnode values (sum nodes pass through)."""
-        n_sum, arity, index = self._mult_index[layer]
-        if arity == 0:
-            return subnodes
-        factors = subnodes[:, n_sum:]
-        if index is None:
-            products = factors.reshape(subnodes.shape[0], -1, arity).prod(-1)
-        else:
-            padded = torch.cat([factors, factors.new_ones(factors.shape[0], 1)], dim=1)
-            products = (
-                padded[:, index.to(subnodes.device)].reshape(subnodes.shape[0], -1, arity).prod(-1)
-            )
-        return torch.cat([subnodes[:, :n_sum], products], dim=1)
+        return multiply_subnodes(subnodes, *self._mult_index[layer])
 
     def layer_forward(
         self, x: Tensor, layer: int, singularity_avoiding: bool = False, y_th: float = 10.0
@@ -272,23 +268,28 @@ class KAN(nn.Module):
             self._affine_cache[layer] = cached
         return cached[1]
 
-    def check_input(self, x: Tensor) -> None:
-        """Raise ValueError unless ``x`` has shape (batch, n_in)."""
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if x.ndim != 2 or x.shape[1] != self.n_in:
-            raise ValueError(f"x must have shape (batch, {self.n_in}), got {tuple(x.shape)}")
+    def check_input(self, x: Tensor) -> Tensor:
+        """``x`` checked for a pass of this model and cast to its dtype where that is exact
+        (the rule of :meth:`forward`); use the returned tensor."""
+        reference = self.layers[0].coef
+        return check_pass_input(x, self.n_in, reference.dtype, reference.device)
 
     def forward(self, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0) -> Tensor:
-        """Network output, shape (batch, n_out). Computes nothing else."""
-        self.check_input(x)
+        """Network output, shape (batch, n_out). Computes nothing else.
+
+        ``x``: (batch, n_in) on the model's device. Floats of lower precision than the
+        model (float32 into float64) are cast up, exactly; float64 into a float32 model,
+        integers, bools and complex numbers are a TypeError (never rounded or guessed),
+        another device a ValueError. An empty batch gives a (0, n_out) output.
+        """
+        x = self.check_input(x)
         for layer in range(self.depth):
             x = self.layer_forward(x, layer, singularity_avoiding, y_th)
         return x
 
     def node_values(self, x: Tensor) -> list[Tensor]:
         """Node values of every layer, ``[x, h_1, ..., output]`` (pykan's ``acts``)."""
-        self.check_input(x)
+        x = self.check_input(x)
         values = [x]
         for layer in range(self.depth):
             values.append(self.layer_forward(values[-1], layer))
@@ -297,23 +298,28 @@ class KAN(nn.Module):
     # ----------------------------------------------------------------- grids
     @torch.no_grad()
     def update_grid_(self, x: Tensor, mode: str = "sample") -> None:
-        """Fit every layer's grid to its inputs on data ``x`` (in place), layer by layer."""
-        self.check_input(x)
+        """Fit every layer's grid to its inputs on data ``x`` (in place), layer by layer.
+        ValueError for an empty ``x`` or one with NaN or Inf (the model is unchanged)."""
+        x = self.check_input(x)
+        check_samples(x, "update_grid_")
         for layer in range(self.depth):
             self.layers[layer].update_grid_(x, mode)
             x = self.layer_forward(x, layer)
 
     @torch.no_grad()
-    def refine(self, new_grid: int, x: Tensor) -> KAN:
-        """A copy with ``new_grid`` intervals per edge fitted to this model's splines on ``x``."""
-        self.check_input(x)
+    def refine(self, new_grid: int, x: Tensor, allow_large: bool = False) -> KAN:
+        """A copy with ``new_grid`` intervals per edge fitted to this model's splines on ``x``
+        (an int >= 1, at most ``MAX_GRID`` unless ``allow_large``; ``x`` finite)."""
+        new_grid = check_grid_size("new_grid", check_count("new_grid", new_grid, 1), allow_large)
+        x = self.check_input(x)
+        check_samples(x, "refine")
         inputs = self.node_values(x)[:-1]
         refined = copy.deepcopy(self)
-        refined._config["grid"] = [int(new_grid)] * self.depth
+        refined._config["grid"] = [new_grid] * self.depth
         for layer, (old, x_l) in enumerate(zip(self.layers, inputs)):
-            grid, coef = splines.refine_grid(x_l, old.grid, old.coef, old.k, int(new_grid))
+            grid, coef = splines.refine_grid(x_l, old.grid, old.coef, old.k, new_grid)
             new = refined.layers[layer]
-            new.num = int(new_grid)
+            new.num = new_grid
             new.grid = grid
             new.coef = nn.Parameter(coef, requires_grad=old.coef.requires_grad)
         return refined

@@ -87,7 +87,7 @@ def trace(model: KAN, x: Tensor) -> list[LayerTrace]:
     Gradients flow through the result when ``x`` or the parameters require them; wrap in
     ``torch.no_grad()`` for plain analysis.
     """
-    model.check_input(x)
+    x = model.check_input(x)
     traces = []
     for index, layer in enumerate(model.layers):
         features = splines.spline_features(x, layer.grid, layer.k, layer.base_fun, layer.table())
@@ -117,7 +117,7 @@ def forward_with_statistics(
     model: KAN, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0
 ) -> tuple[Tensor, list[LayerStatistics]]:
     """The model output and per-layer edge statistics from one pass over ``x``."""
-    model.check_input(x)
+    x = model.check_input(x)
     statistics = []
     for index, layer in enumerate(model.layers):
         features = layer.features(x)

@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import SupportsIndex
 
-__all__ = ["WidthSpec", "parse_mult_arity", "parse_width"]
+import torch
+from torch import Tensor
+
+__all__ = ["WidthSpec", "multiply_subnodes", "parse_mult_arity", "parse_width", "product_index"]
 
 WidthSpec = Sequence["int | Sequence[int]"]
 
@@ -85,3 +88,34 @@ def parse_mult_arity(
             )
         arities.append([int(a) for a in entry])
     return arities
+
+
+def product_index(n_sum: int, arities: Sequence[int]) -> tuple[int, int, Tensor | None]:
+    """``(n_sum, max_arity, index)`` of a layer for :func:`multiply_subnodes`.
+
+    ``index`` gathers the factors of each multiplication node from the subnodes padded by
+    a column of ones; None when all nodes have the same arity (a plain reshape).
+    """
+    if not arities or len(set(arities)) == 1:
+        return n_sum, (arities[0] if arities else 0), None
+    width, total = max(arities), sum(arities)
+    index, start = [], 0
+    for arity in arities:
+        index.extend(list(range(start, start + arity)) + [total] * (width - arity))
+        start += arity
+    return n_sum, width, torch.tensor(index)
+
+
+def multiply_subnodes(subnodes: Tensor, n_sum: int, arity: int, index: Tensor | None) -> Tensor:
+    """Node values from subnode values: sum nodes pass, each product node multiplies its
+    factors (``n_sum``, ``arity``, ``index`` from :func:`product_index`)."""
+    if arity == 0:
+        return subnodes
+    factors, batch = subnodes[:, n_sum:], subnodes.shape[0]
+    if index is None:
+        products = factors.reshape(batch, factors.shape[1] // arity, arity).prod(-1)
+    else:
+        padded = torch.cat([factors, factors.new_ones(batch, 1)], dim=1)
+        gathered = padded[:, index.to(subnodes.device)]
+        products = gathered.reshape(batch, len(index) // arity, arity).prod(-1)
+    return torch.cat([subnodes[:, :n_sum], products], dim=1)

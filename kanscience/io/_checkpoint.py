@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -91,6 +92,17 @@ def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None
         Stored with the model, covered by the digest, and returned by
         :func:`read_metadata` (for example the names of the inputs, or how the model
         was made).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path`` does not exist (naming it).
+    IsADirectoryError
+        If ``path`` is a folder.
+    OSError
+        If the file cannot be written.
+    TypeError
+        For a model that is not a KAN or metadata that are not str to str.
     """
     if not isinstance(model, KAN):
         raise TypeError(f"model must be a kanscience KAN, got {type(model).__name__}")
@@ -109,10 +121,59 @@ def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None
         "tensor_digest": _tensor_digest(tensors),
     }
     config["digest"] = _digest(config)
-    path = os.fspath(path)
+    path = _writable_path(path)
     temporary = f"{path}.tmp"
-    save_file(tensors, temporary, metadata={_KEY: json.dumps(config)})
-    os.replace(temporary, path)
+    try:
+        save_file(tensors, temporary, metadata={_KEY: json.dumps(config)})
+        os.replace(temporary, path)
+    except SafetensorError as error:  # safetensors' I/O errors are not OSErrors
+        raise OSError(f"cannot write checkpoint {path!r}: {error}") from error
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _writable_path(path: str | os.PathLike) -> str:
+    """``path`` as a str after checking that its folder exists and it is not a folder."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a text path, got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot save: the folder {folder!r} does not exist", path
+        )
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "cannot save: the path is a folder", path)
+    return path
+
+
+def _check_device(map_location: str | torch.device | None) -> torch.device | None:
+    """``map_location`` as a device that this torch can use, or a ValueError naming it."""
+    if map_location is None:
+        return None
+    if not isinstance(map_location, (str, torch.device)):
+        raise TypeError(f"map_location must be a device name or torch.device, got {map_location!r}")
+    try:
+        device = torch.device(map_location)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(
+            f"map_location={map_location!r} is not a torch device (try 'cpu' or 'cuda:0')"
+        ) from error
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(
+                f"map_location={map_location!r}, but this torch sees {count} CUDA device(s)"
+            )
+    elif device.type not in ("cpu", "meta"):
+        backend = getattr(torch, device.type, None)
+        available = getattr(backend, "is_available", None)
+        if not (callable(available) and available()):
+            raise ValueError(f"map_location={map_location!r}, but that device is not available")
+    return device
 
 
 def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -205,6 +266,7 @@ class Checkpoint:
         **init_kwargs: Any,
     ) -> KAN:
         """Build the saved model; the arguments are those of :func:`load`."""
+        device = _check_device(map_location)
         if not (isinstance(model_class, type) and issubclass(model_class, KAN)):
             raise TypeError(f"model_class must be KAN or a subclass, got {model_class!r}")
         architecture = dict(self.architecture)
@@ -222,6 +284,8 @@ class Checkpoint:
             )
         try:
             dtype = next(iter(self.tensors.values())).dtype
+            # the shapes were checked against the stored tensors: the size is that of the file
+            init_kwargs.setdefault("allow_large", True)
             model = model_class(
                 **architecture, library=lib.subset(library_names), dtype=dtype, **init_kwargs
             )
@@ -234,7 +298,7 @@ class Checkpoint:
             raise CheckpointError(
                 f"checkpoint {self.path!r} does not describe a consistent model: {error}"
             ) from error
-        return model.to(map_location) if map_location is not None else model
+        return model.to(device) if device is not None else model
 
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -302,7 +366,10 @@ def load(
     ------
     CheckpointError
         For a missing, truncated, edited or incompatible file.
+    ValueError
+        For a ``map_location`` that is not a device, or one this torch cannot use.
     """
+    _check_device(map_location)
     if not (isinstance(model_class, type) and issubclass(model_class, KAN)):
         raise TypeError(f"model_class must be KAN or a subclass, got {model_class!r}")
     return read_checkpoint(path).to_model(library, map_location, model_class, **init_kwargs)

@@ -1,7 +1,10 @@
 """Conversion to and from pykan's ``MultKAN`` (the optional ``pykan`` extra).
 
 pykan stores symbolic edges as ``(out, in)`` tables and ours as ``(in, out)``; everything
-else maps one to one, so a converted model computes the same function to rounding.
+else maps one to one, so a converted model computes the same function to rounding. One
+difference of meaning: a pykan symbolic edge whose function is the zero function still
+adds its offset ``mask * d``, where ours adds nothing; :func:`from_pykan` moves those
+offsets into the subnode biases (which pykan and ours both add after the edges).
 
 Examples
 --------
@@ -12,11 +15,13 @@ Examples
 
 from __future__ import annotations
 
+import random
 from typing import Any, cast
 
+import numpy as np
 import torch
 
-from ..core import KAN, KANLayer
+from ..core import KAN, ZERO_FUNCTION, KANLayer
 
 __all__ = ["from_pykan", "to_pykan"]
 
@@ -81,6 +86,7 @@ def from_pykan(pykan_model: Any, library: Any = None) -> KAN:
         sb_trainable=bool(source.sb_trainable),
         library=library,
         dtype=dtype,
+        allow_large=True,  # the pykan model holds these parameters already
     )
     with torch.no_grad():
         for index, (ours, theirs, symbolic) in enumerate(
@@ -105,13 +111,30 @@ def from_pykan(pykan_model: Any, library: Any = None) -> KAN:
             ours.invalidate_symbolic_cache()
             for name in ("node_scale", "node_bias", "subnode_scale", "subnode_bias"):
                 getattr(model, name)[index].copy_(getattr(source, name)[index])
+            _fold_zero_function_offsets(ours, model.subnode_scale[index], model.subnode_bias[index])
     return model
+
+
+def _fold_zero_function_offsets(layer: KANLayer, scale: torch.Tensor, bias: torch.Tensor) -> None:
+    """Move ``mask * d`` of zero-function symbolic edges into the subnode bias (in place).
+
+    pykan evaluates ``c * 0 + d`` on such an edge; ours skips it. The subnode affine map
+    ``scale * (edges + offset) + bias`` equals ``scale * edges + (bias + scale * offset)``.
+    """
+    zero = torch.tensor(
+        [[name == ZERO_FUNCTION for name in row] for row in layer.symbolic_names],
+        device=layer.symbolic_mask.device,
+    )
+    offsets = (layer.symbolic_mask * layer.symbolic_affine[..., 3] * zero).sum(dim=0)
+    bias.add_(scale * offsets)
+    layer.symbolic_affine[..., 3].masked_fill_(zero, 0.0)
 
 
 def to_pykan(model: KAN) -> Any:
     """A pykan ``MultKAN`` computing the same function as ``model``.
 
-    The pykan model is built with ``auto_save=False`` so that nothing is written.
+    The pykan model is built with ``auto_save=False`` so that nothing is written, and with
+    the global torch, numpy and ``random`` generators restored afterwards (pykan seeds them).
     """
     MultKAN, SYMBOLIC_LIB = _import_pykan()
     cfg = model.config()
@@ -120,25 +143,29 @@ def to_pykan(model: KAN) -> Any:
     pykan_arity: Any = arity if len(homogeneous) > 1 else (homogeneous or [2])[0]
     dtype = _kan_layers(model)[0].coef.dtype
     default_dtype = torch.get_default_dtype()
+    generator_states = (random.getstate(), np.random.get_state())
     try:
-        torch.set_default_dtype(dtype)  # pykan builds its tensors in the default dtype
-        target = MultKAN(
-            width=[list(w) for w in cfg["width"]],
-            grid=cfg["grid"] if len(set(cfg["grid"])) > 1 else cfg["grid"][0],
-            k=cfg["k"] if len(set(cfg["k"])) > 1 else cfg["k"][0],
-            mult_arity=pykan_arity,
-            base_fun=cfg["base_fun"],
-            affine_trainable=cfg["affine_trainable"],
-            grid_eps=cfg["grid_eps"],
-            grid_range=list(cfg["grid_range"]),
-            sp_trainable=cfg["sp_trainable"],
-            sb_trainable=cfg["sb_trainable"],
-            auto_save=False,
-            save_act=True,
-            seed=cfg["seed"],
-        )
+        with torch.random.fork_rng():  # pykan seeds the global generators
+            torch.set_default_dtype(dtype)  # pykan builds in the default dtype
+            target = MultKAN(
+                width=[list(w) for w in cfg["width"]],
+                grid=cfg["grid"] if len(set(cfg["grid"])) > 1 else cfg["grid"][0],
+                k=cfg["k"] if len(set(cfg["k"])) > 1 else cfg["k"][0],
+                mult_arity=pykan_arity,
+                base_fun=cfg["base_fun"],
+                affine_trainable=cfg["affine_trainable"],
+                grid_eps=cfg["grid_eps"],
+                grid_range=list(cfg["grid_range"]),
+                sp_trainable=cfg["sp_trainable"],
+                sb_trainable=cfg["sb_trainable"],
+                auto_save=False,
+                save_act=True,
+                seed=cfg["seed"],
+            )
     finally:
         torch.set_default_dtype(default_dtype)
+        random.setstate(generator_states[0])
+        np.random.set_state(generator_states[1])
     with torch.no_grad():
         for index, (ours, theirs, symbolic) in enumerate(
             zip(_kan_layers(model), target.act_fun, target.symbolic_fun)

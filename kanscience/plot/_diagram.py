@@ -115,7 +115,7 @@ def plot(
     _check_model(model)
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    model.check_input(x)
+    x = model.check_input(x)
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 samples, got {x.shape[0]}")
     beta, scale = _check_positive(beta, "beta"), _check_positive(scale, "scale")

@@ -101,7 +101,7 @@ def _edge_data(
     """Inputs and whole activations of ``edges`` on ``x``, each (n_edges, batch) float64."""
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    model.check_input(x)
+    x = model.check_input(x)
     reference = copy.deepcopy(model).to(torch.float64)
     with torch.no_grad():
         traces = trace(reference, x.detach().to(torch.float64))

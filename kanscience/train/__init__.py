@@ -1,5 +1,8 @@
 """Training: ``fit`` and its parts (L-BFGS, Levenberg-Marquardt, penalties, data parallel)."""
 
+from ._checkpointing import (
+    TrainingCheckpointError,
+)
 from ._distributed import (
     DataParallel,
     shard,
@@ -46,6 +49,7 @@ __all__ = [
     "Penalty",
     "REG_METRICS",
     "StepState",
+    "TrainingCheckpointError",
     "TrainingDivergedError",
     "coefficient_penalty",
     "fit",

@@ -265,7 +265,7 @@ class DataParallel:
         self, model: KAN, x: Tensor, singularity_avoiding: bool = False, y_th: float = 10.0
     ) -> tuple[Tensor, list[LayerStatistics]]:
         """:func:`kanscience.core.forward_with_statistics` on the global batch's statistics."""
-        model.check_input(x)
+        x = model.check_input(x)
         statistics = []
         for index, layer in enumerate(model.layers):
             features = layer.features(x)

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ._batches import Sampler
+from ._checkpointing import Checkpoints
 from ._distributed import DataParallel, unwrap
 from ._loop import Callback, train
 from ._objective import Objective
@@ -65,6 +67,9 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     distributed: bool | Any = False,
+    checkpoint_every: int | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` in place on ``data``.
 
@@ -83,8 +88,9 @@ def fit(
         than L-BFGS and usually a lower error. ``'auto'``: LM where it applies, L-BFGS
         otherwise (``History.optimizer`` says which ran).
     steps : int
-        Optimizer steps (an L-BFGS step runs up to ``max_iter`` iterations; an LM step is
-        one Jacobian and as many damped solves as it takes to lower the loss).
+        Optimizer steps, >= 0 (0 trains nothing and returns an empty History). An L-BFGS
+        step runs up to ``max_iter`` iterations; an LM step is one Jacobian and as many
+        damped solves as it takes to lower the loss.
     penalty : Penalty, optional
         pykan's sparsity penalty (``Penalty(lamb=1e-2)``; pykan's ``lamb``, ``lamb_l1``,
         ``lamb_entropy``, ``lamb_coef``, ``lamb_coefdiff`` and ``reg_metric``). None: none.
@@ -126,6 +132,13 @@ def fit(
         shards in rank order. Implied by a DDP-wrapped ``model``. ``loss_fn`` and
         ``objective`` must be means over the rows; a callback stopping on one rank stops
         every rank.
+    checkpoint_every, checkpoint_path : int, str or PathLike, optional
+        Write a training checkpoint (safetensors, :mod:`kanscience.train._checkpointing`)
+        to ``checkpoint_path`` after every ``checkpoint_every`` completed steps, replacing
+        the previous one. None (the default): nothing is written.
+    resume_from : str or PathLike, optional
+        Continue the fit from a checkpoint written with these settings and data: its
+        steps count towards ``steps``, and the fit ends as the uninterrupted one would.
 
     Returns
     -------
@@ -136,6 +149,8 @@ def fit(
     TrainingDivergedError
         If the objective becomes NaN or Inf; the model keeps its last good parameters
         (a fit failing in any other way also leaves the model as before the failing step).
+    TrainingCheckpointError
+        If ``resume_from`` is missing, corrupt or edited, or from another fit.
     TypeError, ValueError
         For a bad option (the message names it), or data that do not fit the model.
     """
@@ -143,6 +158,10 @@ def fit(
     steps, batch, max_iter, seed = _check_options(
         opt, steps, penalty, grid_schedule, lr, batch, max_iter, tolerance_change, seed
     )
+    _check_callables({"loss_fn": loss_fn, "objective": objective}, optional=True)
+    _check_callables({f"metrics[{i}]": m for i, m in enumerate(metrics or ())})
+    _check_callables({f"callbacks[{i}]": c for i, c in enumerate(callbacks or ())})
+    check_positive("y_th", y_th)
     reference = model.layers[0].coef
     data = Dataset.coerce(data).to(device=reference.device, dtype=reference.dtype)
     # with a custom objective the labels are whatever it needs (flows, accelerations...)
@@ -164,9 +183,43 @@ def fit(
     loss = Objective(model, penalty, loss_fn, objective, comm, singularity_avoiding, y_th)
     step = make_step(opt, model, loss, comm, conflicts, lr, max_iter, tolerance_change)
     sampler = Sampler(data, batch, seed, comm)
-    return train(
-        model, step, loss, sampler, comm, grid_schedule, steps, metrics, callbacks, progress
+    checkpoints = Checkpoints.from_options(
+        checkpoint_every,
+        checkpoint_path,
+        resume_from,
+        comm is not None,
+        opt=step.name,
+        batch=batch,
+        seed=seed,
+        lr=lr,
+        max_iter=max_iter,
+        tolerance_change=tolerance_change,
+        penalty=penalty,
+        grid_schedule=grid_schedule,
+        singularity_avoiding=singularity_avoiding,
+        y_th=y_th,
+        metrics=[getattr(m, "__name__", type(m).__name__) for m in metrics],
     )
+    return train(
+        model,
+        step,
+        loss,
+        sampler,
+        comm,
+        grid_schedule,
+        steps,
+        metrics,
+        callbacks,
+        progress,
+        checkpoints,
+    )
+
+
+def _check_callables(values: Mapping[str, Any], optional: bool = False) -> None:
+    """A TypeError naming the first value that is not callable (nor None, if optional)."""
+    for name, value in values.items():
+        if not (callable(value) or (optional and value is None)):
+            raise TypeError(f"{name} must be callable, got {value!r} ({type(value).__name__})")
 
 
 def _check_options(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -90,6 +91,58 @@ class FlatLBFGS:
         self._t = 0.0
         self._h_diag = 1.0
         self._prev_grad: Tensor | None = None
+
+    # ---------------------------------------------------------------- state
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything a later :meth:`step` depends on: ``(tensors, scalars)``.
+
+        The stored pairs (``s.i``, ``y.i``), the last direction and gradient, and the
+        counters and step lengths; :meth:`load_state` of a fresh optimizer over the same
+        parameters then continues exactly as this one would.
+        """
+        tensors = {f"s.{i}": s for i, s in enumerate(self._steps)}
+        tensors.update({f"y.{i}": y for i, y in enumerate(self._dirs)})
+        if self._direction is not None:
+            tensors["direction"] = self._direction
+        if self._prev_grad is not None:
+            tensors["prev_grad"] = self._prev_grad
+        scalars = {
+            "pairs": len(self._steps),
+            "n_iter": self.n_iter,
+            "n_evaluations": self.n_evaluations,
+            "t": self._t,
+            "h_diag": self._h_diag,
+        }
+        return tensors, scalars
+
+    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        """Continue from :meth:`state` (tensors move to the parameters' device and dtype).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            If the state is incomplete or its vectors do not match the parameters.
+        """
+        reference = self.params[0]
+        size = sum(self.numels)
+
+        def vector(name: str) -> Tensor:
+            value = tensors[name].to(device=reference.device, dtype=reference.dtype)
+            if value.shape != (size,):
+                raise ValueError(
+                    f"L-BFGS state {name!r} has shape {tuple(value.shape)}, expected ({size},)"
+                )
+            return value
+
+        pairs = int(scalars["pairs"])
+        if not 0 <= pairs <= self.history_size:
+            raise ValueError(f"L-BFGS state has {pairs} pairs; history_size is {self.history_size}")
+        self._steps = [vector(f"s.{i}") for i in range(pairs)]
+        self._dirs = [vector(f"y.{i}") for i in range(pairs)]
+        self._direction = vector("direction") if "direction" in tensors else None
+        self._prev_grad = vector("prev_grad") if "prev_grad" in tensors else None
+        self.n_iter, self.n_evaluations = int(scalars["n_iter"]), int(scalars["n_evaluations"])
+        self._t, self._h_diag = float(scalars["t"]), float(scalars["h_diag"])
 
     # ---------------------------------------------------------------- vectors
     def flat_params(self) -> Tensor:

@@ -17,6 +17,7 @@ once. Symbolic edges ``c f(a x + b) + d`` add four columns each.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -161,7 +162,7 @@ def output_jacobian(
     True
     """
     coordinates = free_coordinates(model) if coordinates is None else coordinates
-    model.check_input(x)
+    x = model.check_input(x)
     inputs, outputs = [], []
     # Only the sensitivities to the layer outputs are needed from autograd: with the
     # parameters frozen for the pass, the backward computes no parameter gradient and
@@ -243,6 +244,30 @@ class LevenbergMarquardt:
     def damping(self) -> float:
         """The current damping ``lam``."""
         return float(self._damping.value[0])
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The damping state and counter a later :meth:`step` depends on: ``(tensors, scalars)``.
+
+        The cached normal equations are left out: the next step forms them again at the
+        same parameters.
+        """
+        tensors = {"damping": self._damping.value, "growth": self._damping.growth}
+        return tensors, {"n_evaluations": self.n_evaluations}
+
+    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        """Continue from :meth:`state`.
+
+        Raises
+        ------
+        KeyError, ValueError
+            If the state is incomplete or malformed.
+        """
+        value, growth = (tensors[name].to(torch.float64) for name in ("damping", "growth"))
+        if value.shape != (1,) or growth.shape != (1,):
+            raise ValueError("Levenberg-Marquardt damping state must hold one value and growth")
+        self._damping = Damping(value, growth)
+        self.n_evaluations = int(scalars["n_evaluations"])
+        self._cache = None
 
     def check(self) -> list[Coordinate]:
         """The free coordinates, validated against :data:`MAX_PARAMETERS`."""

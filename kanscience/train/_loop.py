@@ -1,7 +1,9 @@
 """The training loop of :func:`kanscience.fit`: steps, test losses, History, callbacks.
 
 A step that fails (NaN or Inf, or any exception) leaves the model as it was before the
-step: its parameters, and the grids and coefficients if the step began with a grid update.
+step: every parameter and buffer (grids included, also after a grid update that began
+the step), bit for bit. With :class:`~kanscience.train._checkpointing.Checkpoints` the
+loop resumes from a training checkpoint and writes one every few steps.
 """
 
 from __future__ import annotations
@@ -16,45 +18,47 @@ from tqdm import tqdm
 
 from ..core import KAN
 from ._batches import Sampler
+from ._checkpointing import Checkpoints
 from ._distributed import DataParallel
 from ._objective import Objective
 from ._options import GridSchedule
 from ._records import History, StepState, TrainingDivergedError
 from ._steps import Step
 
-__all__ = ["Callback", "train"]
+__all__ = ["Callback", "LastGood", "train"]
 
 Callback = Callable[[StepState], "bool | None"]
 
 
 class LastGood:
-    """The model's state after the last good step, to restore after a failed one."""
+    """A copy of the model's whole state (parameters and buffers) to restore after a failed step.
 
-    def __init__(self, model: KAN, params: list[Tensor]) -> None:
-        self.model, self.params = model, params
-        self.saved = [p.detach().clone() for p in params]
-        self.grids: list[tuple[Tensor, Tensor]] = []
+    Examples
+    --------
+    >>> model = KAN([2, 3, 1], seed=0)
+    >>> last_good = LastGood(model)
+    >>> x = torch.rand(50, 2, generator=torch.Generator().manual_seed(0)) * 4 - 2
+    >>> model.update_grid_(x)
+    >>> last_good.restore()
+    >>> all(torch.equal(t, KAN([2, 3, 1], seed=0).state_dict()[n])
+    ...     for n, t in model.state_dict().items())
+    True
+    """
 
-    def before_grid_update(self) -> None:
-        """Remember the grids and coefficients that the coming grid update replaces."""
-        self.grids = [
-            (tensor, tensor.detach().clone())
-            for layer in self.model.layers
-            for tensor in (layer.grid, layer.coef)
-        ]
+    def __init__(self, model: KAN) -> None:
+        self.live = [tensor.detach() for tensor in model.state_dict(keep_vars=True).values()]
+        self.saved = [tensor.clone() for tensor in self.live]
 
     @torch.no_grad()
     def keep(self) -> None:
-        for p, good in zip(self.params, self.saved):
-            good.copy_(p)
-        self.grids = []
+        """Remember the model's current state as the last good one."""
+        # one fused copy; torch's stubs do not export the _foreach ops
+        torch._foreach_copy_(self.saved, self.live)  # type: ignore[attr-defined]
 
     @torch.no_grad()
     def restore(self) -> None:
-        for tensor, good in self.grids:
-            tensor.copy_(good)
-        for p, good in zip(self.params, self.saved):
-            p.copy_(good)
+        """Put the last good state back into the model (in place, exactly)."""
+        torch._foreach_copy_(self.live, self.saved)  # type: ignore[attr-defined]
 
 
 def _finite(*values: Tensor) -> bool:
@@ -72,14 +76,21 @@ def train(
     metrics: Sequence[Callable[[], float]],
     callbacks: Sequence[Callback],
     progress: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> History:
-    """Take ``steps`` steps (fewer if a callback returns True) and record them."""
+    """Take ``steps`` steps (fewer if a callback returns True) and record them.
+
+    With ``checkpoints``: continue from its checkpoint (the steps it took count towards
+    ``steps``), and write one after every ``checkpoints.every`` completed steps.
+    """
     history = History(metrics={m.__name__: [] for m in metrics}, optimizer=step.name)
+    first = checkpoints.resume_(model, step, sampler, history, steps) if checkpoints else 0
     params: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
-    last_good = LastGood(model, params)
+    last_good = LastGood(model)
     data, full_batch = sampler.data, sampler.full_batch
     start, first_evaluations = time.perf_counter(), step.n_evaluations
-    bar = tqdm(range(steps), disable=not progress, ncols=100)
+    earlier_evaluations, earlier_seconds = history.n_evaluations, history.seconds
+    bar = tqdm(range(first, steps), disable=not progress, ncols=100, initial=first, total=steps)
     try:
         with contextlib.ExitStack() as stack:
             if full_batch:  # the first layer's bases of fixed data are computed once per grid
@@ -90,7 +101,6 @@ def train(
                 try:
                     batch = sampler.draw("train")
                     if grid_schedule is not None and grid_schedule.due(index):
-                        last_good.before_grid_update()
                         model.update_grid_(
                             batch.inputs if comm is None else comm.gather_rows(batch.inputs)
                         )
@@ -104,14 +114,13 @@ def train(
                     if not _finite(loss, reg, test_loss, *params):
                         raise TrainingDivergedError(
                             f"the loss became NaN or Inf at step {index}; the model was "
-                            "restored to the parameters after the last good step (try a "
+                            "restored to its state after the last good step (try a "
                             "smaller lr, a smaller penalty, or singularity_avoiding=True)",
                             history,
                         )
                 except BaseException:
                     last_good.restore()
                     raise
-                last_good.keep()
                 train_rmse, test_rmse = float(loss) ** 0.5, float(test_loss) ** 0.5
                 history.train_loss.append(train_rmse)
                 history.test_loss.append(test_rmse)
@@ -126,9 +135,16 @@ def train(
                 state = StepState(index, train_rmse, test_rmse, float(reg), model, history)
                 if callbacks and _stop(callbacks, state, comm):
                     break
+                last_good.keep()  # after the callbacks, which may edit the model
+                if checkpoints is not None and checkpoints.due(index + 1):
+                    history.n_evaluations = (
+                        earlier_evaluations + step.n_evaluations - first_evaluations
+                    )
+                    seconds = earlier_seconds + time.perf_counter() - start
+                    checkpoints.write(model, step, sampler, history, index + 1, seconds)
     finally:
-        history.n_evaluations = step.n_evaluations - first_evaluations
-        history.seconds = time.perf_counter() - start
+        history.n_evaluations = earlier_evaluations + step.n_evaluations - first_evaluations
+        history.seconds = earlier_seconds + time.perf_counter() - start
     return history
 
 

@@ -21,10 +21,27 @@ def mean_squared_error(prediction: Tensor, target: Tensor) -> Tensor:
 
 
 def _scalar(name: str, value: object) -> Tensor:
+    """``value`` if it is a real floating-point scalar tensor, else an error naming ``name``."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must return a scalar tensor, got {type(value).__name__}")
     if value.ndim != 0:
         raise ValueError(f"{name} must return a scalar tensor, got shape {tuple(value.shape)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must return a real floating-point tensor, got {value.dtype}")
+    return value
+
+
+def _differentiable(name: str, value: Tensor, model: KAN) -> Tensor:
+    """``value`` if gradients can flow from it to the trained parameters."""
+    if (
+        torch.is_grad_enabled()
+        and not value.requires_grad
+        and any(p.requires_grad for p in model.parameters())
+    ):
+        raise ValueError(
+            f"{name} returned a tensor that does not depend on the model's parameters "
+            "(detached, or computed outside torch); training needs its gradient"
+        )
     return value
 
 
@@ -91,4 +108,6 @@ class Objective:
                 prediction = self.model(batch.inputs, *self.forward_options)
                 reg = prediction.new_zeros(())
             loss = _scalar(self.loss_name, self.loss_fn(prediction, batch.labels))
-        return loss + self.lamb * reg, loss.detach(), reg.detach()
+        name = "objective" if self.custom is not None else self.loss_name
+        total = _differentiable(name, loss + self.lamb * reg, self.model)
+        return total, loss.detach(), reg.detach()

@@ -31,6 +31,14 @@ class Step(Protocol):
 
     def __call__(self, batch: Batch) -> tuple[Tensor, Tensor]: ...
 
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The optimizer's state (tensors, JSON scalars), for a resumable checkpoint."""
+        ...
+
+    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        """Continue from :meth:`state`; KeyError/TypeError/ValueError for a bad state."""
+        ...
+
 
 class LevenbergMarquardtStep:
     """A damped Gauss-Newton step on the mean squared error (no penalty)."""
@@ -47,6 +55,12 @@ class LevenbergMarquardtStep:
     def __call__(self, batch: Batch) -> tuple[Tensor, Tensor]:
         loss = self.solver.step(batch.inputs, batch.labels)
         return torch.tensor(loss, dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return self.solver.state()
+
+    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        self.solver.load_state(tensors, scalars)
 
 
 class GradientStep:
@@ -83,6 +97,28 @@ class GradientStep:
             self.optimizer.step()
             self.adam_evaluations += 1
         return state["loss"], state["reg"]
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        if self.name == "LBFGS":
+            return self.optimizer.state()
+        tensors: dict[str, Tensor] = {}
+        for index, entries in self.optimizer.state_dict()["state"].items():
+            tensors.update({f"{index}.{key}": value for key, value in entries.items()})
+        return tensors, {"evaluations": self.adam_evaluations}
+
+    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        if self.name == "LBFGS":
+            self.optimizer.load_state(tensors, scalars)
+            return
+        entries: dict[int, dict[str, Tensor]] = {}
+        for name, value in tensors.items():
+            index, key = name.split(".", 1)
+            if not 0 <= int(index) < len(self.params):
+                raise ValueError(f"Adam state names parameter {index} of {len(self.params)}")
+            entries.setdefault(int(index), {})[key] = value
+        saved = self.optimizer.state_dict()
+        self.optimizer.load_state_dict({"state": entries, "param_groups": saved["param_groups"]})
+        self.adam_evaluations = int(scalars["evaluations"])
 
 
 def least_squares_conflicts(
