@@ -36,10 +36,12 @@ _LAZY = {
     "trace": "core",
     "forward_with_statistics": "core",
     "describe": "core",
+    "parse_formula": "core",
     # train
     "fit": "train",
     "History": "train",
     "TrainingDivergedError": "train",
+    "TrainingCheckpointError": "train",
     "Penalty": "train",
     "GridSchedule": "train",
     "StepState": "train",
@@ -76,12 +78,19 @@ _LAZY = {
     "snap_constants": "symbolic",
     "symbolic_formula": "symbolic",
     "with_auxiliary": "symbolic",
+    "Formula": "symbolic",
+    "constant_uncertainty": "symbolic",
+    "sparse_sum_fit": "symbolic",
     # structure
     "detect_separability": "structure",
     "build_tree": "structure",
+    "pair_symmetries": "structure",
+    "pair_scalings": "structure",
     # discover
     "Candidate": "discover",
     "DiscoveryResult": "discover",
+    "DiscoverOptions": "discover",
+    "Structure": "discover",
     # io
     "save": "io",
     "load": "io",
@@ -109,10 +118,14 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from .analysis import *  # noqa: F403
     from .core import *  # noqa: F403
     from .discover import Candidate as Candidate
+    from .discover import DiscoverOptions as DiscoverOptions
     from .discover import DiscoveryResult as DiscoveryResult
+    from .discover import Structure as Structure
     from .io import *  # noqa: F403
     from .structure import build_tree as build_tree
     from .structure import detect_separability as detect_separability
+    from .structure import pair_scalings as pair_scalings
+    from .structure import pair_symmetries as pair_symmetries
     from .symbolic import *  # noqa: F403
     from .train import *  # noqa: F403
 

@@ -128,7 +128,7 @@ def test_the_discover_report_saves_its_model_through_the_compiler_checkpoint(tmp
     x = np.random.default_rng(0).uniform(0.5, 2, (50, 2))
     _save_report(tmp_path / "report", result, ["a", "b"], x, x[:, 0] * x[:, 1] + x[:, 0] / 2)
     written = sorted(p.name for p in (tmp_path / "report").iterdir())
-    assert written == ["front.json", "front.png", "model.safetensors", "tree.svg"]
+    assert written == ["front.json", "front.png", "index.html", "model.safetensors", "tree.svg"]
     model = load_compiled(tmp_path / "report" / "model.safetensors")
     assert model.input_names == ("a", "b") and model.expressions == (best.expr,)
     z = torch.as_tensor(x, dtype=torch.float64)

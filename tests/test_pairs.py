@@ -11,7 +11,7 @@ from kanscience.core import KAN
 from kanscience.core._functions import resolve_library
 from kanscience.discover import DISCOVERY_LIBRARY, discover
 from kanscience.discover._options import DiscoverOptions
-from kanscience.discover._reduce import holding, reduced_search
+from kanscience.discover._reduce import holding, reduced_search, reduction
 from kanscience.discover._search import Search, probe
 from kanscience.structure import PairSymmetry, pair_scalings, pair_symmetries
 from kanscience.train import fit
@@ -150,3 +150,27 @@ def test_discover_finds_a_gaussian_of_a_difference_over_a_scale():
     assert result.best.test_r2 > 1 - 1e-12
     assert sympy.simplify(result.best.expr - truth) == 0
     assert "symmetry" in result.best.source
+
+
+def test_a_scaling_law_of_simple_degree_drops_a_variable():
+    """f = sigma^-1 g(d / sigma): the degree -1 is simple, so the reduced problem is g of
+    the one combination d / sigma, on the target y * sigma; a degree that is not simple
+    keeps sigma beside the combination."""
+    sigma = _box(1, 1.0, 3.0, samples=1000)[:, 0]
+    d = _box(1, -2.0, 2.0, samples=1000, seed=1)[:, 0]
+    x = torch.stack([sigma, d], 1)
+    y = torch.exp(-0.5 * (d / sigma) ** 2) / sigma
+    search = _search(x, y, ["s", "d"])
+    (pair, *_) = holding(
+        search, (lambda z: torch.exp(-0.5 * (z[:, 1] / z[:, 0]) ** 2) / z[:, 0], 0.0)
+    )
+    assert (pair.kind, pair.i, pair.j) == ("ratio", 1, 0) and pair.degree == pytest.approx(-1.0)
+    rewrite = reduction(search, pair)
+    s, _ = search.symbols
+    assert rewrite.keep == [] and rewrite.factor == 1 / s
+    sub = reduced_search(search, pair, math.inf)
+    assert [str(v) for v in sub.symbols] == ["(d/s)"]
+    expected = torch.exp(-0.5 * sub.fit_x[:, 0] ** 2)
+    assert torch.allclose(sub.fit_y, expected, rtol=1e-14, atol=0)
+    odd = PairSymmetry("ratio", 1, 0, 0.0, 1.0, degree=-0.7)
+    assert reduction(search, odd).keep == [0] and reduction(search, odd).factor == 1

@@ -232,3 +232,18 @@ def test_products_of_two_functions_of_different_inputs():
         x3, x3[:, 0] * torch.cos(x3[:, 1]) + x3[:, 2], DISCOVERY_LIBRARY, interactions=True
     )
     assert fit.terms == ((("x", 2),), (("x", 0), ("cos", 1))) and fit.r2 > 1 - 1e-12
+
+
+def test_structure_finds_the_square_root_of_a_sparse_sum():
+    """sqrt(r^2 + 1 - 2 r cos(d)) (the law of cosines, scaled): on y^2 a sparse sum with a
+    product term."""
+    x = torch.cat([_uniform(2000, 1, 0.2, 5.0, seed=3), _uniform(2000, 1, 1.0, 5.0, seed=4)], 1)
+    y = torch.sqrt(x[:, 0] ** 2 + 1 - 2 * x[:, 0] * torch.cos(x[:, 1]))
+    search = _search(x, y, ["r", "d"])
+    SparseSum().fit(search, _context(search))
+    r, d = search.symbols
+    best = search.ranked()[0]
+    assert best.source.startswith("sparse-sum(y^2)") and best.val_rmse < 1e-10
+    truth = sympy.sqrt(r**2 + 1 - 2 * r * sympy.cos(d))
+    values = {r: 1.7, d: 2.3}
+    assert float(best.expr.subs(values)) == pytest.approx(float(truth.subs(values)), rel=1e-10)

@@ -1,5 +1,10 @@
 """Applications: the command line, sweeps of jobs, the scikit-learn estimator."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - the static name for type checkers
+    from ._estimator import KANRegressor as KANRegressor
+
 from ._engines import (
     DaskEngine,
     Engine,
@@ -7,9 +12,6 @@ from ._engines import (
     RayEngine,
     SerialEngine,
     make_engine,
-)
-from ._estimator import (
-    KANRegressor,
 )
 from ._jobs import (
     Job,
@@ -39,3 +41,13 @@ __all__ = [
     "run_job",
     "sweep",
 ]
+
+
+def __getattr__(name: str):
+    # the estimator loads scikit-learn (and pandas, scipy): only when it is asked for, so
+    # the command line starts without them
+    if name == "KANRegressor":
+        from ._estimator import KANRegressor
+
+        return KANRegressor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,19 +1,22 @@
 """The ``kanscience`` subcommands: each takes the parsed arguments, returns an exit code.
 
 Results are printed; files are written only where ``--out``/``-o`` says (the discover
-report folder: the Pareto front as JSON and a plot, the tree of the best formula, and
-its compiled KAN saved by the one checkpoint path, ``compiler.save_compiled``).
+report folder: the Pareto front as JSON and a plot, the tree of the best formula, its
+compiled KAN saved by the one checkpoint path, ``compiler.save_compiled``, and
+``index.html``, a self-contained page of all of it: MathML formulas, inline SVG figures).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from ._cli_input import (
     CommandError,
+    output_path,
     parse_formula,
     parse_names,
     read_table,
@@ -45,11 +48,8 @@ def _print_front(result, out=sys.stdout) -> None:
 
 
 def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
-    """The Pareto front (JSON and a plot), the tree of the best formula and its compiled KAN."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The Pareto front (JSON and a plot), the tree of the best formula, its compiled KAN,
+    and ``index.html``: all of it on one self-contained page (:func:`_report_page`)."""
     import sympy
     import torch
 
@@ -67,18 +67,7 @@ def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
     (folder / "front.json").write_text(
         json.dumps({"variables": variables, "candidates": rows}, indent=2)
     )
-    figure, axes = plt.subplots(figsize=(5, 3.5))
-    axes.semilogy(
-        [c.complexity for c in result.candidates],
-        [max(c.test_rmse, 1e-16) for c in result.candidates],
-        "o-",
-    )
-    axes.set_xlabel("complexity")
-    axes.set_ylabel("test RMSE")
-    axes.set_title("Pareto front")
-    figure.tight_layout()
-    figure.savefig(folder / "front.png", dpi=120)
-    plt.close(figure)
+    result.plot().savefig(folder / "front.png", dpi=120)
     best = result.best.expr
     symbols = list(result.variables) or [sympy.Symbol(v, real=True) for v in variables]
     from ..structure import build_tree
@@ -86,8 +75,11 @@ def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
 
     f = formula_to_torch(best, symbols)
     x_tensor = torch.as_tensor(x, dtype=torch.float64)
+    tree = None
     if len(variables) >= 2:
-        build_tree(f, x_tensor[:300], var_names=variables).render(folder / "tree.svg")
+        tree = build_tree(f, x_tensor[:300], var_names=variables)
+        tree.render(folder / "tree.svg")
+    (folder / "index.html").write_text(_report_page(result, symbols, x, y, tree), "utf-8")
     try:
         from compiler import compile_formula, save_compiled
 
@@ -96,14 +88,47 @@ def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
         pass
 
 
+def _report_page(result, symbols, x, y, tree) -> str:
+    """The report as one HTML document: the Pareto table and front, the best formula
+    (MathML, LaTeX and code, and against the data), and its tree; figures as inline SVG,
+    nothing loaded from anywhere."""
+    import numpy as np
+
+    from ..core._html import escape, figure_svg, html_page, mathml, result_block, row
+    from ..symbolic import Formula
+
+    formula = Formula(result.best.expr, symbols)
+    rows = np.asarray(x, dtype=np.float64)
+    data = np.asarray(y, dtype=np.float64).reshape(-1)
+    shown = np.random.default_rng(0).permutation(rows.shape[0])[:1000]  # a readable cloud
+    code = [f"LaTeX:  {formula.latex()}", f"Python: {formula.to_code('python')}"]
+    code.append(f"C:      {formula.to_code('c')}")
+    best = result_block(
+        "Best formula",
+        mathml(formula.sympy, display="block"),
+        row(
+            f"<pre>{escape(chr(10).join(code))}</pre>",
+            figure_svg(formula.plot(rows[shown], data[shown])),
+        ),
+    )
+    blocks = [best, result._repr_html_()]
+    if tree is not None:
+        blocks.append(tree._repr_html_())
+    names = ", ".join(v.name for v in formula.variables)
+    return html_page(f"kanscience discover: y = f({names})", *blocks)
+
+
 def run_discover(args: argparse.Namespace) -> int:
     from ..discover import discover
 
     x, y, variables = table_columns(read_table(args.file), args.target, parse_names(args.vars))
     units = read_units(args.units, variables) if args.units else None
-    result = discover(
-        (x, y), var_names=variables, seed=args.seed, time_budget=args.time_budget, units=units
-    )
+    try:
+        result = discover(
+            (x, y), var_names=variables, seed=args.seed, time_budget=args.time_budget, units=units
+        )
+    except ValueError as error:  # discover checks its data, names and units first
+        raise CommandError(str(error)) from None
     _print_front(result)
     if args.out:
         _save_report(Path(args.out), result, variables, x, y)
@@ -111,12 +136,23 @@ def run_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+# discover's log lines of its decomposition steps (each leaves a smaller problem), e.g.
+# "symmetry(a-b) (score 1e-3): 2.0s" or, nested below it, "  1/c*scaling((a-b)/c) ..."
+_DECOMPOSITION_STEP = re.compile(r"\b(symmetry|scaling|split)\(")
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    """Discover a built-in Feynman equation from its samples: the front, the
+    decomposition steps that led to the law, and the truth. Imports only what discovery
+    needs (no plotting, no graphs, no physics), so it starts fast."""
     import torch
 
     from ..discover import discover
     from ..io import load_feynman
 
+    if args.threads < 1:
+        raise CommandError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     equation = load_feynman([args.equation])[0]
     data = equation.dataset(
         train_num=args.samples,
@@ -127,12 +163,19 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"Feynman {equation.id}: {len(equation.variables)} variables "
-            f"({', '.join(equation.variables)}), {args.samples} samples; searching..."
+            f"({', '.join(equation.variables)}), {args.samples} samples; searching "
+            f"(time budget {args.time_budget:g} s)..."
         )
     result = discover(
         data, var_names=list(equation.variables), seed=args.seed, time_budget=args.time_budget
     )
     _print_front(result)
+    steps = [line for line in result.log if _DECOMPOSITION_STEP.search(line)]
+    if steps:
+        print("decomposition (each step leaves a smaller problem):")
+        for line in steps:
+            print(f"  {line}")
+    print(f"found by: {result.best.source} in {result.seconds:.1f} s")
     print(f"discovered: f = {result.best.expr}   (truth: {equation.formula})")
     return 0
 
@@ -140,12 +183,17 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_compile(args: argparse.Namespace) -> int:
     import torch
 
-    from compiler import compile_formula, save_compiled
+    from compiler import UnsupportedExpressionError, compile_formula, save_compiled
 
     from ..core import describe
 
+    output_path(args.out, "-o/--out")
+    output_path(args.image, "--image")
     expression, symbols = parse_formula(args.formula, parse_names(args.vars))
-    model = compile_formula(expression, symbols)
+    try:
+        model = compile_formula(expression, symbols)
+    except UnsupportedExpressionError as error:
+        raise CommandError(str(error)) from error
     print(f"width {model.width}")
     print(describe(model))
     if args.out:
@@ -165,10 +213,14 @@ def run_tree(args: argparse.Namespace) -> int:
 
     from ..structure import build_tree
 
+    output_path(args.out, "--out")
     if args.model:
-        from ..io import read_checkpoint
+        from ..io import CheckpointError, read_checkpoint
 
-        checkpoint = read_checkpoint(args.model)  # read and verified once
+        try:
+            checkpoint = read_checkpoint(args.model)  # read and verified once
+        except CheckpointError as error:
+            raise CommandError(str(error)) from error
         model = checkpoint.to_model()
         saved = checkpoint.metadata.get("input_names")  # e.g. from `compile -o`
         names = parse_names(args.vars) or (
@@ -206,6 +258,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from ._jobs import job_grid
     from ._sweep import discover_job, fit_job, sweep
 
+    output_path(args.out, "--out")
     try:
         settings = json.loads(args.settings) if args.settings else {}
     except json.JSONDecodeError as error:
@@ -243,6 +296,7 @@ PHYSICS_CASES = (
 def run_physics(args: argparse.Namespace) -> int:
     import importlib
 
+    output_path(args.plot, "--plot")
     try:
         case = importlib.import_module(f"physics_examples.{args.case}")
     except ImportError as error:

@@ -39,10 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="discover a built-in Feynman equation from its data")
-    demo.add_argument("--equation", default="I.12.1", help="Feynman equation id (default I.12.1)")
-    demo.add_argument("--samples", type=int, default=2000)
-    demo.add_argument("--time-budget", type=float, default=60.0, help="seconds (default 60)")
+    demo = sub.add_parser(
+        "demo",
+        help="discover a built-in Feynman equation from its data",
+        description="Discover a built-in Feynman equation from its samples. The default, "
+        "I.6.2b (a Gaussian of theta - theta1 with width sigma), is found through a pair "
+        "symmetry and a scaling law, each leaving a smaller problem.",
+    )
+    demo.add_argument("--equation", default="I.6.2b", help="Feynman equation id (default I.6.2b)")
+    demo.add_argument("--samples", type=int, default=1000, help="training samples (default 1000)")
+    demo.add_argument("--time-budget", type=float, default=30.0, help="seconds (default 30)")
+    demo.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the problem is small, and more threads slow the "
+        "search down when other programs use the cores)",
+    )
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="print only the results")
     demo.set_defaults(handler=run_demo)
@@ -59,7 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         'as "kg*m/s**2" or exponent lists over "base_units"); the search then runs on '
         "dimensionless groups",
     )
-    discover.add_argument("--out", help="write a report folder here (front, plot, tree, model)")
+    discover.add_argument(
+        "--out",
+        help="write a report folder here (front, plot, tree, model, and index.html: one "
+        "self-contained page of it all)",
+    )
     discover.add_argument("--quiet", action="store_true", help="print only the results")
     discover.set_defaults(handler=run_discover)
 
@@ -114,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"kanscience {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OSError, RuntimeError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         print(f"kanscience {args.command}: error: {error}", file=sys.stderr)
         return 1
 

@@ -55,13 +55,16 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy
 import torch
 
 from ..core import Dataset
 from ..core._functions import FunctionLibrary, LibraryLike, resolve_library
+from ..core._html import latex_math
 from ..symbolic import Dimensions, Formula, formula_to_torch
+from ._display import front_figure, front_html
 from ._explore import explore
 from ._inputs import training_data, units_as_dimensions
 from ._options import DiscoverOptions
@@ -70,6 +73,10 @@ from ._ranking import Candidate, rank, readable
 from ._search import Search, probe
 from ._structure import Structure
 from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["DISCOVERY_LIBRARY", "Candidate", "DiscoveryResult", "discover"]
 
@@ -140,6 +147,20 @@ class DiscoveryResult:
                 f"index must address one of the {len(self.candidates)} candidates, got {index}"
             )
         return Formula(self.candidates[index].expr, self.variables)
+
+    def plot(self, ax: Axes | None = None) -> Figure:
+        """The Pareto front: complexity against validation RMSE (log scale), the best
+        formula starred; one point per candidate with a finite validation RMSE. Drawn on
+        ``ax`` when given; returns the Figure (shows and writes nothing)."""
+        return front_figure(self.candidates, ax)
+
+    def _repr_html_(self) -> str:
+        """The Pareto table with MathML formulas, the front as inline SVG, the log."""
+        return front_html(self.candidates, self.variables, self.seconds, self.log)
+
+    def _repr_latex_(self) -> str | None:
+        """The best formula as inline LaTeX (``None`` when nothing was found)."""
+        return latex_math(self.candidates[0].expr) if self.candidates else None
 
 
 def _discover_dimensionless(

@@ -90,7 +90,8 @@ class Search:
 
     @property
     def spread(self) -> float:
-        return float(self.val_y.std())
+        # one validation sample has no spread (and no unbiased estimate of one)
+        return float(self.val_y.std()) if self.val_y.numel() > 1 else 0.0
 
     def best_error(self) -> float:
         return min((c.val_rmse for c in self.found.values()), default=math.inf)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sympy
 from torch import Tensor
 
 from ..symbolic import sparse_sum_fit
@@ -26,8 +27,8 @@ __all__ = ["SparseSum"]
 
 class SparseSum(Structure):
     """``c0 + sum_k c_k f_k(x_{i_k})`` with at most ``max_terms`` library terms (each one
-    function of one input, or a product of two of different inputs), on ``y`` and on
-    ``log |y|``; applies to every problem.
+    function of one input, or a product of two of different inputs), on ``y`` and, for a
+    one-signed target, on ``log |y|``, ``y^2`` and ``1 / y``; applies to every problem.
 
     Parameters
     ----------
@@ -46,11 +47,15 @@ class SparseSum(Structure):
     def _targets(self, search: Search, context: Context) -> list[tuple[Tensor, Tensor, Any, str]]:
         """(inputs, target, sympy inverse, source) of ``y`` and, when usable, ``log |y|``
         (on the rows where it is signal, for a target of one sign only up to noise)."""
-        targets = [(search.fit_x, search.fit_y, lambda e: e, self.name)]
+        x, y = search.fit_x, search.fit_y
+        targets = [(x, y, lambda e: e, self.name)]
         if context.has_log:
-            _, target, inverse, _ = context.transforms[1]
-            x = search.fit_x if context.rows is None else search.fit_x[context.rows]
-            targets.append((x, target, inverse, f"{self.name}(log)"))
+            _, target, inverse, sign = context.transforms[1]
+            rows = x if context.rows is None else x[context.rows]
+            targets.append((rows, target, inverse, f"{self.name}(log)"))
+            if context.rows is None:  # one-signed throughout: a power of a sparse sum
+                targets.append((x, y**2, lambda e, s=sign: s * sympy.sqrt(e), f"{self.name}(y^2)"))
+                targets.append((x, 1 / y, lambda e: 1 / e, f"{self.name}(1/y)"))
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:

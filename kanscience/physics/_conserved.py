@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sympy
 import torch
@@ -45,7 +46,11 @@ from ._conservation import (
     gradient_rank,
 )
 from ._conserved_formulas import _formulas
+from ._display import laws_latex, stages_figure, summary_html
 from ._expressions import as_symbols, term_matrix
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ConservedQuantities",
@@ -151,6 +156,21 @@ class ConservedQuantities:
     def complete(self) -> bool:
         """Whether every conserved quantity found by the KANs has a verified formula."""
         return self.rank == self.count and len(self.expressions) == self.count
+
+    def plot(self) -> Figure:
+        """Held-out conservation residual of each deflation stage (accepted ones filled);
+        returns the Figure (shows and writes nothing)."""
+        return stages_figure([s.residual for s in self.stages], [s.accepted for s in self.stages])
+
+    def _repr_latex_(self) -> str | None:
+        return laws_latex([(f"Q_{{{k}}}", e) for k, e in enumerate(self.expressions, 1)])
+
+    def _repr_html_(self) -> str:
+        laws = [(f"Q{k}", e) for k, e in enumerate(self.expressions, 1)]
+        numbers = [("count", self.count), ("rank", self.rank)]
+        numbers += [(f"residual of Q{k}", r) for k, r in enumerate(self.residuals, 1)]
+        title = f"Conserved quantities: {self.count} found"
+        return summary_html(title, laws, numbers, self.plot())
 
 
 # ------------------------------------------------------------------ learning

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import sympy
 import torch
@@ -30,10 +30,14 @@ from torch import Tensor
 from ..core import KAN, Dataset
 from ..train import fit
 from ._candidates import edge_candidates
+from ._display import laws_latex, r2_figure, summary_html
 from ._expressions import combine_terms, term_matrix
 from ._snap import snap_expression
 from ._sparse import sparse_regression
 from ._term_library import independent_terms, unique_terms
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ConstitutiveResult",
@@ -137,6 +141,20 @@ class ConstitutiveResult:
     def in_deformation(self, snapped: bool = True) -> sympy.Expr:
         """The law with the auxiliary symbols replaced by their expressions of ``F``."""
         return cast(sympy.Expr, (self.snapped if snapped else self.expression).xreplace(self.aux))
+
+    def plot(self) -> Figure:
+        """Held-out ``1 - R^2`` of the linear-elastic prior and of the law (log scale);
+        returns the Figure (shows and writes nothing)."""
+        return r2_figure(["prior", "law"], [self.prior_r2, self.r2])
+
+    def _repr_latex_(self) -> str | None:
+        return laws_latex([("P", self.snapped)])
+
+    def _repr_html_(self) -> str:
+        laws = [("law", self.snapped), ("linear-elastic prior", self.prior)]
+        laws += [(f"{symbol} =", expr) for symbol, expr in self.aux.items()]
+        numbers = [("held-out R²", self.r2), ("prior's held-out R²", self.prior_r2)]
+        return summary_html("Constitutive law", laws, numbers, self.plot())
 
 
 def _r2(prediction: Tensor, y: Tensor) -> float:

@@ -24,7 +24,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import sympy
 import torch
@@ -34,6 +34,7 @@ from ..core import KAN, Dataset
 from ..symbolic import formula_to_torch
 from ..train import Batch, fit
 from ._candidates import edge_candidates
+from ._display import history_figure, laws_latex, summary_html
 from ._euler_lagrange import (
     SingularMassMatrixError,
     _pair,
@@ -48,6 +49,9 @@ from ._lagrangian_gauge import canonical_lagrangian
 from ._snap import snap_expression
 from ._sparse import sparse_null_vectors
 from ._term_library import independent_terms, unique_terms
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["LagrangianResult", "fit_lagrangian"]
 
@@ -99,6 +103,22 @@ class LagrangianResult:
             raise ValueError("no formula was recovered")
         qs, vs = self.variables
         return lagrangian_accelerations(formula_to_torch(self.expression, qs + vs), q, v)
+
+    def plot(self) -> Figure:
+        """Held-out loss of the KAN after each training step; returns the Figure (shows
+        and writes nothing)."""
+        return history_figure(self.history, "held-out loss")
+
+    def _repr_latex_(self) -> str | None:
+        return laws_latex([("L", self.expression)])
+
+    def _repr_html_(self) -> str:
+        numbers = [
+            ("relative acceleration error", self.error),
+            ("KAN's relative acceleration error", self.kan_error),
+            ("Lagrangians fitting the data (dimension)", self.null_dim),
+        ]
+        return summary_html("Lagrangian", [("L", self.expression)], numbers, self.plot())
 
 
 def _prior_model(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import sympy
 import torch
@@ -29,8 +29,12 @@ from torch import Tensor
 from ..core import KAN, Dataset
 from ..symbolic import formula_to_torch
 from ..train import Batch, fit
+from ._display import history_figure, laws_latex, summary_html
 from ._expressions import as_symbols
 from ._univariate import UnivariateFit, univariate_formula
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "TimeShiftResult",
@@ -158,6 +162,19 @@ class TimeShiftResult:
     feature: sympy.Expr
     symbol: sympy.Symbol
     history: list[float] = field(default_factory=list)
+
+    def plot(self) -> Figure:
+        """Held-out flatness loss of the KAN after each training step; returns the Figure
+        (shows and writes nothing)."""
+        return history_figure(self.history, "held-out flatness loss")
+
+    def _repr_latex_(self) -> str | None:
+        return laws_latex([(f"f({sympy.latex(self.symbol)})", self.expression)])
+
+    def _repr_html_(self) -> str:
+        laws = [("f", self.expression), ("of the feature", self.feature)]
+        numbers = [("residual", self.residual), ("KAN's residual", self.kan_residual)]
+        return summary_html("Time shift t' = t + f", laws, numbers, self.plot())
 
 
 def _points(points: object) -> Tensor:

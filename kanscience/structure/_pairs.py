@@ -144,6 +144,23 @@ def _check(x: Tensor) -> None:
         raise ValueError(f"x must be (batch, n_variables), got shape {tuple(x.shape)}")
 
 
+def _measured(fn: Callable[[Tensor], Tensor], x: Tensor, kinds: tuple[str, ...], noise: float):
+    """For every testable pair with a measurable effect: ``(kind, i, j, f moved along the
+    invariant direction, the signed step of each move (h, or log s), f at those samples,
+    effect)``, over the samples whose moves stay in the box; the effect is the RMS change
+    of ``f`` across the invariant direction, more than three times ``noise``."""
+    base = fn(x)
+    for kind, i, j, box in _pairs(x, kinds):
+        (along, across), step = _moves(kind, x[:, i], x[:, j], *box)
+        f_along, sign, in_along = _moved(fn, x, i, j, along, *box)
+        f_across, _, in_across = _moved(fn, x, i, j, across, *box)
+        if int(in_along.sum()) < _MIN_POINTS or int(in_across.sum()) < _MIN_POINTS:
+            continue
+        effect = float((f_across - base)[in_across].pow(2).mean().sqrt())
+        if effect > 3 * noise:
+            yield kind, i, j, f_along[in_along], sign[in_along] * step, base[in_along], effect
+
+
 @torch.no_grad()
 def pair_symmetries(
     f: Callable[[Tensor], Tensor],
@@ -184,18 +201,9 @@ def pair_symmetries(
     """
     _check(x)
     fn = _as_vector(f)
-    base = fn(x)
     found = []
-    for kind, i, j, box in _pairs(x, kinds):
-        (along, across), _ = _moves(kind, x[:, i], x[:, j], *box)
-        f_along, _, in_along = _moved(fn, x, i, j, along, *box)
-        f_across, _, in_across = _moved(fn, x, i, j, across, *box)
-        if int(in_along.sum()) < _MIN_POINTS or int(in_across.sum()) < _MIN_POINTS:
-            continue
-        effect = float((f_across - base)[in_across].pow(2).mean().sqrt())
-        if not effect > 3 * noise:
-            continue
-        residual = float((f_along - base)[in_along].pow(2).mean().sqrt())
+    for kind, i, j, moved, _, base, effect in _measured(fn, x, kinds, noise):
+        residual = float((moved - base).pow(2).mean().sqrt())
         found.append(PairSymmetry(kind, i, j, residual / effect, effect))
     return sorted(found, key=lambda p: p.score)
 
@@ -239,25 +247,14 @@ def pair_scalings(
     """
     _check(x)
     fn = _as_vector(f)
-    base = fn(x)
-    if not bool((base != 0).all()) or not bool(torch.isfinite(base).all()):
+    values = fn(x)
+    if not bool((values != 0).all()) or not bool(torch.isfinite(values).all()):
         return []
-    log_base = base.abs().log()
     found = []
-    for kind, i, j, box in _pairs(x, ("ratio", "product")):
-        (along, across), log_s = _moves(kind, x[:, i], x[:, j], *box)
-        f_along, sign, in_along = _moved(fn, x, i, j, along, *box)
-        f_across, _, in_across = _moved(fn, x, i, j, across, *box)
-        if int(in_along.sum()) < _MIN_POINTS or int(in_across.sum()) < _MIN_POINTS:
-            continue
-        effect = float((f_across - base)[in_across].pow(2).mean().sqrt())
-        if not effect > 3 * noise:
-            continue
-        change = f_along[in_along].abs().log() - log_base[in_along]
-        step = sign[in_along] * log_s
+    for kind, i, j, moved, step, base, effect in _measured(fn, x, ("ratio", "product"), noise):
+        change = moved.abs().log() - base.abs().log()
         degree = float((change * step).sum() / step.pow(2).sum())
-        predicted = torch.exp(degree * step) * base[in_along]
-        residual = float((f_along[in_along] - predicted).pow(2).mean().sqrt())
+        residual = float((moved - torch.exp(degree * step) * base).pow(2).mean().sqrt())
         if math.isfinite(residual) and math.isfinite(degree):
             found.append(PairSymmetry(kind, i, j, residual / effect, effect, degree))
     return sorted(found, key=lambda p: p.score)

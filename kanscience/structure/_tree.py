@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
+import sympy
+
+from ..core._html import figure_svg, latex_math, mathml, result_block
 
 if TYPE_CHECKING:
+    import networkx as nx
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -99,6 +102,8 @@ class Tree:
     def to_networkx(self) -> nx.DiGraph:
         """Directed graph, edges parent -> child; node attributes ``kind``, ``label``,
         ``variables`` and ``score``; integer node ids in pre-order (root is 0)."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         for i, node, parent in self._numbered():
             graph.add_node(
@@ -153,6 +158,7 @@ class Tree:
         >>> len(fig.axes)
         1
         """
+        import networkx as nx
         from matplotlib.figure import Figure
 
         graph = self.to_networkx()
@@ -181,6 +187,43 @@ class Tree:
         ax.set_axis_off()
         ax.margins(0.15)
         return fig
+
+    def expression(self) -> sympy.Expr:
+        """The tree as a sympy expression: inputs as real symbols, ``'add'`` and ``'mul'``
+        as sums and products, each ``'general'`` node an undefined function ``h`` (``h_1,
+        h_2, ...`` when there are several, in pre-order).
+
+        Examples
+        --------
+        >>> leaf = lambda i: TreeNode("var", (i,))
+        >>> add = lambda i, j: TreeNode("add", (i, j), (leaf(i), leaf(j)))
+        >>> Tree(TreeNode("mul", (0, 1, 2, 3), (add(0, 1), add(2, 3))), tuple("abcd")).expression()
+        (a + b)*(c + d)
+        """
+        general = [n for n in self.root.walk() if n.kind == "general"]
+        names = {id(n): "h" if len(general) == 1 else f"h_{k}" for k, n in enumerate(general, 1)}
+
+        def build(node: TreeNode) -> sympy.Expr:
+            if node.kind == "var":
+                return sympy.Symbol(self._name(node), real=True)
+            children = [build(c) for c in node.children]
+            if node.kind == "add":
+                return sympy.Add(*children, evaluate=False)
+            if node.kind == "mul":
+                return sympy.Mul(*children, evaluate=False)
+            return sympy.Function(names[id(node)])(*children)
+
+        return build(self.root)
+
+    def _repr_latex_(self) -> str:
+        """The tree's :meth:`expression` as inline LaTeX."""
+        return latex_math(self.expression())
+
+    def _repr_html_(self) -> str:
+        """The tree's :meth:`expression` in MathML and its drawing as inline SVG."""
+        return result_block(
+            f"Tree {self.shape()}", mathml(self.expression(), "block"), figure_svg(self.plot())
+        )
 
     def render(self, path: str | Path, format: str = "svg") -> Path:
         """Write the drawing to ``path`` as ``'svg'`` or ``'png'`` (Graphviz ``dot`` when

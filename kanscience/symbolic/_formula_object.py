@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import sympy
@@ -20,7 +20,11 @@ from sympy import printing
 
 from ..core import parse_formula
 from ..core._functions import LibraryLike
+from ..core._html import escape, latex_math, mathml, result_block
 from ._formula_module import FormulaModule
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["CODE_PRINTERS", "Formula"]
 
@@ -195,3 +199,48 @@ class Formula:
     def sympy(self) -> sympy.Expr:
         """The sympy expression (the one source of every export)."""
         return cast(sympy.Expr, self.expr)
+
+    def _repr_latex_(self) -> str:
+        """Inline LaTeX (``$...$``) for notebooks."""
+        return latex_math(self.expr)
+
+    def _repr_html_(self) -> str:
+        """The formula in MathML, with its variables in column order."""
+        names = ", ".join(escape(v.name) for v in self.variables)
+        return result_block(f"Formula of ({names})", mathml(self.expr, display="block"))
+
+    def plot(self, x: Any, y: Any = None) -> Figure:
+        """The formula on the rows of ``x`` (n, len(variables)): with data ``y`` (n,),
+        the formula's values against the data with the identity line (one point per
+        row); without, its values against each variable, one panel each. Returns the
+        Figure (shows and writes nothing).
+
+        Examples
+        --------
+        >>> fig = Formula("a*b", ["a", "b"]).plot(np.array([[1.0, 2.0], [2.0, 3.0]]))
+        >>> [len(ax.lines[0].get_xdata()) for ax in fig.axes]
+        [2, 2]
+        """
+        from matplotlib.figure import Figure
+
+        x = np.asarray(x, dtype=np.float64)
+        values = self.to_numpy()(x)
+        if y is None:
+            d = len(self.variables)
+            figure = Figure(figsize=(3.2 * d, 2.8), layout="constrained")
+            for k, ax in enumerate(figure.subplots(1, d, squeeze=False)[0]):
+                ax.plot(x[:, k], values, "o", markersize=3, color="#2b5d8a")
+                ax.set_xlabel(f"${sympy.latex(self.variables[k])}$")
+                ax.set_ylabel("formula")
+            return figure
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"y must have one value per row of x ({x.shape[0]}), got {y.shape}")
+        figure = Figure(figsize=(3.6, 3.4), layout="constrained")
+        ax = figure.add_subplot()
+        ax.plot(y, values, "o", markersize=3, color="#2b5d8a")
+        span = [float(np.nanmin(y)), float(np.nanmax(y))]
+        ax.plot(span, span, "-", color="#999999", linewidth=1)
+        ax.set_xlabel("data")
+        ax.set_ylabel("formula")
+        return figure
