@@ -9,13 +9,11 @@ import math
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
-from kanscience.core._functions import resolve_library
-from kanscience.discover._discover import DISCOVERY_LIBRARY
-from kanscience.discover._options import DiscoverOptions
 from kanscience.discover._polish import CLOSED_FORMS, candidates_from, snap_floats, snap_greedy
 from kanscience.discover._ranking import Candidate, complexity, rank, readable
-from kanscience.discover._search import Search, probe
+from kanscience.discover._search import Search
 from kanscience.symbolic import expression_complexity, merge_constants, snap_constants
 
 F64 = torch.float64
@@ -144,21 +142,7 @@ def test_the_reported_form_folds_products_of_constants_only_where_shorter():
 
 
 def _search(x_data: torch.Tensor, y_data: torch.Tensor, symbols) -> Search:
-    n_val = x_data.shape[0] // 5
-    return Search(
-        symbols=list(symbols),
-        fit_x=x_data[n_val:],
-        fit_y=y_data[n_val:],
-        val_x=x_data[:n_val],
-        val_y=y_data[:n_val],
-        test_x=x_data[:n_val],
-        test_y=y_data[:n_val],
-        library=resolve_library(DISCOVERY_LIBRARY),
-        options=DiscoverOptions(polish_steps=40),
-        deadline=math.inf,
-        tolerance=0.02,
-        probe_x=probe(x_data, 0),
-    )
+    return make_search(x_data, y_data, symbols, tolerance=0.02)
 
 
 def _polished_best(search: Search, expr: sympy.Expr) -> sympy.Expr:

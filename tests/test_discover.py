@@ -7,12 +7,11 @@ import math
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
 from kanscience import Dataset
-from kanscience.core._functions import resolve_library
 from kanscience.discover import default_structures
 from kanscience.discover._discover import (
-    DISCOVERY_LIBRARY,
     Candidate,
     DiscoveryResult,
     discover,
@@ -25,10 +24,9 @@ from kanscience.discover._forms import (
     normalize_scales,
 )
 from kanscience.discover._kan_fits import only_rows, signal_rows
-from kanscience.discover._options import DiscoverOptions
 from kanscience.discover._polish import snap_greedy
 from kanscience.discover._ranking import complexity, rank, readable
-from kanscience.discover._search import Search, add, probe, refit
+from kanscience.discover._search import add, refit
 from kanscience.discover._split import split_branch
 
 F64 = torch.float64
@@ -255,36 +253,7 @@ def test_readable_forms_combine_fractions_only_when_shorter():
 
 
 def _search(x, y, names, **options):
-    n_val = x.shape[0] // 5
-    base = {
-        "polish_steps": 40,
-        "snap_tolerance": 0.02,
-        "seed": 0,
-        "steps": 20,
-        "lm_steps": 40,
-        "lamb": 1e-3,
-        "grid": 5,
-        "refine_grid": 20,
-        "weight_simple": 0.8,
-        "grid_number": 51,
-        "alternatives": 3,
-        "alternative_gap": 1.0,
-        "max_symbolic": 1000,
-    }
-    base.update(options)
-    return Search(
-        symbols=[sympy.Symbol(v, real=True) for v in names],
-        fit_x=x[n_val:],
-        fit_y=y[n_val:],
-        val_x=x[:n_val],
-        val_y=y[:n_val],
-        test_x=x[:n_val],
-        test_y=y[:n_val],
-        library=resolve_library(DISCOVERY_LIBRARY),
-        options=DiscoverOptions(**base),
-        deadline=math.inf,
-        probe_x=probe(x, 0),
-    )
+    return make_search(x, y, names, **{"steps": 20, **options})
 
 
 def test_greedy_snapping_recovers_constants_under_noise():

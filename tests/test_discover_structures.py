@@ -6,10 +6,9 @@ import math
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
-from kanscience.core._functions import resolve_library
 from kanscience.discover import (
-    DISCOVERY_LIBRARY,
     Context,
     DiscoverOptions,
     Structure,
@@ -17,7 +16,6 @@ from kanscience.discover import (
     discover,
 )
 from kanscience.discover._polish import candidates_from
-from kanscience.discover._search import Search, probe
 from kanscience.discover._structure import context_for
 
 F64 = torch.float64
@@ -55,19 +53,7 @@ def test_a_user_structure_is_run_and_its_formula_found_exactly():
 def test_fit_returns_the_candidates_the_structure_added():
     x = torch.linspace(1, 3, 200, dtype=F64)[:, None]
     y = 2.0 / (x[:, 0] + 1.0)
-    search = Search(
-        symbols=[sympy.Symbol("u", real=True)],
-        fit_x=x[40:],
-        fit_y=y[40:],
-        val_x=x[:40],
-        val_y=y[:40],
-        test_x=x[:40],
-        test_y=y[:40],
-        library=resolve_library(DISCOVERY_LIBRARY),
-        options=DiscoverOptions(),
-        deadline=math.inf,
-        probe_x=probe(x, 0),
-    )
+    search = make_search(x, y, ["u"], deadline=math.inf)
     search.start_branch(math.inf)
     structure = Hyperbola()
     added = structure.fit(search, context_for(search, 1, None, None, lambda *a, **k: None))

@@ -6,13 +6,11 @@ import math
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
 from kanscience.core import KAN
-from kanscience.core._functions import resolve_library
-from kanscience.discover import DISCOVERY_LIBRARY, discover
-from kanscience.discover._options import DiscoverOptions
+from kanscience.discover import discover
 from kanscience.discover._reduce import holding, reduced_search, reduction
-from kanscience.discover._search import Search, probe
 from kanscience.structure import PairSymmetry, pair_scalings, pair_symmetries
 from kanscience.train import fit
 
@@ -95,20 +93,7 @@ def test_bad_input_is_named():
 
 
 def _search(x, y, names):
-    n_val = x.shape[0] // 5
-    return Search(
-        symbols=[sympy.Symbol(v, real=True) for v in names],
-        fit_x=x[n_val:],
-        fit_y=y[n_val:],
-        val_x=x[:n_val],
-        val_y=y[:n_val],
-        test_x=x[:n_val],
-        test_y=y[:n_val],
-        library=resolve_library(DISCOVERY_LIBRARY),
-        options=DiscoverOptions(),
-        deadline=math.inf,
-        probe_x=probe(x, 0),
-    )
+    return make_search(x, y, names)
 
 
 def test_a_trained_surrogate_proposes_the_reduction_and_the_reduced_problem_is_exact():

@@ -8,10 +8,11 @@ import math
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
 from kanscience.core import resolve_library
-from kanscience.discover import DISCOVERY_LIBRARY, DiscoverOptions
-from kanscience.discover._search import Search, probe
+from kanscience.discover import DISCOVERY_LIBRARY
+from kanscience.discover._search import Search
 from kanscience.discover._sparse import SparseSum
 from kanscience.discover._structure import context_for
 from kanscience.symbolic import SparseSumFit, formula_to_torch, sparse_sum_fit
@@ -154,21 +155,7 @@ def test_bad_inputs_name_the_argument():
 
 
 def _search(x: torch.Tensor, y: torch.Tensor, names: list[str], deadline: float = math.inf):
-    """A Search as discover builds one (as in tests/test_discover.py)."""
-    n_val = x.shape[0] // 5
-    return Search(
-        symbols=[sympy.Symbol(v, real=True) for v in names],
-        fit_x=x[n_val:],
-        fit_y=y[n_val:],
-        val_x=x[:n_val],
-        val_y=y[:n_val],
-        test_x=x[:n_val],
-        test_y=y[:n_val],
-        library=resolve_library(DISCOVERY_LIBRARY),
-        options=DiscoverOptions(polish_steps=40, seed=0),
-        deadline=deadline,
-        probe_x=probe(x, 0),
-    )
+    return make_search(x, y, names, deadline=deadline)
 
 
 def _context(search: Search):

@@ -19,6 +19,7 @@ from ._describe import (
     node_values,
     place_grids_,
 )
+from ._digest import json_digest, tensor_digest
 from ._functions import (
     DEFAULT_LIBRARY,
     FunctionLibrary,
@@ -67,6 +68,8 @@ from ._width import (
 )
 
 __all__ = [
+    "json_digest",
+    "tensor_digest",
     "CONSTANTS",
     "FUNCTIONS",
     "parse_formula",

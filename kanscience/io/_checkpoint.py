@@ -26,7 +26,6 @@ True
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import warnings
@@ -38,7 +37,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..core import KAN, FunctionLibrary, KANLayer, resolve_library
+from ..core import KAN, FunctionLibrary, KANLayer, json_digest, resolve_library, tensor_digest
 from ._architecture import check_architecture
 
 __all__ = [
@@ -62,22 +61,9 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, edited or from an incompatible version."""
 
 
-def _tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
-    sha = hashlib.sha256()
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().cpu().contiguous()
-        sha.update(name.encode())
-        sha.update(str(tensor.dtype).encode())
-        sha.update(str(tuple(tensor.shape)).encode())
-        sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return sha.hexdigest()
-
-
 def _digest(config: Mapping[str, Any]) -> str:
     """SHA-256 of the signed config fields (canonical JSON), the tensors' digest included."""
-    signed = {field: config.get(field) for field in _SIGNED_FIELDS}
-    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_digest({field: config.get(field) for field in _SIGNED_FIELDS})
 
 
 def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> None:
@@ -118,7 +104,7 @@ def save(model: KAN, path: str | os.PathLike, metadata: Mapping[str, str] | None
         "architecture": model.config(),
         "symbolic_names": [layer.symbolic_names for layer in model.layers],
         "metadata": metadata,
-        "tensor_digest": _tensor_digest(tensors),
+        "tensor_digest": tensor_digest(tensors),
     }
     config["digest"] = _digest(config)
     path = _writable_path(path)
@@ -206,7 +192,7 @@ def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 def _verify(path: str, tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> None:
     version = config.get("format_version")
     if version == FORMAT_VERSION:
-        if config.get("tensor_digest") != _tensor_digest(tensors):
+        if config.get("tensor_digest") != tensor_digest(tensors):
             raise CheckpointError(
                 f"checkpoint {path!r} failed its integrity check: the tensors were edited "
                 "or corrupted"
@@ -217,7 +203,7 @@ def _verify(path: str, tensors: Mapping[str, torch.Tensor], config: Mapping[str,
                 "symbolic functions) or metadata were edited or corrupted"
             )
     elif version == _TENSORS_ONLY_VERSION:
-        if config.get("digest") != _tensor_digest(tensors):
+        if config.get("digest") != tensor_digest(tensors):
             raise CheckpointError(
                 f"checkpoint {path!r} failed its integrity check: the tensors were edited "
                 "or corrupted"

@@ -33,18 +33,16 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..core import KAN, Dataset
+from ..core import KAN, Dataset, json_digest, tensor_digest
 from ._batches import Sampler
 from ._options import check_integer
 from ._records import History
@@ -62,19 +60,8 @@ class TrainingCheckpointError(ValueError):
     """A training checkpoint is missing, corrupt or edited, or belongs to another fit."""
 
 
-def _tensor_digest(tensors: Mapping[str, Tensor]) -> str:
-    sha = hashlib.sha256()
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().cpu().contiguous().reshape(-1)
-        sha.update(f"{name}|{tensor.dtype}|{tuple(tensors[name].shape)}|".encode())
-        sha.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return sha.hexdigest()
-
-
 def _json_digest(config: Mapping[str, Any]) -> str:
-    signed = {key: value for key, value in config.items() if key != "digest"}
-    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_digest({key: value for key, value in config.items() if key != "digest"})
 
 
 def _canonical(value: Any) -> Any:
@@ -91,7 +78,7 @@ def _record_fields(value: Any) -> dict[str, Any]:
 def data_digest(data: Dataset) -> str:
     """SHA-256 of the four tensors of ``data`` (what a resumed fit must train on again)."""
     names = ("train_input", "train_label", "test_input", "test_label")
-    return _tensor_digest({name: getattr(data, name) for name in names})
+    return tensor_digest({name: getattr(data, name) for name in names})
 
 
 def write_checkpoint(path: str, tensors: Mapping[str, Tensor], config: dict[str, Any]) -> None:
@@ -100,7 +87,7 @@ def write_checkpoint(path: str, tensors: Mapping[str, Tensor], config: dict[str,
     config = {
         **config,
         "format_version": CHECKPOINT_FORMAT,
-        "tensor_digest": _tensor_digest(stored),
+        "tensor_digest": tensor_digest(stored),
     }
     config["digest"] = _json_digest(config)
     temporary = f"{path}.tmp"
@@ -145,7 +132,7 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Any]]:
             f"resume_from: checkpoint {path!r} has format version {version!r}; this "
             f"kanscience reads version {CHECKPOINT_FORMAT}"
         )
-    if config.get("tensor_digest") != _tensor_digest(tensors):
+    if config.get("tensor_digest") != tensor_digest(tensors):
         raise TrainingCheckpointError(
             f"resume_from: checkpoint {path!r} failed its integrity check: its tensors were "
             "edited or corrupted"
