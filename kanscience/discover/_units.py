@@ -9,11 +9,9 @@ of ``n``, and every formula it returns is dimensionally consistent by constructi
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from fractions import Fraction
 
 import sympy
 import torch
@@ -31,13 +29,7 @@ from ..symbolic import (
 from ._forms import simplify
 from ._ranking import Candidate, complexity
 
-__all__ = [
-    "DimensionlessData",
-    "best_scale",
-    "constant_law",
-    "dimensionless_data",
-    "restore_candidates",
-]
+__all__ = ["DimensionlessData", "constant_law", "dimensionless_data", "restore_candidates"]
 
 
 @dataclass(frozen=True)
@@ -68,50 +60,13 @@ def _monomial(x: Tensor, exponents: dict, names: Sequence[str]) -> Tensor:
     return out
 
 
-# powers of each group by which the target's scale may be multiplied (at most three groups)
-_SCALE_POWERS = (0, 1, -1, 2, -2)
-_MAX_SCALED_GROUPS = 3
-
-
-def best_scale(problem: DimensionlessProblem, x: Tensor, y: Tensor, names: list[str]):
-    """The problem with the target scale times the product of powers of the groups that
-    leaves ``log |y / scale|`` the smallest spread: the scale that carries most of the
-    target's variation (``m c^2`` rather than ``m v^2`` for ``m c^2 / sqrt(1 - v^2/c^2)``),
-    so the dimensionless function left is the simplest; the smallest powers on ties.
-    Unchanged where ``y`` vanishes or the groups are not finite."""
-    groups = problem.groups[:_MAX_SCALED_GROUPS]
-    if not groups or not bool((y != 0).all()):
-        return problem
-    log_y = y.abs().log()
-    log_scale = _monomial(x, problem.target_scale, names).abs().log()
-    log_groups = [_monomial(x, g, names).abs().log() for g in groups]
-    if not all(bool(torch.isfinite(t).all()) for t in (log_y, log_scale, *log_groups)):
-        return problem
-    best, best_key = (0,) * len(groups), (math.inf, 0)
-    for powers in itertools.product(_SCALE_POWERS, repeat=len(groups)):
-        rest = log_y - log_scale - sum(p * g for p, g in zip(powers, log_groups))
-        # spreads equal to 1e-9 count as ties, decided by the smaller powers
-        key = (round(float(rest.std()), 9), sum(abs(p) for p in powers))
-        if key < best_key:
-            best, best_key = powers, key
-    scale = dict(problem.target_scale)
-    for power, group in zip(best, groups):
-        for name, exponent in group.items():
-            scale[name] = scale.get(name, Fraction(0)) + power * exponent
-    scale = {n: e for n, e in scale.items() if e != 0}
-    return replace(problem, target_scale=scale)
-
-
 def dimensionless_data(
     dataset: Dataset, names: Sequence[str], dimensions: Dimensions
 ) -> DimensionlessData | None:
     """Groups and scaled target of ``dataset``; None where they are not finite (a fractional
-    power of a negative input, a zero scale), so the caller searches without units. The
-    target's scale is chosen by :func:`best_scale` on the training data."""
+    power of a negative input, a zero scale), so the caller searches without units."""
     names = list(names)
-    problem = best_scale(
-        buckingham_pi(dimensions), dataset.train_input, dataset.train_label[:, 0], names
-    )
+    problem = buckingham_pi(dimensions)
     group_names = tuple(f"Pi_{j + 1}" for j in range(len(problem.groups)))
 
     def transform(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
