@@ -19,7 +19,7 @@ from ._describe import (
     node_values,
     place_grids_,
 )
-from ._digest import json_digest, tensor_digest
+from ._digest import json_digest, tampered_part, tensor_digest
 from ._functions import (
     DEFAULT_LIBRARY,
     FunctionLibrary,
@@ -69,6 +69,7 @@ from ._width import (
 
 __all__ = [
     "json_digest",
+    "tampered_part",
     "tensor_digest",
     "CONSTANTS",
     "FUNCTIONS",

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["json_digest", "tensor_digest"]
+__all__ = ["json_digest", "tampered_part", "tensor_digest"]
 
 
 def tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -46,3 +46,26 @@ def json_digest(fields: Mapping[str, Any]) -> str:
     """
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def tampered_part(
+    tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any], header_digest: str
+) -> str | None:
+    """Which signed part of a file fails its digest: ``"tensors"`` (``config`` records
+    their digest as ``"tensor_digest"``), ``"header"`` (``config["digest"]`` against
+    ``header_digest``, computed by the caller over the fields it signs), or None.
+
+    Examples
+    --------
+    >>> t = {"w": torch.zeros(2)}
+    >>> config = {"tensor_digest": tensor_digest(t), "digest": "abc"}
+    >>> tampered_part(t, config, "abc"), tampered_part(t, config, "xyz")
+    (None, 'header')
+    >>> tampered_part({"w": torch.ones(2)}, config, "abc")
+    'tensors'
+    """
+    if config.get("tensor_digest") != tensor_digest(tensors):
+        return "tensors"
+    if config.get("digest") != header_digest:
+        return "header"
+    return None

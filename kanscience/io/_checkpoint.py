@@ -37,7 +37,15 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..core import KAN, FunctionLibrary, KANLayer, json_digest, resolve_library, tensor_digest
+from ..core import (
+    KAN,
+    FunctionLibrary,
+    KANLayer,
+    json_digest,
+    resolve_library,
+    tampered_part,
+    tensor_digest,
+)
 from ._architecture import check_architecture
 
 __all__ = [
@@ -192,12 +200,13 @@ def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 def _verify(path: str, tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> None:
     version = config.get("format_version")
     if version == FORMAT_VERSION:
-        if config.get("tensor_digest") != tensor_digest(tensors):
+        part = tampered_part(tensors, config, _digest(config))
+        if part == "tensors":
             raise CheckpointError(
                 f"checkpoint {path!r} failed its integrity check: the tensors were edited "
                 "or corrupted"
             )
-        if config.get("digest") != _digest(config):
+        if part == "header":
             raise CheckpointError(
                 f"checkpoint {path!r} failed its integrity check: its config (architecture, "
                 "symbolic functions) or metadata were edited or corrupted"

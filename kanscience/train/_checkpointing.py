@@ -42,7 +42,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..core import KAN, Dataset, json_digest, tensor_digest
+from ..core import KAN, Dataset, json_digest, tampered_part, tensor_digest
 from ._batches import Sampler
 from ._options import check_integer
 from ._records import History
@@ -132,12 +132,13 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], dict[str, Any]]:
             f"resume_from: checkpoint {path!r} has format version {version!r}; this "
             f"kanscience reads version {CHECKPOINT_FORMAT}"
         )
-    if config.get("tensor_digest") != tensor_digest(tensors):
+    part = tampered_part(tensors, config, _json_digest(config))
+    if part == "tensors":
         raise TrainingCheckpointError(
             f"resume_from: checkpoint {path!r} failed its integrity check: its tensors were "
             "edited or corrupted"
         )
-    if config.get("digest") != _json_digest(config):
+    if part == "header":
         raise TrainingCheckpointError(
             f"resume_from: checkpoint {path!r} failed its integrity check: its header "
             "(step, settings, history) was edited or corrupted"
