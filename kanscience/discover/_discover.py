@@ -69,7 +69,7 @@ from ._explore import explore
 from ._inputs import training_data, units_as_dimensions
 from ._options import DiscoverOptions
 from ._polish import polish_best
-from ._ranking import Candidate, rank, readable
+from ._ranking import Candidate, rank, rank_consistent_first, readable
 from ._search import Search, probe
 from ._structure import Structure
 from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
@@ -343,10 +343,18 @@ def _search(
     search.options = options
     search.deadline = started + budget
     search.start_branch(math.inf)
-    if not search.solved():
+    if not search.exact():
         polish_best(search, 5)
-    ranked, everything = rank(list(search.found.values()), search.spread, relative=search.tolerance)
-    ranked, _ = rank([readable(c) for c in ranked], search.spread, relative=search.tolerance)
+    found = list(search.found.values())
+    consistent = {id(c) for c in search.consistent()}
+    ranked = search.ranked()
+    ranked = rank_consistent_first(
+        [readable(c) for c in ranked],
+        [id(c) in consistent for c in ranked],
+        search.spread,
+        search.tolerance,
+    )
+    everything = rank(found, search.spread, relative=search.tolerance)[1]
     return DiscoveryResult(
         ranked, everything, tuple(search.symbols), time.perf_counter() - started, tuple(search.log)
     )

@@ -36,6 +36,7 @@ __all__ = [
     "family",
     "n_floats",
     "rank",
+    "rank_consistent_first",
     "readable",
     "scale_and_offset",
     "simplicity",
@@ -204,3 +205,31 @@ def rank(
         ),
     )
     return tuple(ranked), tuple(by_complexity)
+
+
+def rank_consistent_first(
+    found: list[Candidate],
+    consistent: list[bool],
+    spread: float,
+    relative: float = 0.1,
+) -> tuple[Candidate, ...]:
+    """:func:`rank`, with the front of the candidates that explain the data up to noise
+    (``consistent``, one flag per candidate) first: on noisy data a simpler formula whose
+    residuals still carry structure (a truncated series) does not outrank the law.
+
+    Examples
+    --------
+    >>> x = sympy.Symbol("x")
+    >>> series = Candidate(1 + x, 3, 0.0, 1.0, val_rmse=1.01)
+    >>> law = Candidate(sympy.exp(x), 6, 0.0, 1.0, val_rmse=1.00)
+    >>> [str(c.expr) for c in rank([series, law], 1.0)[0]]
+    ['x + 1', 'exp(x)']
+    >>> [str(c.expr) for c in rank_consistent_first([series, law], [False, True], 1.0)]
+    ['exp(x)', 'x + 1']
+    """
+    if len(consistent) != len(found):
+        raise ValueError(f"consistent must have one flag per candidate ({len(found)})")
+    first, _ = rank([c for c, ok in zip(found, consistent) if ok], spread, relative=relative)
+    shown = {id(c) for c in first}
+    rest, _ = rank(found, spread, relative=relative)
+    return first + tuple(c for c in rest if id(c) not in shown)

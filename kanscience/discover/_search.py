@@ -22,8 +22,9 @@ import torch
 from torch import Tensor
 
 from ..symbolic import fit_constants, formula_to_torch, snap_constants
+from ._noise import NEIGHBOURS, STRUCTURE_Z, NeighbourGraph, neighbour_graph, residual_structure
 from ._options import DiscoverOptions
-from ._ranking import Candidate, complexity, error_bound, rank
+from ._ranking import Candidate, complexity, error_bound, rank_consistent_first
 
 __all__ = ["OutOfTime", "Search", "SurrogateModel", "add", "evaluate", "probe", "refit", "rmse"]
 
@@ -42,7 +43,8 @@ class Search:
 
     ``target``: the search is solved once a candidate's validation RMSE reaches it
     (``1e-9`` of the target's spread for data; the surrogate's error for the surrogate
-    data of a split group). ``models``: ``(validation RMSE, callable)`` of trained KANs,
+    data of a split group), or once a candidate explains the data up to noise
+    (:meth:`consistent`). ``models``: ``(validation RMSE, callable)`` of trained KANs,
     candidates for the surrogate of a split.
     """
 
@@ -68,6 +70,9 @@ class Search:
     """Relative validation RMSE within which formulas count as equally good."""
     structures: tuple = ()
     """The structures to try (:mod:`kanscience.discover._structure`); empty: the default."""
+    residual_z: dict = field(default_factory=dict)
+    """z-score of each candidate's residual structure (:mod:`kanscience.discover._noise`)."""
+    graph: NeighbourGraph | None = None
 
     def time_left(self) -> float:
         return min(self.deadline, self.branch_deadline) - time.perf_counter()
@@ -97,11 +102,55 @@ class Search:
         return min((c.val_rmse for c in self.found.values()), default=math.inf)
 
     def ranked(self) -> tuple[Candidate, ...]:
-        """The candidates ranked (:func:`rank` at the search's tolerance)."""
-        return rank(list(self.found.values()), self.spread, relative=self.tolerance)[0]
+        """The candidates ranked (:func:`rank_consistent_first` at the search's tolerance)."""
+        found = list(self.found.values())
+        consistent = {id(c) for c in self.consistent()}
+        return rank_consistent_first(
+            found, [id(c) in consistent for c in found], self.spread, self.tolerance
+        )
 
     def solved(self) -> bool:
+        return self.exact() or bool(self.consistent())
+
+    def exact(self) -> bool:
+        """Whether a candidate reaches the target error (or numerical exactness)."""
         return self.best_error() <= max(self.target, 1e-9 * self.spread)
+
+    def consistent(self) -> tuple[Candidate, ...]:
+        """The candidates that explain the data up to noise: residuals on the fitting and
+        validation data with no structure (:func:`~kanscience.discover._noise.residual_structure`),
+        and a validation error that the best one does not beat by more than twice the
+        standard error of a mean squared error (``sqrt(2 / n)``, relative)."""
+        n = self.fit_x.shape[0] + self.val_x.shape[0]
+        if n <= 4 * NEIGHBOURS:  # too few samples to tell noise from a misfit
+            return ()
+        if self.graph is None:
+            self.graph = neighbour_graph(torch.cat([self.fit_x, self.val_x]))
+        if self.graph.indices.shape[0] != n:  # fitting on a subset of rows for a while
+            return ()
+        bound = self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
+        chosen = []
+        for key, candidate in self.found.items():
+            if candidate.val_rmse > bound:
+                continue
+            if key not in self.residual_z:
+                self.residual_z[key] = self._structure(candidate.expr)
+            if self.residual_z[key] < STRUCTURE_Z:
+                chosen.append(candidate)
+        return tuple(chosen)
+
+    def _structure(self, expr: sympy.Expr) -> float:
+        assert self.graph is not None
+        try:
+            with torch.no_grad():
+                fn = formula_to_torch(expr, self.symbols)
+                x = torch.cat([self.fit_x, self.val_x])
+                residual = fn(x) - torch.cat([self.fit_y, self.val_y])
+        except (ValueError, TypeError, RuntimeError, OverflowError):
+            return math.inf
+        if residual.shape != (x.shape[0],):
+            return math.inf
+        return residual_structure(residual, self.graph)
 
     def as_good_as(self, error: float) -> float:
         """The largest validation RMSE that counts as equally good as ``error``."""

@@ -1,0 +1,115 @@
+"""When a formula has explained all the data can tell: a test of its residuals for structure.
+
+On noisy data no formula reaches the exactness floor, so a search that waits for it runs
+to its deadline. A formula has captured everything the data carry when its residuals are
+indistinguishable from noise, that is, when nothing predicts a residual from the residuals
+of nearby samples. The test statistic is the residuals' spatial autocorrelation over a
+k-nearest-neighbour graph (Moran's I with a z-score): with ``W`` the row-normalized
+neighbour matrix and ``A = (W + W^T) / 2``, ``S = r^T A r`` has mean 0 and variance
+``2 sigma^4 ||A||_F^2`` for independent residuals of any distribution (``A`` has a zero
+diagonal), so ``z = S / (mean(r^2) sqrt(2) ||A||_F)``. A smooth misfit of variance ``tau^2``
+gives ``z ~ sqrt(n k / 2) tau^2 / sigma^2``: with 2,000 samples and 8 neighbours a bias of a
+fifth of the noise is detected. Nothing here depends on the noise level, which the test
+never needs to know.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["NEIGHBOURS", "STRUCTURE_Z", "NeighbourGraph", "neighbour_graph", "residual_structure"]
+
+NEIGHBOURS = 8
+"""Neighbours per sample in the graph of the structure test."""
+
+STRUCTURE_Z = 3.0
+"""z-score above which residuals have structure (a one-sided 0.13% false alarm rate)."""
+
+_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class NeighbourGraph:
+    """The ``k`` nearest neighbours of each sample (columns scaled to unit spread) and
+    ``||A||_F`` of the symmetrized, row-normalized neighbour matrix ``A``."""
+
+    indices: Tensor
+    frobenius: float
+
+
+def neighbour_graph(x: Tensor, k: int = NEIGHBOURS) -> NeighbourGraph:
+    """The nearest-neighbour graph of the rows of ``x`` (each column scaled by its spread).
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(n, d)`` samples, ``n > k``.
+    k : int
+        Neighbours per sample.
+
+    Returns
+    -------
+    NeighbourGraph
+
+    Examples
+    --------
+    >>> graph = neighbour_graph(torch.arange(10.0)[:, None], k=2)
+    >>> sorted(graph.indices[4].tolist())
+    [3, 5]
+    """
+    n = x.shape[0]
+    if n <= k:
+        raise ValueError(f"x must have more than k={k} rows, got {n}")
+    scale = x.std(0)
+    scaled = x / torch.where(scale > 0, scale, torch.ones_like(scale))
+    rows = []
+    for start in range(0, n, _CHUNK):
+        distances = torch.cdist(scaled[start : start + _CHUNK], scaled)
+        distances[
+            torch.arange(distances.shape[0]), torch.arange(start, start + distances.shape[0])
+        ] = math.inf
+        rows.append(distances.topk(k, largest=False).indices)
+    indices = torch.cat(rows)
+    # ||A||_F^2: a mutual pair puts 1/k in two entries of A, a one-way edge 1/(2k) in two
+    edges = set(zip(torch.arange(n).repeat_interleave(k).tolist(), indices.reshape(-1).tolist()))
+    mutual = sum(1 for i, j in edges if (j, i) in edges) // 2
+    one_way = len(edges) - 2 * mutual
+    return NeighbourGraph(indices, math.sqrt(2 * mutual + one_way / 2) / k)
+
+
+def residual_structure(residual: Tensor, graph: NeighbourGraph) -> float:
+    """The z-score of the residuals' neighbour autocorrelation (large: a misfit; below
+    :data:`STRUCTURE_Z`: indistinguishable from independent noise).
+
+    Parameters
+    ----------
+    residual : Tensor
+        ``(n,)`` residuals at the samples of ``graph``.
+    graph : NeighbourGraph
+
+    Returns
+    -------
+    float
+        ``inf`` for non-finite residuals, ``0`` for residuals that are all zero.
+
+    Examples
+    --------
+    >>> x = torch.rand(2000, 2, generator=torch.Generator().manual_seed(0))
+    >>> graph = neighbour_graph(x)
+    >>> noise = torch.randn(2000, generator=torch.Generator().manual_seed(1))
+    >>> residual_structure(noise, graph) < STRUCTURE_Z
+    True
+    >>> residual_structure(noise + 0.5 * torch.sin(6 * x[:, 0]), graph) > STRUCTURE_Z
+    True
+    """
+    if not bool(torch.isfinite(residual).all()):
+        return math.inf
+    power = float(residual.pow(2).mean())
+    if power == 0.0:
+        return 0.0
+    statistic = float((residual * residual[graph.indices].mean(1)).sum())
+    return statistic / (power * math.sqrt(2) * graph.frobenius)
