@@ -342,6 +342,10 @@ def _search(
         explore(search, options.hidden)
     search.options = options
     search.deadline = started + budget
+    if search.stop_at is not None and not search.exact():
+        # explained up to noise: snapping is worth at most as long as the search took
+        search.deadline = min(search.deadline, 2 * time.perf_counter() - started)
+        search.stop_at = None
     search.start_branch(math.inf)
     if not search.exact():
         polish_best(search, 5)

@@ -134,14 +134,20 @@ def _additive_constants(expr: sympy.Expr) -> set[sympy.Float]:
     return found
 
 
-def _snap_options(expr: sympy.Expr) -> list[tuple[float, sympy.Float, sympy.Expr]]:
+def _snap_options(
+    expr: sympy.Expr, error: float = 0.0
+) -> list[tuple[float, sympy.Float, sympy.Expr]]:
     """(relative distance, float, simple number) for each float near a simple number (a
     fraction, a fraction times pi or 1/pi and the closest fraction times any of
     :data:`CLOSED_FORMS`, except for exponents), and 0 for a small additive constant
-    inside the formula, except the overall factor and offset."""
+    inside the formula, except the overall factor and offset; and 0 for an overall offset
+    smaller than the formula's ``error`` (below the noise, it may be no part of the law)."""
     exponents = {p.exp for p in expr.atoms(sympy.Pow)}
     additive = _additive_constants(expr)
+    offset, _ = expr.as_coeff_Add()
     out = []
+    if isinstance(offset, sympy.Float) and 0 < abs(float(offset)) <= error:
+        out.append((abs(float(offset)), offset, sympy.S.Zero))
     for f in float_constants(expr) - scale_and_offset(expr):
         options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
         if f not in exponents:
@@ -188,7 +194,7 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
 
     while budget > 0:
         single = []
-        for _, f, snapped in _snap_options(current)[:GREEDY_OPTIONS]:
+        for _, f, snapped in _snap_options(current, error)[:GREEDY_OPTIONS]:
             if budget <= 0 or search.time_left() <= 0:
                 break
             value, trial = apply(f, snapped)
@@ -200,7 +206,9 @@ def snap_greedy(search: Search, expr: sympy.Expr, source: str, error: float) -> 
         current = single[0][4]
         for *_, tag, _ in single[1:]:
             match = [
-                (f, snapped) for _, f, snapped in _snap_options(current) if _tag(f, snapped) == tag
+                (f, snapped)
+                for _, f, snapped in _snap_options(current, error)
+                if _tag(f, snapped) == tag
             ]
             if not match or budget <= 0 or search.time_left() <= 0:
                 continue

@@ -173,8 +173,8 @@ def symmetry_branch(
     if factor != 1:
         source = f"{factor}*{source}"
     substitution = {combined: symmetry.expression(search.symbols)}
-    for candidate in sub.ranked()[:_KEEP]:
-        if search.time_left() <= 0:
+    for index, candidate in enumerate(sub.ranked()[:_KEEP]):
+        if index and search.time_left() <= 0:  # the best one is always assembled
             break
         expr = cast(sympy.Expr, factor * candidate.expr.xreplace(substitution))
         # as found (the combination kept whole, e.g. (a - b)**2), and polished on this problem

@@ -33,6 +33,10 @@ SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
 """A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
 
 
+GRACE_SHARE = 0.1
+"""Least share of a search's time spent after the data are first explained up to noise."""
+
+
 class OutOfTime(Exception):
     """Raised from a training callback when the current structure's time is up."""
 
@@ -70,12 +74,16 @@ class Search:
     """Relative validation RMSE within which formulas count as equally good."""
     structures: tuple = ()
     """The structures to try (:mod:`kanscience.discover._structure`); empty: the default."""
+    started: float = field(default_factory=time.perf_counter)
+    stop_at: float | None = None
+    """The end of the grace period after the data were explained up to noise."""
     residual_z: dict = field(default_factory=dict)
     """z-score of each candidate's residual structure (:mod:`kanscience.discover._noise`)."""
     graph: NeighbourGraph | None = None
 
     def time_left(self) -> float:
-        return min(self.deadline, self.branch_deadline) - time.perf_counter()
+        end = min(self.deadline, self.branch_deadline, self.stop_at or math.inf)
+        return end - time.perf_counter()
 
     def start_branch(self, seconds: float) -> None:
         """Give the next structure ``seconds``; training may use 70% of them."""
@@ -86,7 +94,9 @@ class Search:
     def training_time_up(self, _state: object = None) -> bool:
         """Whether training of the current structure is out of time (a ``fit`` callback:
         returning True stops the fit)."""
-        return time.perf_counter() > min(self.train_deadline, self.deadline)
+        return time.perf_counter() > min(
+            self.train_deadline, self.deadline, self.stop_at or math.inf
+        )
 
     def clock(self) -> None:
         """Raise :class:`OutOfTime` once training is out of time (for hand-written loops)."""
@@ -110,7 +120,21 @@ class Search:
         )
 
     def solved(self) -> bool:
-        return self.exact() or bool(self.consistent())
+        """Exact (:meth:`exact`), or explained up to noise (:meth:`consistent`) for a grace
+        period: as long again as the search took to get there, and at least a tenth of its
+        time (noise hides a law's last digits, so a close series may pass first; the
+        structures that follow get that time to find a simpler law). The grace period
+        ends at :attr:`stop_at`, which also bounds :meth:`time_left`."""
+        if self.exact():
+            return True
+        now = time.perf_counter()
+        if self.stop_at is None and self.consistent():
+            total = self.deadline - self.started
+            found = now - self.started
+            self.stop_at = now + (
+                max(found, GRACE_SHARE * total) if math.isfinite(total) else found
+            )
+        return self.stop_at is not None and now >= self.stop_at
 
     def exact(self) -> bool:
         """Whether a candidate reaches the target error (or numerical exactness)."""

@@ -15,57 +15,88 @@ import time
 from typing import Any
 
 import sympy
+import torch
 from torch import Tensor
 
 from ..symbolic import sparse_sum_fit
 from ._polish import candidates_from
-from ._search import Search
+from ._search import Search, add
 from ._structure import Context, Structure
 
 __all__ = ["SparseSum"]
 
 
 class SparseSum(Structure):
-    """``c0 + sum_k c_k f_k(x_{i_k})`` with at most ``max_terms`` library terms (each one
+    """``c0 + sum_k c_k f_k(x_{i_k})`` with a few library terms (each one
     function of one input, or a product of two of different inputs), on ``y`` and, for a
     one-signed target, on ``log |y|``, ``y^2`` and ``1 / y``; applies to every problem.
 
     Parameters
     ----------
-    max_terms : int
-        Largest number of terms of a sum.
+    max_terms : int, optional
+        Largest number of terms of a sum; default one per variable (a monomial in every
+        variable is a sum of their logarithms), at least 3 and at most 5.
     """
 
     name = "sparse-sum"
 
-    def __init__(self, max_terms: int = 3) -> None:
+    def __init__(self, max_terms: int | None = None) -> None:
         self.max_terms = max_terms
 
     def applies(self, context: Context) -> bool:
         return context.n >= 1
 
-    def _targets(self, search: Search, context: Context) -> list[tuple[Tensor, Tensor, Any, str]]:
-        """(inputs, target, sympy inverse, source) of ``y`` and, when usable, ``log |y|``
-        (on the rows where it is signal, for a target of one sign only up to noise)."""
+    def _targets(
+        self, search: Search, context: Context
+    ) -> list[tuple[Tensor, Tensor, Tensor, Any, str]]:
+        """(inputs, target, weights, sympy inverse, source) of ``y`` and, when usable,
+        ``log |y|`` (on the rows where it is signal, for a target of one sign only up to
+        noise), ``y^2`` and ``1 / y``. The weights make errors of equal size on ``y``
+        count equally on the transformed target (``1 / g'(y)^2`` for ``g(y)``)."""
         x, y = search.fit_x, search.fit_y
-        targets = [(x, y, lambda e: e, self.name)]
+        targets = [(x, y, torch.ones_like(y), lambda e: e, self.name)]
         if context.has_log:
             _, target, inverse, sign = context.transforms[1]
             rows = x if context.rows is None else x[context.rows]
-            targets.append((rows, target, inverse, f"{self.name}(log)"))
+            signal = y if context.rows is None else y[context.rows]
+            targets.append((rows, target, signal**2, inverse, f"{self.name}(log)"))
             if context.rows is None:  # one-signed throughout: a power of a sparse sum
-                targets.append((x, y**2, lambda e, s=sign: s * sympy.sqrt(e), f"{self.name}(y^2)"))
-                targets.append((x, 1 / y, lambda e: 1 / e, f"{self.name}(1/y)"))
+                targets.append(
+                    (x, y**2, 1 / y**2, lambda e, s=sign: s * sympy.sqrt(e), f"{self.name}(y^2)")
+                )
+                targets.append((x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)"))
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         start = time.perf_counter()
-        for x, target, inverse, source in self._targets(search, context):
-            if search.time_left() <= 0:
+        targets = self._targets(search, context)
+        # sums of single functions on every target, then with products of two (a larger
+        # pool, slower to screen); a fit is polished at once when it explains the data
+        # (then the search stops), the others afterwards, best first (polishing costs
+        # more than fitting)
+        deferred = []
+        for interactions in (False, True):
+            for x, target, weights, inverse, source in targets:
+                if search.time_left() <= 0 or search.solved():
+                    break
+                fit = sparse_sum_fit(
+                    x,
+                    target,
+                    search.library,
+                    max_terms=self.max_terms or min(max(3, context.n), 5),
+                    interactions=interactions,
+                    weights=weights,
+                )
+                if not fit.terms or (interactions and all(len(t) == 1 for t in fit.terms)):
+                    continue
+                expr = inverse(fit.expression(search.symbols))
+                error = add(search, expr, source)
+                if search.solved():
+                    candidates_from(search, expr, source)
+                else:
+                    deferred.append((error, len(deferred), expr, source))
+        for _, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
+            if search.time_left() <= 0 or search.solved():
                 break
-            fit = sparse_sum_fit(
-                x, target, search.library, max_terms=self.max_terms, interactions=True
-            )
-            if fit.terms:
-                candidates_from(search, inverse(fit.expression(search.symbols)), source)
+            candidates_from(search, expr, source)
         search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s")

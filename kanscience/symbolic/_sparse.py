@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -208,6 +209,33 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
     )
 
 
+def _check_weights(weights: object, n: int) -> Tensor:
+    """The weights scaled to mean 1 (all ones when not given)."""
+    if weights is None:
+        return torch.ones(n, dtype=torch.float64)
+    if not isinstance(weights, Tensor) or weights.shape != (n,):
+        shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
+        raise ValueError(f"weights must be a tensor of shape ({n},), got {shape}")
+    w = weights.detach().to(torch.float64)
+    if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
+        raise ValueError("weights must be finite and positive")
+    return w / w.mean()
+
+
+def _reweighted(features: _Features, weight: Tensor) -> _Features:
+    """The features standardized for a weighted fit: centred at their weighted means,
+    times the square root of the weights, scaled to unit norm (``mean`` and ``scale`` are
+    then the weighted mean and the norm, as the coefficients need them)."""
+    if bool((weight == 1).all()) or features.z.shape[1] == 0:
+        return features
+    raw = features.z * features.scale + features.mean
+    mean = (weight[:, None] * raw).mean(0)
+    centered = weight.sqrt()[:, None] * (raw - mean)
+    norm = centered.norm(dim=0)
+    norm = torch.where(norm > 0, norm, torch.ones_like(norm))
+    return dataclasses.replace(features, z=centered / norm, mean=mean, scale=norm)
+
+
 def _distinct(n: int, values: list[Tensor], terms: list[_Term], complexity: list[int]) -> _Features:
     """The features that vary, standardized, without affine copies."""
     if not values:
@@ -342,6 +370,7 @@ def sparse_sum_fit(
     max_terms: int = 3,
     max_candidates: int = 20,
     interactions: bool = False,
+    weights: Tensor | None = None,
 ) -> SparseSumFit:
     """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
 
@@ -363,6 +392,10 @@ def sparse_sum_fit(
     interactions : bool
         Also products of two functions of different columns (``sqrt(r) cos(d)``), when
         there are at most :data:`MAX_PRODUCTS` such products.
+    weights : Tensor of shape (n_samples,), optional
+        Positive weights of a weighted least-squares fit (the inverse variances of the
+        target's errors: for a transformed target ``g(y)`` with errors of equal size on
+        ``y``, ``1 / g'(y)^2``).
 
     Returns
     -------
@@ -374,7 +407,8 @@ def sparse_sum_fit(
     ------
     ValueError
         For inputs of the wrong shape, non-finite ``x`` or ``y``, an unknown function in
-        ``library``, ``max_terms < 1`` or ``max_candidates < max_terms``.
+        ``library``, ``max_terms < 1``, ``max_candidates < max_terms``, or weights of
+        another shape or not finite and positive.
 
     Examples
     --------
@@ -392,8 +426,9 @@ def sparse_sum_fit(
     except (ValueError, TypeError) as error:
         raise ValueError(f"library: {error}") from None
     n = xt.shape[0]
-    mean_y = float(yt.mean())
-    yc = yt - mean_y
+    weight = _check_weights(weights, n)
+    mean_y = float((weight * yt).mean())
+    yc = (yt - mean_y) * weight.sqrt()
     total = float(yc @ yc)
     # rounding level: the target's spread to 1e-12, and at least a few ulps of its values
     noise = max(_EXACT * math.sqrt(total / n), 16 * _EPS * float(yt.abs().max()))
@@ -402,7 +437,7 @@ def sparse_sum_fit(
     # larger pool dilutes the screening of the single terms)
     best: tuple | None = None
     for with_products in (False, True) if interactions else (False,):
-        features = _features(xt, lib, with_products)
+        features = _reweighted(_features(xt, lib, with_products), weight)
         entry = _best_subset(features, yc, total, floor, max_terms, max_candidates)
         if best is None or entry[:2] < best[:2]:
             best = (*entry, features)
