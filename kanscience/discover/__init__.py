@@ -8,7 +8,7 @@ from ._discover import (
     discover,
 )
 from ._options import DiscoverOptions
-from ._stability import FormulaStability, formula_stability
+from ._stability import FormulaStability, FrontUncertainty, formula_stability, front_uncertainty
 from ._structure import Context, Structure
 
 __all__ = [
@@ -18,8 +18,10 @@ __all__ = [
     "DiscoverOptions",
     "DiscoveryResult",
     "FormulaStability",
+    "FrontUncertainty",
     "Structure",
     "default_structures",
     "discover",
     "formula_stability",
+    "front_uncertainty",
 ]

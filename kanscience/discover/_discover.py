@@ -64,13 +64,14 @@ from ..core import Dataset
 from ..core._functions import FunctionLibrary, LibraryLike, resolve_library
 from ..core._html import latex_math
 from ..symbolic import Dimensions, Formula, formula_to_torch
-from ._display import front_figure, front_html
+from ._display import front_figure, front_html, front_text
 from ._explore import explore
 from ._inputs import training_data, units_as_dimensions
 from ._options import DiscoverOptions
 from ._polish import polish_best
 from ._ranking import Candidate, rank, rank_consistent_first, readable
 from ._search import Search, probe
+from ._stability import FrontUncertainty, front_uncertainty
 from ._structure import Structure
 from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
 
@@ -153,6 +154,17 @@ class DiscoveryResult:
         formula starred; one point per candidate with a finite validation RMSE. Drawn on
         ``ax`` when given; returns the Figure (shows and writes nothing)."""
         return front_figure(self.candidates, ax)
+
+    def uncertainty(self, x: torch.Tensor, y: torch.Tensor, **options) -> FrontUncertainty:
+        """How sure data ``(x, y)`` are of each formula of the front: its stability over
+        resamples and its constants with standard errors (constants refitted only, never
+        a new search; see :func:`~kanscience.discover.front_uncertainty` for ``options``).
+        Printed or shown in a notebook, it is the Pareto table with those columns."""
+        return front_uncertainty(self.candidates, self.variables, x, y, **options)
+
+    def __str__(self) -> str:
+        """The Pareto table as text (rank, complexity, test RMSE, test R^2, formula)."""
+        return front_text(self.candidates)
 
     def _repr_html_(self) -> str:
         """The Pareto table with MathML formulas, the front as inline SVG, the log."""
