@@ -12,12 +12,14 @@ import re
 import numpy as np
 import pytest
 import sympy
+import torch
 from matplotlib.figure import Figure
 from sympy.printing.mathml import mathml as sympy_mathml
 
 from kanscience.core import KAN
 from kanscience.core._html import figure_svg, html_page, html_table, latex_math, mathml, number
-from kanscience.discover import Candidate, DiscoveryResult
+from kanscience.discover import Candidate, DiscoveryResult, formula_stability
+from kanscience.discover._stability import FrontUncertainty, front_uncertainty
 from kanscience.physics import (
     ConservedQuantities,
     ConservedStage,
@@ -108,6 +110,78 @@ def test_an_empty_result_shows_that_nothing_was_found():
     empty = DiscoveryResult((), seconds=2.0, log=("sparse-sum: 1s",))
     assert "No formula found" in empty._repr_html_()
     assert len(empty.plot().axes[0].get_lines()[0].get_xdata()) == 0
+
+
+# ------------------------------------------------------------------ stability and constants
+@pytest.fixture(scope="module")
+def noisy_line() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """y = 2 + 3 t + noise (sigma 0.05), and the least-squares (intercept, slope)."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(200, 1, generator=generator, dtype=torch.float64) * 2
+    y = 2 + 3 * x[:, 0] + 0.05 * torch.randn(200, generator=generator, dtype=torch.float64)
+    design = np.column_stack([np.ones(200), x[:, 0].numpy()])
+    return x, y, np.linalg.lstsq(design, y.numpy(), rcond=None)[0]
+
+
+@pytest.fixture(scope="module")
+def line_front(noisy_line) -> FrontUncertainty:
+    x, y, (intercept, slope) = noisy_line
+    t = sympy.Symbol("t", real=True)
+    candidates = (
+        Candidate(sympy.Float(intercept) + sympy.Float(slope) * t, 5, 0.05, 0.99, 0.05),
+        Candidate(1.2 * sympy.sqrt(t) + 2.5, 6, 0.3, 0.9, 0.3),  # a worse curve
+        Candidate(sympy.Rational(5) + 0 * t, 1, 1.7, 0.0, 1.7),  # a constant, nothing to fit
+    )
+    return front_uncertainty(candidates, [t], x, y, n_resamples=20, seed=1)
+
+
+def test_front_uncertainty_standard_errors_are_those_of_least_squares(noisy_line, line_front):
+    x, y, coefficients = noisy_line
+    design = np.column_stack([np.ones(200), x[:, 0].numpy()])
+    residual = y.numpy() - design @ coefficients
+    sigma2 = residual @ residual / (200 - 2)
+    expected = np.sqrt(np.diag(sigma2 * np.linalg.inv(design.T @ design)))
+    fit = line_front.constants[0]
+    assert fit is not None
+    # constant_uncertainty lists constants by value: the intercept (~2) before the slope (~3)
+    np.testing.assert_allclose([c.value for c in fit.constants], coefficients, rtol=1e-12)
+    np.testing.assert_allclose([c.standard_error for c in fit.constants], expected, rtol=1e-8)
+    # the law wins every resample against a worse curve; the stability is formula_stability's
+    assert line_front.stability.wins[0] == 1.0 and line_front.stability.wins[1] == 0.0
+    again = formula_stability(
+        line_front.candidates, [sympy.Symbol("t", real=True)], x, y, n_resamples=20, seed=1
+    )
+    assert again.wins == line_front.stability.wins
+    constant = line_front.constants[2]
+    assert constant is not None and constant.constants == ()
+
+
+def _shown_constants(cell: str) -> list[tuple[float, float]]:
+    return [(float(v), float(e)) for v, e in re.findall(r"(\S+) (?:\+-|±) (\S+?)(?:,|$)", cell)]
+
+
+def test_pareto_table_shows_the_stability_and_constants_computed(line_front, no_files_written):
+    html = line_front._repr_html_()
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", html)[1:]
+    text_rows = str(line_front).splitlines()[1:]
+    assert len(rows) == 3 and len(text_rows) == 6  # one line of constants below each row
+    for k, (cells_html, candidate) in enumerate(zip(rows, line_front.candidates)):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", cells_html)
+        assert presentation(candidate.expr) in cells[1]
+        wins = line_front.stability.wins[k]
+        assert cells[7] == f"{100 * wins:.0f}%"
+        assert text_rows[2 * k].split()[4] == f"{100 * wins:.0f}%"
+        fit = line_front.constants[k]
+        assert fit is not None
+        computed = [(c.value, c.standard_error) for c in fit.constants]
+        constants_line = text_rows[2 * k + 1].split("constants: ")[1]
+        for shown in (_shown_constants(cells[8]), _shown_constants(constants_line)):
+            assert len(shown) == len(computed)
+            for (value, error), (true_value, true_error) in zip(shown, computed):
+                assert value == pytest.approx(true_value, rel=1e-5)  # six digits shown
+                assert error == pytest.approx(true_error, rel=0.05)  # two digits shown
+    assert ">none<" in rows[2] and text_rows[5].endswith("constants: none")
+    assert "20 bootstrap resamples" in html and "http" not in XMLNS.sub("", html)
 
 
 # ------------------------------------------------------------------ formulas

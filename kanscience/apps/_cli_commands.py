@@ -36,15 +36,7 @@ __all__ = [
 
 
 def _print_front(result, out=sys.stdout) -> None:
-    print(
-        f"{'rank':>4}  {'complexity':>10}  {'test RMSE':>10}  {'test R^2':>10}  formula", file=out
-    )
-    for rank, candidate in enumerate(result.candidates, 1):
-        print(
-            f"{rank:>4}  {candidate.complexity:>10d}  {candidate.test_rmse:>10.3e}  "
-            f"{candidate.test_r2:>10.6f}  {candidate.expr}",
-            file=out,
-        )
+    print(result, file=out)
 
 
 def _save_report(folder: Path, result, variables: list[str], x, y) -> None:
@@ -290,6 +282,12 @@ PHYSICS_CASES = (
     "relativistic_particle",
     "schwarzschild",
     "neo_hookean",
+    "sir_epidemic",
+    "plummer",
+    "duffing_trajectories",
+    "damped_oscillator",
+    "cart_pole",
+    "elastic_pendulum",
 )
 
 
