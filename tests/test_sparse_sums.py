@@ -234,3 +234,33 @@ def test_structure_finds_the_square_root_of_a_sparse_sum():
     truth = sympy.sqrt(r**2 + 1 - 2 * r * sympy.cos(d))
     values = {r: 1.7, d: 2.3}
     assert float(best.expr.subs(values)) == pytest.approx(float(truth.subs(values)), rel=1e-10)
+
+
+def test_weighted_fit_is_weighted_least_squares():
+    """With weights, the coefficients are those of weighted least squares (normal
+    equations in closed form) on the chosen terms."""
+    x = _uniform(500, 1, 0.5, 3.0, seed=7)
+    gen = torch.Generator().manual_seed(8)
+    y = 2 * torch.log(x[:, 0]) + 0.5 * x[:, 0] + 0.05 * torch.randn(500, generator=gen, dtype=F64)
+    weights = 0.2 + torch.rand(500, generator=gen, dtype=F64)
+    fit = sparse_sum_fit(x, y, ["x", "log"], weights=weights)
+    assert [term[0][0] for term in fit.terms] == ["x", "log"]
+    design = torch.stack([torch.ones(500, dtype=F64), x[:, 0], torch.log(x[:, 0])], 1)
+    w = weights[:, None]
+    solution = torch.linalg.solve(design.T @ (w * design), design.T @ (w[:, 0] * y))
+    assert fit.intercept == pytest.approx(float(solution[0]), abs=1e-10)
+    assert list(fit.coefficients) == pytest.approx(solution[1:].tolist(), abs=1e-10)
+    with pytest.raises(ValueError, match="weights must be finite and positive"):
+        sparse_sum_fit(x, y, ["x"], weights=-weights)
+    with pytest.raises(ValueError, match=r"weights must be a tensor of shape \(500,\)"):
+        sparse_sum_fit(x, y, ["x"], weights=weights[:10])
+
+
+def test_collinear_terms_are_not_screened_out():
+    """x and log x are nearly collinear on the data: a screening to 20 features drops one
+    of them; the default pool (every subset of three among 50 features) keeps both."""
+    x = _uniform(1000, 2, 0.2, 2.0, seed=9)
+    y = x[:, 0] + x[:, 1] - torch.log(x[:, 0]) / 2
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_terms=3)
+    assert fit.terms == ((("x", 0),), (("log", 0),), (("x", 1),)) and fit.r2 > 1 - 1e-12
+    assert list(fit.coefficients) == pytest.approx([1.0, -0.5, 1.0], abs=1e-9)

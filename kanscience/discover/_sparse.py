@@ -12,7 +12,8 @@ then polished, refitted and snapped like any other
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import NamedTuple
 
 import sympy
 import torch
@@ -26,6 +27,17 @@ from ._structure import Context, Structure
 __all__ = ["SparseSum"]
 
 
+class _Target(NamedTuple):
+    """One transformed target of a sparse-sum fit and how its formula maps back."""
+
+    x: Tensor
+    y: Tensor
+    weights: Tensor
+    inverse: Callable[[sympy.Expr], sympy.Expr]
+    source: str
+    max_terms: int
+
+
 class SparseSum(Structure):
     """``c0 + sum_k c_k f_k(x_{i_k})`` with a few library terms (each one
     function of one input, or a product of two of different inputs), on ``y`` and, for a
@@ -34,8 +46,8 @@ class SparseSum(Structure):
     Parameters
     ----------
     max_terms : int, optional
-        Largest number of terms of a sum; default one per variable (a monomial in every
-        variable is a sum of their logarithms), at least 3 and at most 5.
+        Largest number of terms of a sum; default 3, and on ``log |y|`` one per variable
+        (a monomial in every variable is a sum of their logarithms) up to 5.
     """
 
     name = "sparse-sum"
@@ -46,25 +58,26 @@ class SparseSum(Structure):
     def applies(self, context: Context) -> bool:
         return context.n >= 1
 
-    def _targets(
-        self, search: Search, context: Context
-    ) -> list[tuple[Tensor, Tensor, Tensor, Any, str]]:
-        """(inputs, target, weights, sympy inverse, source) of ``y`` and, when usable,
-        ``log |y|`` (on the rows where it is signal, for a target of one sign only up to
-        noise), ``y^2`` and ``1 / y``. The weights make errors of equal size on ``y``
-        count equally on the transformed target (``1 / g'(y)^2`` for ``g(y)``)."""
+    def _targets(self, search: Search, context: Context) -> list[_Target]:
+        """``y`` and, when usable, ``log |y|`` (on the rows where it is signal, for a target
+        of one sign only up to noise), ``y^2`` and ``1 / y``. The weights make errors of
+        equal size on ``y`` count equally on the transformed target (``1 / g'(y)^2`` for
+        ``g(y)``); on ``log |y|`` a monomial in every variable is a sum of one term per
+        variable, so up to five terms are allowed there."""
         x, y = search.fit_x, search.fit_y
-        targets = [(x, y, torch.ones_like(y), lambda e: e, self.name)]
+        terms = self.max_terms or 3
+        targets = [_Target(x, y, torch.ones_like(y), lambda e: e, self.name, terms)]
         if context.has_log:
             _, target, inverse, sign = context.transforms[1]
             rows = x if context.rows is None else x[context.rows]
             signal = y if context.rows is None else y[context.rows]
-            targets.append((rows, target, signal**2, inverse, f"{self.name}(log)"))
+            log_terms = self.max_terms or min(max(3, context.n), 5)
+            name = f"{self.name}(log)"
+            targets.append(_Target(rows, target, signal**2, inverse, name, log_terms))
             if context.rows is None:  # one-signed throughout: a power of a sparse sum
-                targets.append(
-                    (x, y**2, 1 / y**2, lambda e, s=sign: s * sympy.sqrt(e), f"{self.name}(y^2)")
-                )
-                targets.append((x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)"))
+                root = lambda e, s=sign: s * sympy.sqrt(e)  # noqa: E731
+                targets.append(_Target(x, y**2, 1 / y**2, root, f"{self.name}(y^2)", terms))
+                targets.append(_Target(x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
@@ -76,25 +89,25 @@ class SparseSum(Structure):
         # more than fitting)
         deferred = []
         for interactions in (False, True):
-            for x, target, weights, inverse, source in targets:
+            for target in targets:
                 if search.time_left() <= 0 or search.solved():
                     break
                 fit = sparse_sum_fit(
-                    x,
-                    target,
+                    target.x,
+                    target.y,
                     search.library,
-                    max_terms=self.max_terms or min(max(3, context.n), 5),
+                    max_terms=target.max_terms,
                     interactions=interactions,
-                    weights=weights,
+                    weights=target.weights,
                 )
                 if not fit.terms or (interactions and all(len(t) == 1 for t in fit.terms)):
                     continue
-                expr = inverse(fit.expression(search.symbols))
-                error = add(search, expr, source)
+                expr = target.inverse(fit.expression(search.symbols))
+                error = add(search, expr, target.source)
                 if search.solved():
-                    candidates_from(search, expr, source)
+                    candidates_from(search, expr, target.source)
                 else:
-                    deferred.append((error, len(deferred), expr, source))
+                    deferred.append((error, len(deferred), expr, target.source))
         for _, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
             if search.time_left() <= 0 or search.solved():
                 break

@@ -7,7 +7,8 @@ with coefficients from linear least squares (float64):
 1. every (column, function) pair is a candidate feature; features that are not finite on
    the data (``log`` of a negative number), constant on it, or an affine copy of a simpler
    one (``sqrt`` and ``x^0.5``; ``abs(x)`` and ``x`` for positive ``x``) are left out;
-2. when more than ``max_candidates`` features remain they are screened: orthogonal
+2. when more than ``max_candidates`` features remain (by default as many as keep the
+   subsets of ``max_terms`` of them under :data:`MAX_SUBSETS`) they are screened: orthogonal
    matching pursuit and the correlation with the target each rank them, and the pool
    takes from both rankings in turn;
 3. every subset of the pool of ``1 .. max_terms`` features is scored through the Gram
@@ -34,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ from torch import Tensor
 from ..core import FunctionLibrary, resolve_library
 from ..core._functions import LibraryLike
 
-__all__ = ["MAX_PRODUCTS", "SparseSumFit", "sparse_sum_fit"]
+__all__ = ["MAX_PRODUCTS", "MAX_SUBSETS", "SparseSumFit", "sparse_sum_fit"]
 
 _EPS = torch.finfo(torch.float64).eps
 _TINY = torch.finfo(torch.float64).tiny
@@ -65,6 +67,8 @@ _Term = tuple[tuple[str, int], ...]
 
 MAX_PRODUCTS = 1000
 """Products of two features are searched only when there are at most this many."""
+MAX_SUBSETS = 20_000
+"""Subsets of the largest size scored exhaustively by default (``max_candidates``)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,15 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
     )
 
 
+def _exhaustive_pool(size: int) -> int:
+    """The most features whose subsets of ``size`` number at most :data:`MAX_SUBSETS`
+    (at least 20)."""
+    pool = max(20, size)
+    while math.comb(pool + 1, size) <= MAX_SUBSETS:
+        pool += 1
+    return pool
+
+
 def _check_weights(weights: object, n: int) -> Tensor:
     """The weights scaled to mean 1 (all ones when not given)."""
     if weights is None:
@@ -298,9 +311,10 @@ def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
 def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
     """The subsets of ``size`` pool features with the smallest residual sum of squares by
     the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped)."""
-    subsets = torch.combinations(torch.arange(gram.shape[0]), size)
-    if size == 1:
-        subsets = subsets.reshape(-1, 1)
+    # itertools builds the index table a hundred times faster than torch.combinations
+    subsets = torch.tensor(
+        list(itertools.combinations(range(gram.shape[0]), size)), dtype=torch.long
+    ).reshape(-1, size)
     g = gram[subsets[:, :, None], subsets[:, None, :]]
     b = moment[subsets]
     eigen = torch.linalg.eigvalsh(g)
@@ -368,7 +382,7 @@ def sparse_sum_fit(
     library: LibraryLike,
     *,
     max_terms: int = 3,
-    max_candidates: int = 20,
+    max_candidates: int | None = None,
     interactions: bool = False,
     weights: Tensor | None = None,
 ) -> SparseSumFit:
@@ -387,8 +401,11 @@ def sparse_sum_fit(
         :func:`kanscience.core.resolve_library` accepts: names, a ``FunctionLibrary``).
     max_terms : int
         Largest number of terms.
-    max_candidates : int
-        Features searched exhaustively; more are screened down to this many first.
+    max_candidates : int, optional
+        Features searched exhaustively; more are screened down to this many first. Default:
+        the most whose subsets of ``max_terms`` number at most :data:`MAX_SUBSETS`, and at
+        least 20 (a screening by correlation can drop a term that is collinear with another
+        on the data, as ``log x`` beside ``x``).
     interactions : bool
         Also products of two functions of different columns (``sqrt(r) cos(d)``), when
         there are at most :data:`MAX_PRODUCTS` such products.
@@ -420,6 +437,8 @@ def sparse_sum_fit(
     """
     xt, yt = _check_inputs(x, y)
     max_terms = _check_count(max_terms, "max_terms", 1)
+    if max_candidates is None:
+        max_candidates = _exhaustive_pool(max_terms)
     max_candidates = _check_count(max_candidates, "max_candidates", max_terms)
     try:
         lib = resolve_library(library)
