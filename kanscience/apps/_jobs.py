@@ -93,6 +93,8 @@ def job_grid(
 ) -> list[Job]:
     """Every combination of dataset x seed x settings, datasets outermost.
 
+    Examples
+    --------
     >>> [(j.dataset, j.seed, j.settings) for j in job_grid(["I.12.1"], [0, 1], {"steps": 5})]
     [('I.12.1', 0, {'steps': 5}), ('I.12.1', 1, {'steps': 5})]
     """

@@ -51,6 +51,8 @@ __all__ = [
 def deformation_symbols(prefix: str = "F") -> list[sympy.Symbol]:
     """``[F11, F12, F13, F21, ..., F33]`` (real symbols, row-major).
 
+    Examples
+    --------
     >>> deformation_symbols()[:3]
     [F11, F12, F13]
     """

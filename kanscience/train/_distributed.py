@@ -72,6 +72,8 @@ def unwrap(model: Any, distributed: Any = False) -> tuple[KAN, Any]:
 def shard(n_rows: int, rank: int, world_size: int) -> slice:
     """Rows ``[start, stop)`` of rank ``rank`` when ``n_rows`` rows are split in contiguous shards.
 
+    Examples
+    --------
     >>> [shard(10, r, 3) for r in range(3)]
     [slice(0, 4, None), slice(4, 7, None), slice(7, 10, None)]
     """
