@@ -77,7 +77,9 @@ def law_panels(
     ]
 
 
-def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseResult:
+def main(
+    steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5, budget: float = 30.0
+) -> CaseResult:
     """Find the conserved quantity and check it.
 
     Parameters
@@ -88,12 +90,20 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseRe
     n : int
         Sampled states.
     grid : int
+    budget : float
+        Seconds of symbolic search per conserved quantity (``formula_budget``).
     """
     start = time.perf_counter()
     states = uniform(n, RANGES, seed)
     leave = max(1, round(0.4 * steps))
     found = find_conserved_quantities(
-        flow, states, [X, P], steps=(leave, steps - leave), grid=grid, seed=seed
+        flow,
+        states,
+        [X, P],
+        steps=(leave, steps - leave),
+        grid=grid,
+        formula_budget=budget,
+        seed=seed,
     )
     law = found.expressions[0] if found.expressions else None
     result = CaseResult("harmonic_oscillator", law, REFERENCE, details=found)

@@ -94,13 +94,21 @@ def law_panels(found: ConservedQuantities, names: list[str | None], seed: int) -
     return panels
 
 
-def main(steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5) -> CaseResult:
+def main(
+    steps: int = 50, seed: int = 0, n: int = 1000, grid: int = 5, budget: float = 30.0
+) -> CaseResult:
     """Find all conserved quantities and check them (see the module docstring)."""
     start = time.perf_counter()
     states = uniform(n, RANGES, seed)
     leave = max(1, round(0.4 * steps))
     found = find_conserved_quantities(
-        flow, states, SYMBOLS, steps=(leave, steps - leave), grid=grid, seed=seed
+        flow,
+        states,
+        SYMBOLS,
+        steps=(leave, steps - leave),
+        grid=grid,
+        formula_budget=budget,
+        seed=seed,
     )
     names = [_match(e) for e in found.expressions]
     result = CaseResult(

@@ -7,12 +7,11 @@ import time
 import pytest
 import sympy
 import torch
+from search_support import make_search
 
 from kanscience.discover import discover
 from kanscience.discover._noise import STRUCTURE_Z, neighbour_graph, residual_structure
 from kanscience.discover._search import add
-
-from search_support import make_search
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -1,8 +1,11 @@
 """Physics discovery with KANs: from data to closed-form laws that check themselves.
 
-Workflows (each learns a KAN with a physics loss through :func:`kanscience.fit`, reads
-candidate terms off it, gets the coefficients from the data by a sparse linear solve,
-snaps them, and verifies the formula on fresh samples):
+Workflows (each learns a KAN with a physics loss through :func:`kanscience.fit`, turns the
+learned network into formulas with the same symbolic search as data
+(:func:`kanscience.discover.discover` on samples of the network; conserved quantities and
+Lagrangians), refits their constants under the physics loss itself, snaps them, and
+verifies the result on fresh samples; a quantity with no formula that passes is returned
+with ``law=None`` and the reason):
 
 * :func:`find_conserved_quantities` -- every independent conserved quantity of a flow
   (deflation + a rank test of the gradients decide the count).
@@ -21,7 +24,12 @@ defined up to scale and offset.
 from ._candidates import Candidate, edge_candidates
 from ._compare import LawComparison, compare_laws
 from ._conservation import conservation_loss, conservation_residual, dependence, gradient_rank
-from ._conserved import ConservedQuantities, ConservedStage, find_conserved_quantities
+from ._conserved import (
+    ConservedQuantities,
+    ConservedStage,
+    Invariant,
+    find_conserved_quantities,
+)
 from ._constitutive import (
     ConstitutiveResult,
     deformation_symbols,
@@ -38,8 +46,10 @@ from ._euler_lagrange import (
     rollout,
 )
 from ._expressions import combine_terms, expression_gradient, split_terms, term_matrix
+from ._flows import FlowEstimate, estimate_flow
 from ._lagrangian import LagrangianResult, fit_lagrangian
 from ._lagrangian_gauge import canonical_lagrangian, lagrangian_energy
+from ._lagrangian_network import LearnedLagrangian, indefinite_fraction, perturbation_scale
 from ._panels import LawContours, LawCurves, LawPanel, LawParity
 from ._plot import affine_gauge, plot_law_comparison
 from ._snap import normalize_scale, snap_expression, snap_number
@@ -61,8 +71,11 @@ __all__ = [
     "ConservedQuantities",
     "ConservedStage",
     "ConstitutiveResult",
+    "FlowEstimate",
+    "Invariant",
     "LagrangianResult",
     "LawComparison",
+    "LearnedLagrangian",
     "LawContours",
     "LawCurves",
     "LawPanel",
@@ -84,6 +97,7 @@ __all__ = [
     "dependence",
     "determinant_feature",
     "edge_candidates",
+    "estimate_flow",
     "euler_lagrange",
     "expression_gradient",
     "find_conserved_quantities",
@@ -91,6 +105,7 @@ __all__ = [
     "fit_lagrangian",
     "flatness_loss",
     "gradient_rank",
+    "indefinite_fraction",
     "independent_terms",
     "lagrangian_accelerations",
     "lagrangian_energy",
@@ -98,6 +113,7 @@ __all__ = [
     "linear_elastic_prior",
     "metric_function",
     "normalize_scale",
+    "perturbation_scale",
     "plot_law_comparison",
     "polynomial_terms",
     "residual_loss",

@@ -1,32 +1,27 @@
-"""All independent conserved quantities of a flow ``dx/dt = f(x)``, as KANs and formulas.
+"""All independent conserved quantities of a flow ``dx/dt = f(x)``, as KANs and laws.
 
-The workflow :func:`find_conserved_quantities` learns the quantities one after the other
-with the conservation loss of :mod:`kanscience.physics._conservation`.
+:func:`find_conserved_quantities` takes the flow at sampled states, or trajectories
+(states and times; the flow is then estimated by :func:`estimate_flow`), and
 
-**Deflation.** Quantity ``k`` adds
-``lambda * mean(|Q_k^T grad H|^2 |f|^2)`` to the numerator, ``Q_k`` an orthonormal basis of
-the gradients already found, first with ``lambda = 1`` (leave their span), then with
-``lambda = 0`` (polish conservation); throughout, a hinge penalizes a gradient whose
-:func:`dependence` on that span exceeds ``1 - floor``, so polishing cannot fall back into
-it (a plain small ``lambda`` would bias towards orthogonality or let it fall back). A
-stage is *accepted* when its conservation residual (square root of the loss on held-out
-states) is below
-``residual_tol`` and the **rank test** passes: the median over states of the smallest
-singular value of the stacked, row-normalized gradients of all accepted quantities is
-above ``rank_tol``. The first stage that fails ends the search, so the count comes from the
-data; a nonvanishing flow in ``d`` dimensions has at most ``d - 1``.
+1. learns the quantities one after the other with the conservation loss
+   (:mod:`kanscience.physics._invariant_learning`): the **count** comes from the rank test
+   on the learned gradients, and is 0, with the stages as evidence, for a flow without
+   invariants;
+2. turns each network into a law through the symbolic search used for data
+   (:mod:`kanscience.physics._invariant_formula`), refits the law's constants under the
+   conservation loss (:mod:`kanscience.physics._invariant_refit`) and verifies it on fresh
+   states (:mod:`kanscience.physics._invariant_laws`). Each of the ``count``
+   :class:`Invariant` records carries its checks, and a ``law`` that is None, with a
+   reason, when no formula passed them.
 
-**Features.** Each stage first tries a one-layer KAN on the coordinates; if that fails,
-one on the coordinates and their pairwise products (``features='auto'``), which makes
-bilinear invariants such as angular momenta additive.
-
-**Formulas** of the accepted quantities are found by
-:mod:`kanscience.physics._conserved_formulas`.
+The verification tolerance is ``check_tol``, raised to the flow's estimated relative error
+for trajectories (a law cannot be checked below the noise of the flow it
+is checked against).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,74 +29,19 @@ import sympy
 import torch
 from torch import Tensor
 
-from ..core import KAN, Dataset
-from ..train import Batch, fit
-from ._conservation import (
-    FlowLike,
-    _flow_values,
-    _states,
-    conservation_loss,
-    conservation_residual,
-    dependence,
-    gradient_rank,
-)
-from ._conserved_formulas import _formulas
+from ..core import KAN
+from ._conservation import FlowLike, _flow_values, _states, gradient_rank
 from ._display import laws_latex, stages_figure, summary_html
-from ._expressions import as_symbols, term_matrix
+from ._expressions import as_symbols, expression_gradient, term_matrix
+from ._flows import FlowEstimate, TrajectoriesLike, estimate_flow
+from ._invariant_formula import domain_samples
+from ._invariant_laws import Invariant, extract_laws
+from ._invariant_learning import FEATURE_KINDS, ConservedStage, learn_invariants
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "ConservedQuantities",
-    "ConservedStage",
-    "find_conserved_quantities",
-]
-
-
-def _feature_terms(symbols: list[sympy.Symbol], kind: str) -> list[sympy.Expr]:
-    if kind == "raw":
-        return list(symbols)
-    return list(symbols) + [a * b for i, a in enumerate(symbols) for b in symbols[i:]]
-
-
-def _features_and_jacobian(
-    terms: list[sympy.Expr], symbols: list[sympy.Symbol], x: Tensor
-) -> tuple[Tensor, Tensor]:
-    xg = x.clone().requires_grad_(True)
-    with torch.enable_grad():
-        u = term_matrix(terms, symbols, xg)
-        jac = torch.stack(
-            [
-                torch.autograd.grad(u[:, k].sum(), xg, retain_graph=True)[0]
-                for k in range(u.shape[1])
-            ],
-            1,
-        )
-    return u.detach(), jac.detach()
-
-
-def _input_gradient(model: KAN, u: Tensor, jac: Tensor, create_graph: bool) -> Tensor:
-    u = u.detach().requires_grad_(True)
-    with torch.enable_grad():
-        h = model(u)
-        (grad_u,) = torch.autograd.grad(h.sum(), u, create_graph=create_graph)
-    return torch.einsum("nm,nmd->nd", grad_u, jac)
-
-
-# ------------------------------------------------------------------ results
-@dataclass
-class ConservedStage:
-    """One deflation stage: the KAN tried, its held-out conservation ``residual``, the
-    median smallest singular value (``independence``) of the gradients of it and the
-    quantities accepted before, and whether it was ``accepted``."""
-
-    index: int
-    features: str
-    model: KAN
-    residual: float
-    independence: float
-    accepted: bool
+__all__ = ["ConservedQuantities", "ConservedStage", "Invariant", "find_conserved_quantities"]
 
 
 @dataclass
@@ -111,23 +51,31 @@ class ConservedQuantities:
     Attributes
     ----------
     count : int
-        Number of functionally independent conserved quantities (accepted stages).
+        Number of functionally independent conserved quantities (the rank test on the
+        learned gradients).
     models : list of KAN
         The accepted quantities as KANs of their features (see ``feature_terms``).
     feature_terms : list of list of sympy.Expr
         The inputs of each model, as expressions of ``variables``.
     stages : list of ConservedStage
+        Every network tried, with its residual and independence (the evidence for the count).
     expressions : list of sympy.Expr
-        Independent closed forms, simplest first (up to ``count``), scaled and snapped.
+        The verified laws (those of ``invariants`` that have one), in order.
     fitted : list of sympy.Expr
-        The same before snapping (coefficients from the null-space solve, scaled).
+        The same before snapping.
     all_expressions : list of sympy.Expr
-        Every minimal conserved combination of library terms found (may be dependent).
+        The same as ``expressions`` (every verified law is returned there).
     residuals : list of float
-        Conservation residual of each of ``expressions`` on fresh states.
+        Conservation residual of each of ``expressions`` on the verification states.
     rank : int
-        Rank of the gradients of ``expressions`` (the rank test on the formulas).
+        Rank of the gradients of ``expressions``.
     variables : list of sympy.Symbol
+    invariants : list of Invariant
+        One per counted quantity: network, law or the reason for none, and checks.
+    flow : FlowEstimate or None
+        The flow estimated from trajectories, when trajectories were given.
+    tolerance : float
+        The conservation residual a law had to reach.
     """
 
     count: int
@@ -140,6 +88,9 @@ class ConservedQuantities:
     residuals: list[float] = field(default_factory=list)
     rank: int = 0
     variables: list[sympy.Symbol] = field(default_factory=list)
+    invariants: list[Invariant] = field(default_factory=list)
+    flow: FlowEstimate | None = None
+    tolerance: float = float("nan")
 
     def kan_values(self, index: int, x: Tensor) -> Tensor:
         """Values of the ``index``-th learned quantity (a KAN) at states ``x`` (n, d)."""
@@ -157,6 +108,28 @@ class ConservedQuantities:
         """Whether every conserved quantity found by the KANs has a verified formula."""
         return self.rank == self.count and len(self.expressions) == self.count
 
+    @property
+    def summary(self) -> str:
+        """The count with its evidence, and each law or the reason it is missing."""
+        if self.count == 0:
+            lines = ["no conserved quantity: every network tried failed the tests"]
+            lines += [
+                f"  stage {s.index} ({s.features}): residual {s.residual:.2e}, median "
+                f"cosine {s.pointwise:.2e}, independence {s.independence:.3f}"
+                for s in self.stages
+            ]
+            return "\n".join(lines)
+        lines = [f"{self.count} independent conserved quantities (rank test)"]
+        for q in self.invariants:
+            if q.law is None:
+                lines.append(f"  Q{q.index + 1}: no law ({q.reason})")
+            else:
+                lines.append(
+                    f"  Q{q.index + 1} = {q.law}  (residual {q.residual:.1e}, "
+                    f"R^2 vs network {q.r2:.6f})"
+                )
+        return "\n".join(lines)
+
     def plot(self) -> Figure:
         """Held-out conservation residual of each deflation stage (accepted ones filled);
         returns the Figure (shows and writes nothing)."""
@@ -173,49 +146,6 @@ class ConservedQuantities:
         return summary_html(title, laws, numbers, self.plot())
 
 
-# ------------------------------------------------------------------ learning
-def _train_stage(
-    u: Tensor,
-    jac: Tensor,
-    f: Tensor,
-    basis: Tensor | None,
-    train: Tensor,
-    test: Tensor,
-    grid: int,
-    steps: tuple[int, int],
-    weights: Sequence[float],
-    floor: float,
-    seed: int,
-) -> KAN:
-    model = KAN([u.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
-    model.update_grid_(u[train])
-    state = {"weight": weights[0]}
-
-    def objective(m: KAN, batch: Batch) -> Tensor:
-        rows = (train if batch.split == "train" else test)[batch.index]
-        gradient = _input_gradient(m, batch.inputs, jac[rows], create_graph=True)
-        if basis is None:
-            return conservation_loss(gradient, f[rows])
-        loss = conservation_loss(gradient, f[rows], basis[rows], state["weight"])
-        excess = torch.relu(dependence(gradient, f[rows], basis[rows]) - (1 - floor))
-        return loss + excess.pow(2)
-
-    data = Dataset(u[train], u[train, :0], u[test], u[test, :0])  # no labels: rows by index
-    for weight, n_steps in zip(weights, steps):
-        state["weight"] = weight
-        if n_steps:
-            fit(
-                model,
-                data,
-                steps=n_steps,
-                objective=objective,
-                grid_schedule=None,
-                progress=False,
-                seed=seed,
-            )
-    return model
-
-
 def _validate_options(
     residual_tol: float, rank_tol: float, features: str, steps: Sequence[int], grid: int
 ) -> tuple[int, int]:
@@ -223,8 +153,8 @@ def _validate_options(
         raise ValueError(
             f"residual_tol and rank_tol must be in (0, 1), got {residual_tol!r}, {rank_tol!r}"
         )
-    if features not in ("auto", "raw", "pairwise"):
-        raise ValueError(f"features must be 'auto', 'raw' or 'pairwise', got {features!r}")
+    if features not in FEATURE_KINDS:
+        raise ValueError(f"features must be one of {sorted(FEATURE_KINDS)}, got {features!r}")
     if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
         raise ValueError(f"grid must be an int >= 1, got {grid!r}")
     if len(steps) != 2 or any(int(s) < 0 for s in steps):
@@ -232,11 +162,45 @@ def _validate_options(
     return int(steps[0]), int(steps[1])
 
 
-def find_conserved_quantities(
-    flow: FlowLike,
+def _inputs(
+    flow: FlowLike | None, x: Tensor | None, trajectories: TrajectoriesLike | None
+) -> tuple[Tensor, Tensor, FlowEstimate | None]:
+    if trajectories is not None:
+        if flow is not None or x is not None:
+            raise ValueError("give either flow and x, or trajectories, not both")
+        estimate = estimate_flow(trajectories)
+        return estimate.states, estimate.velocities, estimate
+    if flow is None or x is None:
+        raise ValueError("flow and x are required (or trajectories=[(times, states), ...])")
+    states = _states(x)
+    return states, _flow_values(flow, states), None
+
+
+def _fresh_states(
     x: Tensor,
+    n: int,
+    generator: torch.Generator,
+    domain: Callable[[Tensor], Tensor] | None,
+    ranges: Sequence[tuple[float, float]] | None,
+) -> Tensor:
+    if ranges is None:
+        return domain_samples(x, n, generator, domain)
+    lo = torch.tensor([r[0] for r in ranges], dtype=torch.float64)
+    hi = torch.tensor([r[1] for r in ranges], dtype=torch.float64)
+    fresh = lo + (hi - lo) * torch.rand(n, x.shape[1], generator=generator, dtype=torch.float64)
+    if domain is not None:
+        fresh = fresh[domain(fresh).to(torch.bool)]
+        if fresh.shape[0] == 0:
+            raise ValueError("domain rejects every sample drawn in verify_ranges")
+    return fresh
+
+
+def find_conserved_quantities(
+    flow: FlowLike | None = None,
+    x: Tensor | None = None,
     variables: Sequence[str | sympy.Symbol] | None = None,
     *,
+    trajectories: TrajectoriesLike | None = None,
     max_quantities: int | None = None,
     features: str = "auto",
     grid: int = 5,
@@ -245,55 +209,57 @@ def find_conserved_quantities(
     floor: float = 0.1,
     residual_tol: float = 1e-2,
     rank_tol: float = 0.1,
-    degree: int = 2,
-    extra_terms: Sequence[sympy.Expr] = (),
-    formula_tol: float = 1e-6,
     check_tol: float = 1e-3,
     test_fraction: float = 0.2,
     n_verify: int = 2000,
     verify_ranges: Sequence[tuple[float, float]] | None = None,
+    domain: Callable[[Tensor], Tensor] | None = None,
+    formula_budget: float = 30.0,
     seed: int = 0,
 ) -> ConservedQuantities:
-    """Learn every independent conserved quantity of ``flow`` and their formulas.
+    """Learn every independent conserved quantity of a flow and their laws.
 
     Parameters
     ----------
-    flow : callable or Tensor
+    flow : callable or Tensor, optional
         ``flow(x) -> dx/dt`` of shape (n, d), or the velocities at ``x`` as a tensor.
-    x : Tensor (n, d)
-        Sampled states.
+    x : Tensor (n, d), optional
+        Sampled states (with ``flow``).
     variables : list of str or sympy.Symbol, optional
         Names of the coordinates (default ``x_1 ... x_d``).
+    trajectories : list of (times, states), or (times, states) stacked, optional
+        Instead of ``flow`` and ``x``: sampled trajectories; the flow is estimated
+        (:func:`estimate_flow`) and the laws are verified on held-out samples.
     max_quantities : int, optional
         Upper bound on the count (default ``d - 1``).
-    features : {'auto', 'raw', 'pairwise'}
-        Inputs of each stage's KAN (see the module docstring).
+    features : {'auto', 'raw', 'pairwise', 'deep'}
+        Networks tried per stage (``'auto'``: all three, cheapest first; see
+        :mod:`kanscience.physics._invariant_learning`).
     grid : int
         Grid intervals of the KANs.
     steps : (int, int)
         L-BFGS steps with the leaving weight and with the polishing weight.
     weights : (float, float)
-        Deflation weights ``lambda`` of the two phases.
+        Deflation weights of the two phases.
     floor : float
-        In both phases, a gradient with less than this fraction outside the span of the
-        quantities found is penalized (``relu(dependence - (1 - floor))^2``), so that the
-        polishing phase cannot fall back into that span.
+        A gradient with less than this fraction outside the span of the quantities found
+        is penalized in both phases.
     residual_tol, rank_tol : float
-        Acceptance of a stage (conservation residual, rank test).
-    degree : int
-        Monomials of the coordinates up to this degree join the term library (0: none).
-    extra_terms : sequence of sympy.Expr
-        More library terms.
-    formula_tol : float
-        Null-space tolerance for the formulas (see :func:`sparse_null_vectors`).
+        Acceptance of a network (conservation residual on held-out states, rank test).
     check_tol : float
-        A formula is kept only if its conservation residual on fresh states is below this.
+        Conservation residual a law must reach on the verification states.
     test_fraction : float
-        Held-out fraction of ``x`` for the acceptance tests.
+        Held-out fraction of the states.
     n_verify : int
-        Fresh states drawn uniformly in ``verify_ranges`` (default: the bounding box of
-        ``x``) to check the formulas; needs a callable ``flow`` (else the held-out states
-        are used).
+        Fresh states near the data (or uniform in ``verify_ranges``) for the symbolic
+        search and, with a callable ``flow``, the verification.
+    verify_ranges : sequence of (low, high), optional
+        A box for the fresh states instead of the data's neighbourhood.
+    domain : callable, optional
+        ``domain(states) -> bool tensor``: where the flow is defined; fresh states
+        outside it are dropped.
+    formula_budget : float
+        Seconds of symbolic search per learned quantity.
     seed : int
 
     Returns
@@ -303,11 +269,11 @@ def find_conserved_quantities(
     Raises
     ------
     ValueError
-        For states with NaN/Inf, a flow of the wrong shape, or bad options.
+        For states or trajectories with NaN/Inf, times that do not increase, a flow of
+        the wrong shape, a domain rejecting every sample, or bad options.
     """
-    x = _states(x)
+    x, f, estimate = _inputs(flow, x, trajectories)
     n, d = x.shape
-    f = _flow_values(flow, x)
     symbols = as_symbols(variables if variables is not None else [f"x_{i + 1}" for i in range(d)])
     if len(symbols) != d:
         raise ValueError(f"variables must name the {d} coordinates, got {len(symbols)}")
@@ -318,76 +284,62 @@ def find_conserved_quantities(
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     generator = torch.Generator().manual_seed(int(seed))
+    fresh = _fresh_states(x, max(n_verify, 200), generator, domain, verify_ranges)
+    noise = 0.0 if estimate is None else estimate.relative_error
     permutation = torch.randperm(n, generator=generator)
     n_test = max(1, round(test_fraction * n))
     test, train = permutation[:n_test], permutation[n_test:]
 
-    kinds = {"auto": ("raw", "pairwise"), "raw": ("raw",), "pairwise": ("pairwise",)}[features]
-    prepared = {}
-    for kind in kinds:
-        terms = _feature_terms(symbols, kind)
-        prepared[kind] = (terms, *_features_and_jacobian(terms, symbols, x))
-
-    accepted: list[tuple[str, KAN]] = []
-    gradients: list[Tensor] = []  # (n, d) per accepted quantity
-    stages: list[ConservedStage] = []
-    while len(accepted) < limit:
-        basis = None
-        if gradients:
-            basis, _ = torch.linalg.qr(torch.stack(gradients, 2))
-        success = False
-        for kind in kinds:
-            terms, u, jac = prepared[kind]
-            model = _train_stage(
-                u,
-                jac,
-                f,
-                basis,
-                train,
-                test,
-                grid,
-                phases,
-                tuple(weights),
-                floor,
-                seed + len(stages),
-            )
-            gradient = _input_gradient(model, u, jac, create_graph=False).detach()
-            residual = conservation_residual(gradient[test], f[test])
-            _, values = gradient_rank(torch.stack(gradients + [gradient], 1)[test], rank_tol)
-            independence = float(values[-1])
-            success = residual < residual_tol and independence > rank_tol
-            stages.append(
-                ConservedStage(len(accepted), kind, model, residual, independence, success)
-            )
-            if success:
-                accepted.append((kind, model))
-                gradients.append(gradient)
-                break
-        if not success:
-            break
-
+    stages, terms, gradients = learn_invariants(
+        x,
+        f,
+        symbols,
+        (train, test),
+        limit=limit,
+        kinds=FEATURE_KINDS[features],
+        grid=grid,
+        steps=phases,
+        weights=tuple(weights),
+        floor=floor,
+        residual_tol=max(residual_tol, noise),
+        rank_tol=rank_tol,
+        seed=seed,
+    )
+    accepted = [s for s in stages if s.accepted]
     result = ConservedQuantities(
         len(accepted),
-        [m for _, m in accepted],
-        [prepared[k][0] for k, _ in accepted],
+        [s.model for s in accepted],
+        terms,
         stages,
         variables=symbols,
+        flow=estimate,
+        tolerance=max(check_tol, noise),
     )
-    if accepted:
-        _formulas(
-            result,
-            flow,
-            x,
-            f,
-            test,
-            symbols,
-            degree,
-            extra_terms,
-            formula_tol,
-            check_tol,
-            rank_tol,
-            n_verify,
-            verify_ranges,
-            generator,
-        )
+    if not accepted:
+        return result
+    verify = (fresh, _flow_values(flow, fresh)) if callable(flow) else (x[test], f[test])
+    networks = [(lambda states, k=k: result.kan_values(k, states)) for k in range(len(accepted))]
+    rows = permutation[: min(n, 2000)]
+    result.invariants = extract_laws(
+        result.models,
+        networks,
+        terms,
+        [s.residual for s in accepted],
+        symbols,
+        fresh,
+        (x[rows], f[rows]),
+        verify,
+        tol=result.tolerance,
+        rank_tol=rank_tol,
+        budget=formula_budget,
+        seed=seed,
+    )
+    found = [q for q in result.invariants if q.law is not None]
+    result.expressions = [q.law for q in found if q.law is not None]
+    result.fitted = [q.fitted for q in found if q.fitted is not None]
+    result.all_expressions = list(result.expressions)
+    result.residuals = [q.residual for q in found]
+    if result.expressions:
+        grads = [expression_gradient(e, symbols, verify[0]) for e in result.expressions]
+        result.rank = gradient_rank(torch.stack(grads, 1), rank_tol)[0]
     return result

@@ -1,0 +1,151 @@
+"""Candidate formulas of a learned invariant, by the symbolic search used for data.
+
+The network ``Q(x)`` is a surrogate: it is sampled on fresh states inside the data's
+domain, split into additive modules (:func:`kanscience.structure.separability` on the
+network itself; a KAN learned on the conservation loss is often a sum of functions of
+few coordinates), and each module ``Q(x_G, x_rest = reference) - const`` goes to
+:func:`kanscience.discover.discover` with its share of the time budget. The candidates are
+the terms of every formula on the modules' Pareto fronts (a network fitted to a tolerance
+lets the search prefer a formula that follows its wiggles; the conservation loss, not the
+fit to the network, decides afterwards which terms combine into an invariant:
+:mod:`kanscience.physics._invariant_refit`), with the monomials of each small module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..discover import discover
+from ..structure import separability
+from ._term_library import independent_terms, polynomial_terms, unique_terms
+
+__all__ = ["candidate_terms", "domain_samples"]
+
+# the monomials of a module of at most this many coordinates, up to this degree, join the
+# terms: the generic basis of a smooth module (the search ranks formulas by their fit to
+# the network and may prefer a curve following its wiggles to a sum of powers)
+_POLYNOMIAL_MODULE = 2
+_POLYNOMIAL_DEGREE = 4
+
+
+def domain_samples(
+    x: Tensor,
+    n: int,
+    generator: torch.Generator,
+    domain: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """``n`` fresh states inside the data's domain: data states moved by a random step of
+    about half their typical spacing (``span * n_data^(-1/d) / 2`` per coordinate), kept in
+    the data's bounding box and, when given, where ``domain(states)`` is True.
+
+    Raises
+    ------
+    ValueError
+        If ``domain`` rejects every sample, or does not return one boolean per state.
+    """
+    lo, hi = x.min(0).values, x.max(0).values
+    step = (hi - lo) * x.shape[0] ** (-1.0 / x.shape[1]) / 2
+    kept: list[Tensor] = []
+    total = 0
+    for _ in range(20):
+        rows = torch.randint(0, x.shape[0], (2 * n,), generator=generator)
+        noise = torch.randn(2 * n, x.shape[1], generator=generator, dtype=x.dtype)
+        trial = torch.minimum(torch.maximum(x[rows] + step * noise, lo), hi)
+        if domain is not None:
+            inside = domain(trial)
+            if (
+                not isinstance(inside, Tensor)
+                or inside.dtype != torch.bool
+                or tuple(inside.shape) != (trial.shape[0],)
+            ):
+                raise ValueError(
+                    "domain must map states (n, d) to a boolean tensor (n,), got "
+                    f"{type(inside).__name__} {getattr(inside, 'dtype', '')} "
+                    f"{tuple(getattr(inside, 'shape', ()))}"
+                )
+            trial = trial[inside]
+        kept.append(trial)
+        total += trial.shape[0]
+        if total >= n:
+            break
+    if total == 0:
+        raise ValueError(
+            "domain rejects every sample drawn near the data: it must be True on the "
+            "states where the flow is defined"
+        )
+    return torch.cat(kept)[:n]
+
+
+def _module_values(
+    network: Callable[[Tensor], Tensor], fresh: Tensor, group: Sequence[int], reference: Tensor
+) -> Tensor:
+    inputs = reference.expand(fresh.shape[0], -1).clone()
+    inputs[:, list(group)] = fresh[:, list(group)]
+    with torch.no_grad():
+        return network(inputs).reshape(-1)
+
+
+def _front(
+    values: Tensor,
+    inputs: Tensor,
+    names: list[str],
+    budget: float,
+    seed: int,
+) -> list[sympy.Expr]:
+    result = discover((inputs, values), names, time_budget=budget, seed=seed)
+    return [c.expr for c in result.candidates]
+
+
+def _rename(expr: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr:
+    """``expr`` in the caller's symbols (discover's carry its own assumptions)."""
+    symbols = [s for s in expr.free_symbols if isinstance(s, sympy.Symbol)]
+    return cast(
+        sympy.Expr, expr.xreplace({s: by_name[s.name] for s in symbols if s.name in by_name})
+    )
+
+
+def candidate_terms(
+    network: Callable[[Tensor], Tensor],
+    fresh: Tensor,
+    symbols: list[sympy.Symbol],
+    budget: float,
+    seed: int,
+) -> tuple[list[sympy.Expr], list[sympy.Expr], tuple[tuple[int, ...], ...]]:
+    """The terms of the formulas the search finds for ``network`` (see the module
+    docstring), the formulas themselves (each module's Pareto front), and the additive
+    groups of coordinates.
+
+    Parameters
+    ----------
+    network : callable
+        States (n, d) -> values (n,) or (n, 1), twice differentiable.
+    fresh : Tensor (n, d)
+        Samples inside the data's domain.
+    symbols : list of sympy.Symbol
+    budget : float
+        Seconds for the symbolic search, shared among the modules.
+    seed : int
+    """
+    split = separability(network, fresh[: min(400, fresh.shape[0])], method="difference")
+    groups = split.groups if split.separable else (tuple(range(fresh.shape[1])),)
+    reference = fresh.median(0).values[None, :]
+    formulas: list[sympy.Expr] = []
+    for k, group in enumerate(groups):
+        values = _module_values(network, fresh, group, reference)
+        if float(values.std()) <= 1e-12 * (1 + float(values.abs().max())):
+            continue  # a module the network does not use
+        names = [str(symbols[i]) for i in group]
+        share = budget * len(group) / fresh.shape[1]
+        front = _front(values, fresh[:, list(group)], names, share, seed + k)
+        by_name = {n: symbols[i] for n, i in zip(names, group)}
+        formulas.extend(_rename(sympy.sympify(e), by_name) for e in front)
+    terms = unique_terms(formulas, symbols)
+    for group in groups:
+        if len(group) <= _POLYNOMIAL_MODULE:
+            terms += polynomial_terms([symbols[i] for i in group], _POLYNOMIAL_DEGREE)
+    return independent_terms(unique_terms(terms, symbols), symbols, fresh), formulas, groups

@@ -1,0 +1,195 @@
+"""From the learned invariant networks to verified laws, one per network or a reason.
+
+For each accepted network: candidate formulas from the symbolic search on the network
+(:func:`candidate_formulas`), each refitted under the conservation loss and split into
+its conserved combinations (:func:`refit_invariant`); every law whose conservation
+residual on the verification states is below the tolerance joins a pool. Then each
+network in turn gets the simplest law of the pool (its own first) whose gradient is
+independent of the laws already assigned (the rank test on the verification states), or
+``law = None`` with the reason. Each :class:`Invariant` carries its checks: the law's
+conservation residual, the ``R^2`` of ``a * law + b`` against its network on fresh
+samples, and the gauge ``(a, b)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..core import KAN
+from ..symbolic import formula_to_torch
+from ._conservation import conservation_residual, gradient_rank
+from ._expressions import expression_gradient
+from ._invariant_formula import candidate_terms
+from ._invariant_refit import RefitLaw, conserved_combinations
+
+__all__ = ["Invariant", "extract_laws"]
+
+
+@dataclass
+class Invariant:
+    """One independent conserved quantity: the network and, when one passed its checks,
+    the law.
+
+    Attributes
+    ----------
+    index : int
+    model : KAN
+        The learned network (inputs: ``features``).
+    features : list of sympy.Expr
+    network_residual : float
+        Conservation residual of the network on held-out states.
+    law : sympy.Expr or None
+        The verified formula, normalized (first term's coefficient 1, no constant) and
+        snapped; None when no formula passed (see ``reason``).
+    fitted : sympy.Expr or None
+        The law before snapping.
+    reason : str
+        Why ``law`` is None (empty otherwise).
+    residual : float
+        Conservation residual of the law on the verification states (NaN without a law).
+    r2 : float
+        ``R^2`` of ``a * law + b`` against the network on fresh samples.
+    gauge : (float, float)
+        ``(a, b)``: the network is about ``a * law + b``.
+    groups : tuple of tuple of int
+        The network's additive modules (coordinate indices) given to the search.
+    candidates : list of sympy.Expr
+        The formulas the search proposed.
+    """
+
+    index: int
+    model: KAN
+    features: list[sympy.Expr]
+    network_residual: float
+    law: sympy.Expr | None = None
+    fitted: sympy.Expr | None = None
+    reason: str = ""
+    residual: float = float("nan")
+    r2: float = float("nan")
+    gauge: tuple[float, float] = (float("nan"), float("nan"))
+    groups: tuple[tuple[int, ...], ...] = ()
+    candidates: list[sympy.Expr] = field(default_factory=list)
+
+    @property
+    def checks(self) -> dict[str, float]:
+        """The numbers behind the verdict."""
+        return {
+            "network_residual": self.network_residual,
+            "law_residual": self.residual,
+            "r2_law_vs_network": self.r2,
+            "gauge_scale": self.gauge[0],
+            "gauge_offset": self.gauge[1],
+        }
+
+
+def _affine_r2(law: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor, target: Tensor):
+    values = formula_to_torch(law, symbols)(x).reshape(-1).to(torch.float64)
+    values = values.expand(x.shape[0]) if values.numel() == 1 else values
+    design = torch.stack([values, torch.ones_like(values)], 1)
+    solution = torch.linalg.lstsq(design, target[:, None]).solution[:, 0]
+    error = target - design @ solution
+    total = (target - target.mean()).pow(2).sum().clamp_min(1e-300)
+    return 1 - float(error.pow(2).sum() / total), (float(solution[0]), float(solution[1]))
+
+
+def _ranked(laws: list[RefitLaw]) -> list[RefitLaw]:
+    """Laws within a factor 2 of the smallest residual (the ones the data cannot tell
+    apart) first, simplest first; then the rest by residual."""
+    if not laws:
+        return []
+    best = min(law.residual for law in laws)
+    return sorted(
+        laws,
+        key=lambda law: (
+            law.residual > 2 * best + 1e-12,
+            sympy.count_ops(law.law) if law.residual <= 2 * best + 1e-12 else law.residual,
+        ),
+    )
+
+
+def _pool(
+    network: Callable[[Tensor], Tensor],
+    symbols: list[sympy.Symbol],
+    fresh: Tensor,
+    refit: tuple[Tensor, Tensor],
+    verify: tuple[Tensor, Tensor],
+    tol: float,
+    budget: float,
+    seed: int,
+) -> tuple[list[RefitLaw], tuple[tuple[int, ...], ...], list[sympy.Expr]]:
+    terms, candidates, groups = candidate_terms(network, fresh, symbols, budget, seed)
+    laws: list[RefitLaw] = []
+    for law in conserved_combinations(terms, symbols, *refit, tol):
+        gradient = expression_gradient(law.law, symbols, verify[0])
+        residual = conservation_residual(gradient, verify[1])
+        if residual < tol:
+            laws.append(RefitLaw(law.law, law.fitted, residual))
+    return laws, groups, candidates
+
+
+def extract_laws(
+    models: list[KAN],
+    networks: list[Callable[[Tensor], Tensor]],
+    features: list[list[sympy.Expr]],
+    network_residuals: list[float],
+    symbols: list[sympy.Symbol],
+    fresh: Tensor,
+    refit: tuple[Tensor, Tensor],
+    verify: tuple[Tensor, Tensor],
+    *,
+    tol: float,
+    rank_tol: float,
+    budget: float,
+    seed: int,
+) -> list[Invariant]:
+    """One :class:`Invariant` per network (see the module docstring)."""
+    pools, found = [], []
+    for k, network in enumerate(networks):
+        laws, groups, candidates = _pool(
+            network, symbols, fresh, refit, verify, tol, budget, seed + k
+        )
+        pools.append(laws)
+        found.append(
+            Invariant(
+                k,
+                models[k],
+                features[k],
+                network_residuals[k],
+                groups=groups,
+                candidates=candidates,
+            )
+        )
+    chosen: list[Tensor] = []
+    for k, invariant in enumerate(found):
+        order = _ranked(pools[k]) + _ranked(
+            [law for j, pool in enumerate(pools) if j != k for law in pool]
+        )
+        if not order:
+            invariant.reason = (
+                f"no combination of the terms of the {len(invariant.candidates)} formulas of "
+                f"the symbolic search is conserved to the tolerance {tol:.1e}"
+            )
+            continue
+        for law in order:
+            gradient = expression_gradient(law.law, symbols, verify[0])
+            if gradient_rank(torch.stack(chosen + [gradient], 1), rank_tol)[0] == len(chosen) + 1:
+                chosen.append(gradient)
+                invariant.law, invariant.fitted, invariant.residual = (
+                    law.law,
+                    law.fitted,
+                    law.residual,
+                )
+                with torch.no_grad():
+                    target = networks[k](fresh).reshape(-1)
+                invariant.r2, invariant.gauge = _affine_r2(law.law, symbols, fresh, target)
+                break
+        else:
+            invariant.reason = (
+                "every conserved formula found depends on the laws already assigned (rank test)"
+            )
+    return found

@@ -1,0 +1,66 @@
+"""The invariant cases of PHYSICS_CASES.md at reduced size: the law asserted symbolically
+(D1), the honest "none" (D7), and the engine's
+pieces (the conserved combinations of candidate terms; the domain samples)."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+import torch
+
+from kanscience.physics._invariant_formula import domain_samples
+from kanscience.physics._invariant_refit import conserved_combinations
+from physics_examples import damped_oscillator, sir_epidemic, uniform
+
+
+def test_sir_logarithmic_invariant(no_files_written):
+    result = sir_epidemic.main(steps=30, n=500, seed=0, budget=8)
+    assert result.passed, result.report()
+    s, i = sir_epidemic.SYMBOLS
+    found = result.details
+    (invariant,) = found.invariants
+    assert sympy.simplify(invariant.law - (s + i - sympy.log(s) / 2)) == 0
+    assert invariant.residual < 1e-10 and invariant.r2 > 0.9999
+    assert invariant.groups == ((0,), (1,))  # the modules the search was given
+
+
+def test_damped_oscillator_reports_no_invariant(no_files_written):
+    result = damped_oscillator.main(steps=20, n=400, seed=0)
+    assert result.passed, result.report()
+    found = result.details
+    assert found.count == 0 and found.expressions == [] and found.invariants == []
+    # the evidence: the best network's pointwise cosine is far above the tolerance
+    assert min(max(s.residual, s.pointwise) for s in found.stages) > 1e-2
+
+
+def test_conserved_combinations_split_a_sum_of_invariants_and_refit_inner_constants():
+    x1, x2, x3, x4 = symbols = sympy.symbols("x1 x2 x3 x4", real=True)
+    states = uniform(400, [(-1, 1)] * 4, 0)
+    f = torch.stack([states[:, 1], -states[:, 0], states[:, 3], -2 * states[:, 2]], 1)
+    terms = [x1**2, x2**2, x3**2, x4**2, x1 * x3]
+    laws = conserved_combinations(terms, symbols, states, f, tol=1e-6)
+    found = {sympy.simplify(law.law) for law in laws}
+    assert found == {x1**2 + x2**2, x3**2 + x4**2 / 2}
+    # a composition whose inner constant is off: refitted under the conservation loss
+    q, p = sympy.symbols("q p", real=True)
+    states2 = uniform(400, [(-1, 1), (-1, 1)], 1)
+    flow2 = torch.stack([states2[:, 1], -states2[:, 0] / (states2[:, 0] ** 2 + 1) ** 1.5], 1)
+    (law,) = conserved_combinations(
+        [p**2, 1 / sympy.sqrt(q**2 + sympy.Float(1.03))], [q, p], states2, flow2, tol=1e-6
+    )
+    assert sympy.simplify(law.law - (p**2 - 2 / sympy.sqrt(q**2 + 1))) == 0
+
+
+def test_domain_samples_stay_near_the_data_and_inside_the_domain():
+    generator = torch.Generator().manual_seed(0)
+    angle = 6.283 * torch.rand(500, generator=generator, dtype=torch.float64)
+    ring = torch.stack([torch.cos(angle), torch.sin(angle)], 1) * (
+        1 + 0.1 * torch.rand(500, 1, generator=generator, dtype=torch.float64)
+    )
+    fresh = domain_samples(ring, 1000, generator, lambda s: s.norm(dim=1) >= 0.95)
+    radius = fresh.norm(dim=1)
+    assert fresh.shape == (1000, 2) and float(radius.min()) >= 0.95 and float(radius.max()) < 1.4
+    with pytest.raises(ValueError, match="domain rejects every sample"):
+        domain_samples(ring, 10, generator, lambda s: s[:, 0] > 5)
+    with pytest.raises(ValueError, match="boolean tensor"):
+        domain_samples(ring, 10, generator, lambda s: s[:, 0])
