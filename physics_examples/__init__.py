@@ -15,7 +15,11 @@ curves coincide when the law is right; ``result.plot(path)`` draws it, and
 Cases: :mod:`~physics_examples.harmonic_oscillator`,
 :mod:`~physics_examples.isotropic_oscillator`, :mod:`~physics_examples.pendulum`,
 :mod:`~physics_examples.relativistic_particle`, :mod:`~physics_examples.schwarzschild`,
-:mod:`~physics_examples.neo_hookean`.
+:mod:`~physics_examples.neo_hookean`; and the development cases beyond them
+(``shared/PHYSICS_CASES.md``): :mod:`~physics_examples.sir_epidemic` (D1),
+:mod:`~physics_examples.plummer` (D2), :mod:`~physics_examples.duffing_trajectories` (D3),
+:mod:`~physics_examples.cart_pole` (D4), :mod:`~physics_examples.elastic_pendulum` (D5),
+:mod:`~physics_examples.damped_oscillator` (D7).
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ CASES = (
     "relativistic_particle",
     "schwarzschild",
     "neo_hookean",
+    "sir_epidemic",
+    "plummer",
+    "duffing_trajectories",
+    "damped_oscillator",
+    "cart_pole",
+    "elastic_pendulum",
 )
 
 

@@ -10,7 +10,9 @@ for the KAN itself (accelerations are gauge-free, so nothing is fitted there).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sympy
 import torch
@@ -99,7 +101,11 @@ def law_panels(
     if found.expression is not None:
         learned["formula"] = found.accelerations(q, qdot)[:, 0].numpy()
     learned["KAN"] = (
-        lagrangian_accelerations(found.model, q, qdot, on_singular="ignore")[:, 0].detach().numpy()
+        lagrangian_accelerations(found.lagrangian or found.model, q, qdot, on_singular="ignore")[
+            :, 0
+        ]
+        .detach()
+        .numpy()
     )
     panels.append(
         LawParity(
@@ -130,15 +136,20 @@ def run_case(
     q, qdot = samples[:, :1], samples[:, 1:]
     qddot = acceleration(q, qdot)
     model = kanpiler_prior("qdot**2", ranges, grid)
-    found = fit_lagrangian(
-        q, qdot, qddot, [Q], [QDOT], model=model, grid=grid, steps=steps, seed=seed
-    )
+    with warnings.catch_warnings():
+        # the share of indefinite states is recorded below; the formula's checks judge it
+        warnings.filterwarnings("ignore", "the learned mass matrix", RuntimeWarning)
+        found = fit_lagrangian(
+            q, qdot, qddot, [Q], [QDOT], model=model, grid=grid, steps=steps, seed=seed
+        )
     law = found.expression
     truth = canonical_lagrangian(reference, [Q], [QDOT])
     result = CaseResult(name, law, truth, details=found)
     result.metrics["kan_acceleration_error"] = found.kan_error
+    result.metrics["indefinite_mass_share"] = float(found.checks["indefinite mass matrix share"])
     if law is None:
         result.checks["formula found"] = False
+        result.metrics["formula_acceleration_error"] = found.error
         fresh = uniform(N_PARITY, ranges, seed + 10_000)
         result.panels = law_panels(
             found,
@@ -151,7 +162,7 @@ def run_case(
         result.seconds = time.perf_counter() - start
         return result
     exact = compare_laws(law, truth, [Q, QDOT], ignore_constant=True)
-    fitted = compare_laws(found.fitted, truth, [Q, QDOT], ignore_constant=True)
+    fitted = compare_laws(found.fitted or law, truth, [Q, QDOT], ignore_constant=True)
     fresh = uniform(4000, ranges, seed + 10_000)
     fq, fv = fresh[:, :1], fresh[:, 1:]
     predicted = found.accelerations(fq, fv)
@@ -197,5 +208,103 @@ def run_case(
         }
     )
     result.panels = law_panels(found, truth, fq[:N_PARITY], fv[:N_PARITY], true[:N_PARITY], ranges)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+DATA_SEED = 12345  # the data of every development case (model seeds vary)
+
+
+def true_accelerations(
+    reference: sympy.Expr, symbols: Sequence[sympy.Symbol], states: torch.Tensor
+):
+    """Accelerations of ``reference`` at ``states`` ``[q, qdot]`` (n, 2 d)."""
+    dof = states.shape[1] // 2
+    return lagrangian_accelerations(
+        formula_to_torch(reference, list(symbols)), states[:, :dof], states[:, dof:]
+    )
+
+
+def run_lagrangian_case(
+    name: str,
+    reference: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    ranges: Sequence[tuple[float, float]],
+    steps: int,
+    seed: int,
+    n: int,
+    acceleration_tol: float,
+    **options: Any,
+) -> CaseResult:
+    """A case of several degrees of freedom judged by J3 of PHYSICS_CASES.md: samples
+    (data seed :data:`DATA_SEED`) -> :func:`fit_lagrangian` at its defaults -> the law,
+    compared with ``reference`` in the canonical gauge (coefficients within 2% before
+    snapping, no extra term above 1%), and its accelerations on fresh states (relative
+    RMSE below ``acceleration_tol``). No law is a failure, with the library's reason."""
+    start = time.perf_counter()
+    symbols = list(symbols)
+    dof = len(symbols) // 2
+    qs, vs = symbols[:dof], symbols[dof:]
+    states = uniform(n, ranges, DATA_SEED)
+    accelerations = true_accelerations(reference, symbols, states)
+    with warnings.catch_warnings():
+        # recorded in the metrics below (indefinite_mass_share)
+        warnings.filterwarnings("ignore", "the learned mass matrix", RuntimeWarning)
+        found = fit_lagrangian(
+            states[:, :dof],
+            states[:, dof:],
+            accelerations,
+            qs,
+            vs,
+            steps=steps,
+            seed=seed,
+            **options,
+        )
+    truth = canonical_lagrangian(reference, qs, vs)
+    result = CaseResult(name, found.law, truth, details=found)
+    result.metrics["network_acceleration_error"] = found.kan_error
+    result.metrics["indefinite_mass_share"] = float(found.checks["indefinite mass matrix share"])
+    fresh = uniform(10_000, ranges, DATA_SEED + 1)
+    true = true_accelerations(reference, symbols, fresh)
+    learned = {
+        "network": lagrangian_accelerations(
+            found.lagrangian or found.model, fresh[:, :dof], fresh[:, dof:], on_singular="ignore"
+        )
+        .detach()[:N_PARITY, 0]
+        .numpy()
+    }
+    if found.law is None:
+        result.checks["formula found"] = False
+        result.metrics["formula_acceleration_error"] = found.error
+    else:
+        predicted = found.accelerations(fresh[:, :dof], fresh[:, dof:])
+        error = float(
+            (predicted - true).pow(2).sum(1).mean().sqrt() / true.pow(2).sum(1).mean().sqrt()
+        )
+        exact = compare_laws(found.law, truth, symbols, ignore_constant=True)
+        fitted = compare_laws(found.fitted or found.law, truth, symbols, ignore_constant=True)
+        result.metrics.update(
+            acceleration_error=error,
+            coefficient_error=fitted.coefficient_error,
+            spurious=fitted.spurious,
+        )
+        result.checks.update(
+            {
+                "equals the reference up to a*L + b + dF/dt": exact.exact,
+                "coefficients within 2% before snapping": fitted.coefficient_error < 0.02,
+                "no spurious term above 1%": fitted.spurious < 0.01,
+                f"acceleration relative RMSE < {acceleration_tol:g} on fresh samples": error
+                < acceleration_tol,
+            }
+        )
+        learned["formula"] = predicted[:N_PARITY, 0].numpy()
+    result.panels = [
+        LawParity(
+            true[:N_PARITY, 0].numpy(),
+            learned,
+            title=f"accelerations on fresh states ({vs[0]}dot)",
+            quantity=f"d{vs[0]}/dt",
+        )
+    ]
     result.seconds = time.perf_counter() - start
     return result

@@ -130,7 +130,11 @@ def test_fit_lagrangian_with_two_decoupled_degrees_of_freedom(no_files_written):
     qs, vs = states[:, :2], states[:, 2:]
     # L = qdot_1^2 + cos q_1 + (qdot_2^2 - q_2^2) / 2: a1 = -sin(q1) / 2, a2 = -q2
     accelerations = torch.stack([-torch.sin(qs[:, 0]) / 2, -qs[:, 1]], 1)
-    found = fit_lagrangian(qs, vs, accelerations, steps=30, seed=0)
+    with warnings.catch_warnings():
+        # a short fit of the default MultKAN may leave its mass matrix indefinite on a few
+        # states (a warning, measured in checks); the formula is verified on its own
+        warnings.filterwarnings("ignore", "the learned mass matrix", RuntimeWarning)
+        found = fit_lagrangian(qs, vs, accelerations, steps=30, seed=0)
     # two decoupled parts: the data fix each only up to its own scale, so the law is
     # reported as the sum of the parts, each in its canonical scale
     assert found.null_dim == 2

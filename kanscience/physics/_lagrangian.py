@@ -1,21 +1,22 @@
 """Lagrangians from ``(q, qdot, qddot)`` data: the :func:`fit_lagrangian` workflow.
 
-A KAN ``L`` is trained with :func:`kanscience.fit`, starting from a prior
-(``L = |qdot|^2 / 2`` by default, or any KAN such as a kanpiler-compiled prior) so that the
-mass matrix ``M = d2L/dv2`` (:mod:`kanscience.physics._euler_lagrange`) is regular from the
-first step: first on the Euler-Lagrange residual (:func:`residual_loss`, no inverse of
-``M``), then on the relative acceleration error (:func:`acceleration_loss`).
-
-The formula is read off the KAN's edges (:func:`kanscience.physics.edge_candidates`,
-velocity edges with their linear part removed: it is a total derivative); the
-coefficients come from the data: the Euler-Lagrange residual is linear in the
-coefficients of the terms, so the law is the minimal-support null vector of that operator
-(:func:`kanscience.physics.sparse_null_vectors`), terms whose residual vanishes
-identically (total derivatives, constants) left out. :func:`canonical_lagrangian` then
-fixes the gauge ``a L + b + dF(q)/dt``: no constant, no total-derivative term,
-``d2L/dv1^2 = 1`` at rest. Decoupled subsystems give several independent null vectors
-(each part is a Lagrangian on its own, their relative scale is not in the data): the law
-is then their sum, each part in its canonical scale (``null_dim`` says so).
+1. **Network.** ``L = T0 + alpha N`` (:mod:`kanscience.physics._lagrangian_network`): a
+   fixed prior ``T0`` (``|qdot|^2 / 2`` by default) plus a MultKAN ``N`` of any depth, with
+   multiplication nodes, scaled at initialization so that the mass matrix ``d2L/dqdot2``
+   is positive definite on every training state. A given ``model`` is the whole
+   Lagrangian instead (e.g. a kanpiler-compiled prior). Training is
+   :func:`kanscience.fit`, first on the Euler-Lagrange residual (:func:`residual_loss`, no
+   inverse of ``M``), then on the relative acceleration error (:func:`acceleration_loss`);
+   a step that turns the loss NaN or Inf stops the training with the last good model
+   restored (``fit``'s guard), and says so in a warning and in ``checks``. A mass matrix
+   that is not definite on some held-out states is warned about too.
+2. **Formula.** The network, without its part odd in the velocities (the gauge ``dF/dt``),
+   is a surrogate for :func:`kanscience.discover.discover`; the terms of its Pareto front
+   are refitted jointly under the Euler-Lagrange residual of the data, put in the gauge
+   of :func:`canonical_lagrangian`, snapped, and verified on held-out accelerations
+   (:mod:`kanscience.physics._lagrangian_formula`).
+3. **Verdict.** ``law`` is the formula when it passed, else None with ``reason``;
+   ``checks`` holds the numbers behind it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sympy
 import torch
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ..symbolic import formula_to_torch
-from ..train import Batch, fit
+from ..train import Batch, TrainingDivergedError, fit
 from ._candidates import edge_candidates
 from ._display import history_figure, laws_latex, summary_html
 from ._euler_lagrange import (
@@ -44,10 +45,15 @@ from ._euler_lagrange import (
     lagrangian_accelerations,
     residual_loss,
 )
-from ._expressions import as_symbols, combine_terms
-from ._lagrangian_gauge import canonical_lagrangian
-from ._snap import snap_expression
-from ._sparse import sparse_null_vectors
+from ._expressions import as_symbols
+from ._lagrangian_formula import relative_error, search_lagrangian_formula
+from ._lagrangian_network import (
+    LearnedLagrangian,
+    default_width,
+    even_part,
+    indefinite_fraction,
+    perturbation_scale,
+)
 from ._term_library import independent_terms, unique_terms
 
 if TYPE_CHECKING:
@@ -63,27 +69,42 @@ class LagrangianResult:
     Attributes
     ----------
     model : KAN
-        The trained Lagrangian (inputs ``[q, qdot]``).
+        The trained network (the whole Lagrangian when one was given, else the part
+        added to the prior: see ``lagrangian``).
+    lagrangian : LearnedLagrangian
+        The learned Lagrangian, a callable of ``[q, qdot]`` (prior + scaled network).
     kan_error : float
-        Relative RMS acceleration error of the KAN on held-out samples.
+        Relative RMS acceleration error of the network on held-out samples.
     expression : sympy.Expr or None
-        The law in the canonical gauge (:func:`canonical_lagrangian`), constants snapped.
+        The law in the canonical gauge (:func:`canonical_lagrangian`), constants snapped
+        where that kept it within ``tolerance``; None when no formula passed (``reason``).
     fitted : sympy.Expr or None
-        The same before snapping.
+        The best refitted formula before snapping (also when it did not pass).
     terms : list of sympy.Expr
-        The candidate terms offered to the null-space search.
+        The candidate terms (from ``discover``'s Pareto fronts) of the last refit.
     gauge_terms : list of sympy.Expr
         Candidate terms whose Euler-Lagrange residual vanishes identically.
     error : float
-        Relative RMS acceleration error of ``expression`` on held-out samples.
+        Relative RMS acceleration error of the best formula on held-out samples.
     null_dim : int
         Dimension of the space of Lagrangians (in the term library, modulo gauge terms)
         that fit the data: 1 when the law is unique up to gauge; more for decoupled
-        subsystems, whose relative scales the data cannot fix.
+        subsystems, whose relative scales the data cannot fix (the law is then the sum of
+        the parts, each in its canonical scale).
     variables : (list, list)
         The ``q`` and ``qdot`` symbols.
     history : list of float
-        Held-out KAN loss after each training step (both phases).
+        Held-out network loss after each training step (both phases).
+    reason : str
+        Why ``expression`` is None (empty when a law was found).
+    gauge : str
+        The gauge of the law.
+    checks : dict
+        The numbers behind the verdict: acceleration errors (network, formula), the share
+        of held-out states with an indefinite mass matrix, whether training diverged, the
+        misfit of the velocity expansion, the route of the formula search.
+    log : list of str
+        One line per symbolic search.
     """
 
     model: KAN
@@ -96,17 +117,27 @@ class LagrangianResult:
     variables: tuple[list[sympy.Symbol], list[sympy.Symbol]]
     history: list[float] = field(default_factory=list)
     null_dim: int = 0
+    lagrangian: LearnedLagrangian | None = None
+    reason: str = ""
+    gauge: str = ""
+    checks: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def law(self) -> sympy.Expr | None:
+        """The verified law (``expression``), or None (see ``reason``)."""
+        return self.expression
 
     def accelerations(self, q: Tensor, v: Tensor) -> Tensor:
         """Accelerations of the recovered formula at ``(q, v)``."""
         if self.expression is None:
-            raise ValueError("no formula was recovered")
+            raise ValueError(f"no formula was recovered: {self.reason}")
         qs, vs = self.variables
         return lagrangian_accelerations(formula_to_torch(self.expression, qs + vs), q, v)
 
     def plot(self) -> Figure:
-        """Held-out loss of the KAN after each training step; returns the Figure (shows
-        and writes nothing)."""
+        """Held-out loss of the network after each training step; returns the Figure
+        (shows and writes nothing)."""
         return history_figure(self.history, "held-out loss")
 
     def _repr_latex_(self) -> str | None:
@@ -115,33 +146,75 @@ class LagrangianResult:
     def _repr_html_(self) -> str:
         numbers = [
             ("relative acceleration error", self.error),
-            ("KAN's relative acceleration error", self.kan_error),
+            ("network's relative acceleration error", self.kan_error),
             ("Lagrangians fitting the data (dimension)", self.null_dim),
         ]
         return summary_html("Lagrangian", [("L", self.expression)], numbers, self.plot())
 
 
-def _prior_model(
-    prior: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor, grid: int, seed: int
-) -> KAN:
-    """A one-layer KAN pre-fitted (least squares) to the prior's values on ``x``."""
-    model = KAN([x.shape[1], 1], grid=grid, k=3, seed=seed, dtype=torch.float64)
-    model.update_grid_(x)
-    values = formula_to_torch(prior, symbols)(x)[:, None]
-    data = Dataset(x, values, x, values)
-    fit(model, data, opt="LBFGS", steps=5, grid_schedule=None, progress=False, seed=seed)
-    return model
+def _names(
+    names: Sequence[str | sympy.Symbol] | None, default: str, dof: int, argument: str
+) -> list[sympy.Symbol]:
+    if names is None:
+        names = [default] if dof == 1 else [f"{default}_{i + 1}" for i in range(dof)]
+    symbols = as_symbols(names, argument)
+    if len(symbols) != dof:
+        raise ValueError(f"{argument} must name {dof} coordinates, got {len(symbols)}")
+    return symbols
 
 
-def _term_operator(
-    terms: list[sympy.Expr], symbols: list[sympy.Symbol], q: Tensor, v: Tensor, a: Tensor
-) -> Tensor:
-    """Euler-Lagrange residual of each term: (n * d, n_terms)."""
-    columns = []
-    for term in terms:
-        mass, force = euler_lagrange(formula_to_torch(term, symbols), q, v)
-        columns.append((torch.einsum("njk,nk->nj", mass, a) - force).reshape(-1))
-    return torch.stack(columns, 1)
+def _starting_lagrangian(
+    model: KAN | None,
+    prior: sympy.Expr | str | None,
+    width: Any,
+    grid: int,
+    symbols: list[sympy.Symbol],
+    x: Tensor,
+    seed: int,
+) -> LearnedLagrangian:
+    """The prior plus a scaled network (see the module docstring), or the given model."""
+    dof = x.shape[1] // 2
+    q, v = x[:, :dof], x[:, dof:]
+    if model is not None:
+        if not isinstance(model, KAN) or model.n_in != 2 * dof or model.n_out != 1:
+            raise ValueError(f"model must be a KAN with {2 * dof} inputs [q, qdot] and 1 output")
+        start = LearnedLagrangian(model.copy().to(torch.float64))
+        mass, _ = euler_lagrange(start, q, v)
+        if bool(_singular(mass, 1e-10).any()):
+            warnings.warn(
+                "the starting model has a singular mass matrix at some states; training may "
+                "diverge",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return start
+    prior_expr = cast(
+        sympy.Expr,
+        sum(s**2 for s in symbols[dof:]) / 2
+        if prior is None
+        # sympy's overloads of sympify leave out ``locals``, which the function takes
+        else sympy.sympify(prior, locals={str(s): s for s in symbols}),  # pyright: ignore[reportCallIssue]
+    )
+    unknown = sorted(str(s) for s in prior_expr.free_symbols if s not in symbols)
+    if unknown:
+        raise ValueError(f"prior uses unknown symbol(s) {unknown}; known: {symbols}")
+    prior_fn = formula_to_torch(prior_expr, symbols)
+    if bool(_singular(euler_lagrange(prior_fn, q, v)[0], 1e-10).all()):
+        raise SingularMassMatrixError(
+            f"the prior {prior_expr} has a singular mass matrix d2L/dqdot2 on the data; "
+            "give a prior that depends quadratically on the velocities"
+        )
+    network = KAN(
+        default_width(dof) if width is None else width,
+        grid=grid,
+        k=3,
+        seed=seed,
+        dtype=torch.float64,
+    )
+    if network.n_in != 2 * dof or network.n_out != 1:
+        raise ValueError(f"width must describe a KAN with {2 * dof} inputs and 1 output")
+    network.update_grid_(x)
+    return LearnedLagrangian(network, prior_fn, perturbation_scale(network, prior_fn, q, v))
 
 
 def fit_lagrangian(
@@ -152,16 +225,21 @@ def fit_lagrangian(
     qdot_names: Sequence[str | sympy.Symbol] | None = None,
     *,
     model: KAN | None = None,
+    width: Any = None,
     prior: sympy.Expr | str | None = None,
     grid: int = 10,
     steps: int = 100,
     residual_fraction: float = 0.5,
-    topk: int = 4,
+    max_train: int = 2000,
+    tolerance: float = 1e-3,
     null_tol: float = 1e-6,
+    quadratic_tol: float = 1e-2,
+    time_budget: float = 60.0,
+    levels: int = 2,
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> LagrangianResult:
-    """Learn a Lagrangian from samples of ``(q, qdot, qddot)`` and read off its formula.
+    """Learn a Lagrangian from samples of ``(q, qdot, qddot)`` and find its formula.
 
     Parameters
     ----------
@@ -169,94 +247,89 @@ def fit_lagrangian(
     q_names, qdot_names : list of str, optional
         Symbols (default ``q_1..``, ``qdot_1..``; ``q``/``qdot`` for one DOF).
     model : KAN, optional
-        Starting model with inputs ``[q, qdot]`` and one output (e.g. a compiled prior);
-        default: a one-layer KAN pre-fitted to ``prior``.
+        The whole starting Lagrangian (inputs ``[q, qdot]``, one output), e.g. a compiled
+        prior; default: ``prior`` plus a scaled MultKAN of ``width``.
+    width : KAN width, optional
+        Width of the network added to the prior (default ``[2 d, 1]``; any depth,
+        with multiplication nodes, e.g. ``[2 d, [2 d, 2 d], 1]``).
     prior : sympy.Expr or str, optional
-        Prior Lagrangian (default ``sum(qdot_i**2) / 2``).
+        The fixed prior (default ``sum(qdot_i**2) / 2``), a positive definite quadratic
+        form in the velocities.
     grid : int
-        Grid intervals of the default model.
+        Grid intervals of the network.
     steps : int
         L-BFGS steps in all.
     residual_fraction : float
         Share of the steps on :func:`residual_loss` (robust start); the rest polish
         :func:`acceleration_loss` (the error that matters).
-    topk : int
-        Candidate functions kept per edge.
+    max_train : int
+        Training samples (a seeded subsample of the non-held-out ones).
+    tolerance : float
+        Largest relative RMS acceleration error on held-out samples for a formula to be
+        returned as the law (raise it above the noise of the accelerations).
     null_tol : float
-        Null-space tolerance of the coefficient solve.
+        Null-space tolerance of the coefficient refit.
+    quadratic_tol : float
+        Largest misfit of the network's quadratic expansion in the velocities for the
+        per-coefficient search (see :mod:`kanscience.physics._lagrangian_formula`).
+    time_budget : float
+        Seconds for the symbolic searches together.
+    levels : int
+        Depth of the Pareto fronts merged into the candidate library.
     test_fraction : float
     seed : int
 
     Returns
     -------
     LagrangianResult
+        ``law`` is None with ``reason`` when no formula passed.
 
     Raises
     ------
     ValueError
-        For NaN/Inf or mismatched shapes, or a prior (or model) whose mass matrix is
-        singular on the data (:class:`SingularMassMatrixError`).
+        For NaN/Inf or mismatched shapes, a prior with unknown symbols, or a prior whose
+        mass matrix is singular on the data (:class:`SingularMassMatrixError`).
+
+    Warns
+    -----
+    RuntimeWarning
+        When training diverged (the last good model is kept), or when the trained mass
+        matrix is not definite on some held-out states.
     """
     q, qdot = _pair(q, qdot)
     _, qddot = _pair(q, qddot, "q", "qddot")
     n, dof = q.shape
     if n < 10:
         raise ValueError(f"need at least 10 samples, got {n}")
-    if q_names is None:
-        q_names = ["q"] if dof == 1 else [f"q_{i + 1}" for i in range(dof)]
-    if qdot_names is None:
-        qdot_names = ["qdot"] if dof == 1 else [f"qdot_{i + 1}" for i in range(dof)]
-    qs, vs = as_symbols(q_names, "q_names"), as_symbols(qdot_names, "qdot_names")
-    if len(qs) != dof or len(vs) != dof:
-        raise ValueError(f"q_names and qdot_names must name {dof} coordinates each")
+    qs = _names(q_names, "q", dof, "q_names")
+    vs = _names(qdot_names, "qdot", dof, "qdot_names")
     symbols = qs + vs
     x = torch.cat([q, qdot], 1)
     generator = torch.Generator().manual_seed(int(seed))
     permutation = torch.randperm(n, generator=generator)
     n_test = max(1, round(test_fraction * n))
-    test, train = permutation[:n_test], permutation[n_test:]
+    test, train = permutation[:n_test], permutation[n_test:][:max_train]
 
-    if model is None:
-        prior_expr = cast(
-            sympy.Expr,
-            sum(s**2 for s in vs) / 2
-            if prior is None
-            # sympy's overloads of sympify leave out ``locals``, which the function takes
-            else sympy.sympify(prior, locals={str(s): s for s in symbols}),  # pyright: ignore[reportCallIssue]
-        )
-        bad = _singular(euler_lagrange(formula_to_torch(prior_expr, symbols), q, qdot)[0], 1e-10)
-        if bool(bad.all()):
-            raise SingularMassMatrixError(
-                f"the prior {prior_expr} has a singular mass matrix d2L/dqdot2 on the data; "
-                "give a prior that depends quadratically on the velocities"
-            )
-        model = _prior_model(prior_expr, symbols, x[train], grid, seed)
-    else:
-        if not isinstance(model, KAN) or model.n_in != 2 * dof or model.n_out != 1:
-            raise ValueError(f"model must be a KAN with {2 * dof} inputs [q, qdot] and 1 output")
-        model = model.copy().to(torch.float64)
-    mass, _ = euler_lagrange(model, q[train], qdot[train])
-    if bool(_singular(mass, 1e-10).any()):
-        warnings.warn(
-            "the starting model has a singular mass matrix at some states; training may diverge",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-
+    learned = _starting_lagrangian(model, prior, width, grid, symbols, x[train], seed)
+    network = learned.model
     phase = {"loss": residual_loss}
 
     def objective(m: KAN, batch: Batch) -> Tensor:
         rows = (train if batch.split == "train" else test)[batch.index]
-        return phase["loss"](m, batch.inputs[:, :dof], batch.inputs[:, dof:], qddot[rows])
+        lagrangian = learned.with_model(m)
+        return phase["loss"](lagrangian, batch.inputs[:, :dof], batch.inputs[:, dof:], qddot[rows])
 
     data = Dataset(x[train], x[train, :0], x[test], x[test, :0])  # no labels: rows by index
     first = round(residual_fraction * steps)
     history_losses: list[float] = []
+    diverged = False
     for loss, n_steps in ((residual_loss, first), (acceleration_loss, steps - first)):
-        if n_steps:
-            phase["loss"] = loss
+        if not n_steps or diverged:
+            continue
+        phase["loss"] = loss
+        try:
             history_losses += fit(
-                model,
+                network,
                 data,
                 steps=n_steps,
                 objective=objective,
@@ -264,59 +337,82 @@ def fit_lagrangian(
                 progress=False,
                 seed=seed,
             ).test_loss
-    predicted = lagrangian_accelerations(model, q[test], qdot[test], on_singular="ignore")
-    kan_error = float(
-        (predicted - qddot[test]).pow(2).sum(1).mean().sqrt()
-        / qddot[test].pow(2).sum(1).mean().sqrt()
-    )
-
-    terms: list[sympy.Expr] = []
-    if model.depth == 1 and model.width_out[1] == 1:
-        per_edge = edge_candidates(
-            model, x[train], symbols, topk=topk, remove_linear=list(range(dof, 2 * dof))
+        except TrainingDivergedError as error:
+            diverged = True
+            warnings.warn(
+                f"training diverged ({error}); the last good model is kept",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    predicted = lagrangian_accelerations(learned, q[test], qdot[test], on_singular="ignore")
+    kan_error = relative_error(predicted, qddot[test])
+    indefinite = indefinite_fraction(learned, q[test], qdot[test])
+    if indefinite > 0:
+        warnings.warn(
+            f"the learned mass matrix d2L/dqdot2 is not definite on {indefinite:.1%} of the "
+            "held-out states: the Lagrangian does not determine the motion there",
+            RuntimeWarning,
+            stacklevel=2,
         )
-        terms = independent_terms(
+    result = LagrangianResult(
+        network,
+        kan_error,
+        None,
+        None,
+        [],
+        [],
+        math.nan,
+        (qs, vs),
+        history_losses,
+        lagrangian=learned,
+        checks={
+            "network acceleration error": kan_error,
+            "indefinite mass matrix share": indefinite,
+            "training diverged": diverged,
+        },
+    )
+    edge_terms: list[sympy.Expr] = []
+    if network.depth == 1 and network.width_out[1] == 1:
+        # a one-layer network's edges are 1-D functions: their best library fits (velocity
+        # edges without their linear part, a total derivative) are candidate terms too
+        per_edge = edge_candidates(
+            network, x[train], symbols, remove_linear=list(range(dof, 2 * dof))
+        )
+        edge_terms = independent_terms(
             unique_terms([t for edge in per_edge for c in edge for t in c.terms], symbols),
             symbols,
             x[train],
         )
-    result = LagrangianResult(
-        model, kan_error, None, None, terms, [], float("nan"), (qs, vs), history_losses
+    found = search_lagrangian_formula(
+        even_part(learned, dof),
+        symbols,
+        (q[train], qdot[train], qddot[train]),
+        (q[test], qdot[test], qddot[test]),
+        tolerance=tolerance,
+        null_tol=null_tol,
+        quadratic_tol=quadratic_tol,
+        time_budget=time_budget,
+        levels=levels,
+        seed=seed,
+        edge_terms=edge_terms,
     )
-    if not terms:
-        return result
-    operator = _term_operator(terms, symbols, q[train], qdot[train], qddot[train])
-    complexity = [sympy.count_ops(t) for t in terms]
-    found = sparse_null_vectors(operator, tol=null_tol, complexity=complexity)
-    result.gauge_terms = [terms[k] for k in found.trivial]
-    result.null_dim = found.null_dim
-    parts = [
-        canonical_lagrangian(
-            combine_terms([(sympy.Float(float(vector[k]), 15), terms[k]) for k in support]), qs, vs
-        )
-        for vector, support in zip(found.vectors, found.supports)
-    ]
-    parts = [p for p in parts if p != 0]
-    # several independent parts (decoupled subsystems): any combination is a Lagrangian;
-    # their sum, each part in its own canonical scale, is the one offered besides each part
-    options = parts + (
-        [canonical_lagrangian(cast(sympy.Expr, sum(parts)), qs, vs)] if len(parts) > 1 else []
+    result.expression, result.fitted, result.error = found.law, found.fitted, found.error
+    result.terms, result.gauge_terms, result.null_dim = (
+        found.terms,
+        found.gauge_terms,
+        found.null_dim,
     )
-    best = None
-    for canonical in options:
-        snapped, _ = snap_expression(canonical)
-        try:
-            predicted = lagrangian_accelerations(
-                formula_to_torch(snapped, symbols), q[test], qdot[test], on_singular="ignore"
-            )
-        except (ValueError, RuntimeError):
-            continue
-        error = float(
-            (predicted - qddot[test]).pow(2).sum(1).mean().sqrt()
-            / qddot[test].pow(2).sum(1).mean().sqrt()
-        )
-        if math.isfinite(error) and (best is None or error < best[0]):
-            best = (error, snapped, canonical)
-    if best is not None:
-        result.error, result.expression, result.fitted = best
+    result.reason, result.log = ("" if found.law is not None else found.reason), found.log
+    result.gauge = (
+        "a L + b + dF(q)/dt fixed: no constant, no total-derivative term, the first "
+        "velocity's d2L/dqdot^2 = 1 at q = 0, qdot = 0 (canonical_lagrangian)"
+    )
+    result.checks.update(
+        {
+            "formula acceleration error": found.error,
+            "tolerance": tolerance,
+            "velocity expansion misfit": found.quadratic_error,
+            "route": found.route,
+        }
+    )
     return result

@@ -1,0 +1,382 @@
+"""From a learned Lagrangian to a verified formula, through :func:`kanscience.discover.discover`.
+
+The network is used as a surrogate: its part even in the velocities (which drops every
+total derivative ``dF(q)/dt``, a gauge freedom) is sampled on the data's states and handed
+to the general symbolic search, in one of two ways, tried in order:
+
+1. **velocity expansion**: where the surrogate is a quadratic polynomial in the velocities
+   (relative error of a least-squares quadratic in ``qdot`` at each position below
+   ``quadratic_tol``; a mechanical Lagrangian ``qdot^T M(q) qdot / 2 - V(q)`` is), each
+   coefficient function ``M_ij(q)`` and ``L(q, 0)`` is a problem in the positions only,
+   and each goes to ``discover`` on its own (a constant needs no search);
+2. **whole**: ``discover`` on the surrogate as a function of all the variables.
+
+The terms of the Pareto-front formulas (times their velocity monomials) form a small
+library; the coefficients are refitted jointly under the physics loss itself: the
+Euler-Lagrange residual on the *data* is linear in them, so the law is the minimal-support
+null vector of that operator (:func:`kanscience.physics.sparse_null_vectors`), put in the
+gauge of :func:`canonical_lagrangian` and snapped. A law is accepted only when its
+accelerations match held-out data to ``tolerance``; the simplest accepted one wins, and
+when none passes the result says so, with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+import sympy
+import torch
+from torch import Tensor
+
+from ..discover import discover
+from ..symbolic import formula_to_torch
+from ._euler_lagrange import euler_lagrange, lagrangian_accelerations
+from ._expressions import combine_terms, split_terms
+from ._lagrangian_gauge import canonical_lagrangian
+from ._snap import snap_expression
+from ._sparse import sparse_null_vectors
+
+__all__ = ["FormulaSearch", "search_lagrangian_formula", "velocity_expansion"]
+
+ScalarFn = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class FormulaSearch:
+    """What the search found: the law (None when no formula passed, see ``reason``)."""
+
+    law: sympy.Expr | None = None
+    fitted: sympy.Expr | None = None
+    error: float = math.inf
+    terms: list[sympy.Expr] = field(default_factory=list)
+    gauge_terms: list[sympy.Expr] = field(default_factory=list)
+    null_dim: int = 0
+    route: str = ""
+    reason: str = ""
+    quadratic_error: float = math.nan
+    log: list[str] = field(default_factory=list)
+
+
+def relative_error(predicted: Tensor, true: Tensor) -> float:
+    """Relative RMS error ``sqrt(mean |p - t|^2 / mean |t|^2)`` (inf where ``p`` is not finite)."""
+    if not bool(torch.isfinite(predicted).all()):
+        return math.inf
+    return float(
+        (predicted - true).pow(2).sum(1).mean().sqrt()
+        / true.pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
+    )
+
+
+def _monomials(dof: int) -> list[tuple[int, ...]]:
+    """Velocity monomials of degree 0, 1 and 2 as index tuples."""
+    return (
+        [()]
+        + [(i,) for i in range(dof)]
+        + list(itertools.combinations_with_replacement(range(dof), 2))
+    )
+
+
+def velocity_expansion(
+    lagrangian: ScalarFn, q: Tensor, v: Tensor
+) -> tuple[dict[tuple[int, ...], Tensor], float]:
+    """Least-squares quadratic in the velocities of ``lagrangian`` at each position.
+
+    Parameters
+    ----------
+    lagrangian : callable ``(n, 2 d) -> (n,)``
+    q : Tensor (n_q, d)
+        Positions.
+    v : Tensor (m, d)
+        Velocities, the same at every position (``m`` above the number of monomials).
+
+    Returns
+    -------
+    (coefficients, error)
+        Monomial (index tuple, ``()`` for the constant) -> coefficient at each position
+        (n_q,), and the RMS misfit relative to the RMS spread of ``lagrangian``.
+    """
+    n_q, dof = q.shape
+    monomials = _monomials(dof)
+    design = torch.stack(
+        [torch.ones(len(v), dtype=v.dtype) if not m else v[:, list(m)].prod(1) for m in monomials],
+        1,
+    )
+    states = torch.cat([q.repeat_interleave(len(v), 0), v.repeat(n_q, 1)], 1)
+    with torch.no_grad():
+        values = lagrangian(states).reshape(n_q, len(v)).T  # (m, n_q)
+    solution = torch.linalg.lstsq(design, values).solution  # (p, n_q)
+    misfit = (design @ solution - values).pow(2).mean().sqrt()
+    spread = (values - values.mean()).pow(2).mean().sqrt().clamp_min(1e-300)
+    return dict(zip(monomials, solution)), float(misfit / spread)
+
+
+def _term_operator(
+    terms: Sequence[sympy.Expr], symbols: list[sympy.Symbol], q: Tensor, v: Tensor, a: Tensor
+) -> Tensor:
+    """Euler-Lagrange residual ``M a - F`` of each term: (n * d, n_terms)."""
+    columns = []
+    for term in terms:
+        mass, force = euler_lagrange(formula_to_torch(term, symbols), q, v)
+        columns.append((torch.einsum("njk,nk->nj", mass, a) - force).reshape(-1))
+    return torch.stack(columns, 1)
+
+
+def _terms_of(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> list[sympy.Expr]:
+    """The non-constant terms of ``expr`` (expanded), without their coefficients."""
+    return [t for _, t in split_terms(sympy.expand(expr), symbols) if t != 1]
+
+
+def _discover_terms(
+    x: Tensor, y: Tensor, names: list[str], symbols: list[sympy.Symbol], budget: float, seed: int
+) -> tuple[list[list[sympy.Expr]], str]:
+    """The terms of each Pareto-front formula of ``discover`` on ``(x, y)`` (best first)."""
+    found = discover((x, y), names, time_budget=max(budget, 1.0), seed=seed)
+    by_name = {str(s): s for s in symbols}
+    fronts = []
+    for candidate in found.candidates:
+        expr = cast(
+            sympy.Expr,
+            candidate.expr.xreplace({s: by_name[str(s)] for s in candidate.expr.free_symbols}),
+        )
+        fronts.append(_terms_of(expr, symbols))
+    best = str(found.candidates[0].expr) if found.candidates else "nothing"
+    return fronts, best
+
+
+@dataclass
+class _Problem:
+    """The data and settings shared by every candidate library."""
+
+    symbols: list[sympy.Symbol]
+    train: tuple[Tensor, Tensor, Tensor]
+    test: tuple[Tensor, Tensor, Tensor]
+    tolerance: float
+    null_tol: float
+
+
+def _held_out_error(problem: _Problem, expr: sympy.Expr) -> float:
+    q_test, v_test, a_test = problem.test
+    try:
+        predicted = lagrangian_accelerations(
+            formula_to_torch(expr, problem.symbols), q_test, v_test, on_singular="ignore"
+        )
+    except (ValueError, RuntimeError):
+        return math.inf
+    return relative_error(predicted, a_test)
+
+
+def _prune(problem: _Problem, expr: sympy.Expr, error: float) -> tuple[float, sympy.Expr]:
+    """Drop the terms whose removal keeps the held-out error within a tenth of the
+    tolerance (or within the current error, if larger): effects the tolerance says the data
+    cannot resolve are not part of the law."""
+    allowed = max(problem.tolerance / 10, error)
+    changed = True
+    while changed:
+        changed = False
+        pairs = split_terms(expr, problem.symbols)
+        if len(pairs) <= 1:
+            break
+        trials = [combine_terms(pairs[:k] + pairs[k + 1 :]) for k in range(len(pairs))]
+        # a float inside a function (a phase, a rate): the nearest integer, or a simple
+        # multiple of pi; the held-out error decides
+        inner = [
+            c
+            for c in expr.atoms(sympy.Float)
+            if not any(c == coefficient for coefficient, _ in pairs)
+        ]
+        for c in inner:
+            for simple in (
+                sympy.Integer(round(float(c))),
+                sympy.nsimplify(c, [sympy.pi], tolerance=1e-3 * max(1.0, abs(float(c)))),
+            ):
+                trials.append(cast(sympy.Expr, expr.xreplace({c: simple})))
+        for trial in trials:
+            trial_error = _held_out_error(problem, trial)
+            if trial != expr and trial_error <= allowed:
+                expr, error, changed = trial, trial_error, True
+                break
+    return error, expr
+
+
+def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
+    """The minimal-support Euler-Lagrange null vector(s) over ``terms``, in the canonical
+    gauge, snapped where that keeps the held-out error within ``tolerance``."""
+    dof = problem.train[0].shape[1]
+    qs, vs = problem.symbols[:dof], problem.symbols[dof:]
+    result = FormulaSearch(terms=list(terms))
+    if not terms:
+        result.reason = "no candidate terms"
+        return result
+    operator = _term_operator(terms, problem.symbols, *problem.train)
+    if not bool(torch.isfinite(operator).all()):
+        result.reason = "a candidate term is not finite on the data"
+        return result
+    complexity = [float(sympy.count_ops(t)) for t in terms]
+    found = sparse_null_vectors(
+        operator, tol=problem.null_tol, max_support=len(terms), complexity=complexity
+    )
+    result.gauge_terms = [terms[k] for k in found.trivial]
+    result.null_dim = found.null_dim
+    parts = [
+        canonical_lagrangian(
+            combine_terms([(sympy.Float(float(vec[k]), 15), terms[k]) for k in support]), qs, vs
+        )
+        for vec, support in zip(found.vectors, found.supports)
+    ]
+    parts = [p for p in parts if p != 0]
+    if not parts:
+        result.reason = (
+            "no combination of the candidate terms has a vanishing Euler-Lagrange residual "
+            f"(tolerance {problem.null_tol:g})"
+        )
+        return result
+    # decoupled subsystems: each part is a Lagrangian; their sum, each in its own scale
+    fitted = canonical_lagrangian(cast(sympy.Expr, sum(parts)), qs, vs)
+    fitted_error = _held_out_error(problem, fitted)
+    if fitted_error <= problem.tolerance:
+        fitted = canonical_lagrangian(_prune(problem, fitted, fitted_error)[1], qs, vs)
+    q_test, v_test, a_test = problem.test
+    best = None
+    for expr in (snap_expression(fitted)[0], fitted):
+        try:
+            predicted = lagrangian_accelerations(
+                formula_to_torch(expr, problem.symbols), q_test, v_test, on_singular="ignore"
+            )
+        except (ValueError, RuntimeError):
+            continue
+        error = relative_error(predicted, a_test)
+        if error <= problem.tolerance:
+            best = (error, expr)
+            break
+        if best is None or error < best[0]:
+            best = (error, expr)
+    result.fitted = fitted
+    if best is None:
+        result.reason = "the refitted formula is not finite on the held-out states"
+        return result
+    result.error = best[0]
+    if best[0] <= problem.tolerance:
+        result.law = best[1]
+    else:
+        result.reason = (
+            f"the best refitted formula {best[1]} misses the held-out accelerations by "
+            f"{best[0]:.3g} (relative RMS), above the tolerance {problem.tolerance:g}"
+        )
+    return result
+
+
+def search_lagrangian_formula(
+    surrogate: ScalarFn,
+    symbols: list[sympy.Symbol],
+    train: tuple[Tensor, Tensor, Tensor],
+    test: tuple[Tensor, Tensor, Tensor],
+    *,
+    tolerance: float,
+    null_tol: float,
+    quadratic_tol: float,
+    time_budget: float,
+    levels: int,
+    seed: int,
+    edge_terms: Sequence[sympy.Expr] = (),
+) -> FormulaSearch:
+    """Formulas for the surrogate Lagrangian (see the module docstring).
+
+    Parameters
+    ----------
+    surrogate : callable
+        The learned Lagrangian, even in the velocities.
+    symbols : list of sympy.Symbol
+        ``q`` then ``qdot`` symbols.
+    train, test : (q, qdot, qddot)
+        Data for the physics refit and for the held-out verification.
+    tolerance : float
+        Largest relative RMS acceleration error (held out) of an accepted law.
+    null_tol : float
+        Null-space tolerance of the coefficient refit.
+    quadratic_tol : float
+        Largest relative misfit of the velocity expansion for it to be tried.
+    time_budget : float
+        Seconds for all ``discover`` calls together.
+    levels : int
+        Pareto-front depth merged into one library (1: the best formula of each problem).
+    seed : int
+    edge_terms : sequence of sympy.Expr
+        Terms read off the edges of a one-layer network, offered with the whole
+        surrogate's Pareto front.
+    """
+    started = time.perf_counter()
+    q, v, _ = train
+    dof = q.shape[1]
+    problem = _Problem(symbols, train, test, tolerance, null_tol)
+    q_names = [str(s) for s in symbols[:dof]]
+    generator = torch.Generator().manual_seed(int(seed))
+    n_positions = min(len(q), 400)
+    positions = q[torch.randperm(len(q), generator=generator)[:n_positions]]
+    m = max(4 * len(_monomials(dof)), 24)
+    velocities = v[torch.randperm(len(v), generator=generator)[:m]]
+    coefficients, quadratic_error = velocity_expansion(surrogate, positions, velocities)
+    attempts: list[FormulaSearch] = []
+    routes = ["velocity expansion", "whole"] if quadratic_error <= quadratic_tol else ["whole"]
+    log = [f"velocity expansion misfit {quadratic_error:.3g}"]
+    for route in routes:
+        remaining = time_budget - (time.perf_counter() - started)
+        if route == "velocity expansion":
+            fronts: list[list[list[sympy.Expr]]] = []
+            problems = [m for m in coefficients if len(m) != 1]  # odd part is gauge: dropped
+            scale = max(float(coefficients[m].abs().max()) for m in problems if m)
+            for monomial in problems:
+                factor = (
+                    sympy.S.One
+                    if not monomial
+                    else sympy.Mul(*(symbols[dof + i] for i in monomial))
+                )
+                values = coefficients[monomial]
+                terms: list[list[sympy.Expr]] = [[factor] if monomial else []]
+                # a coefficient that varies with the positions: a search of its own
+                if float(values.std()) > 1e-3 * scale:
+                    found, best = _discover_terms(
+                        positions,
+                        values,
+                        q_names,
+                        symbols[:dof],
+                        remaining / len(problems),
+                        seed,
+                    )
+                    log.append(f"{factor}: discover's best {best}")
+                    terms += [[cast(sympy.Expr, t * factor) for t in front] for front in found]
+                fronts.append(terms)
+        else:
+            x = torch.cat([q, v], 1)
+            with torch.no_grad():
+                y = surrogate(x).reshape(-1)
+            found, best = _discover_terms(
+                x, y, [str(s) for s in symbols], symbols, max(remaining, 10.0), seed
+            )
+            log.append(f"whole: discover's best {best}")
+            whole: list[list[sympy.Expr]] = [[], *found]
+            fronts = [whole]
+            if edge_terms:
+                fronts.append([list(edge_terms)])
+        for level in range(1, levels + 1):
+            library: list[sympy.Expr] = []
+            for front in fronts:
+                for group in front[: level + 1]:
+                    library += [t for t in group if t not in library]
+            attempt = _solve_library(problem, library)
+            attempt.route = route
+            attempts.append(attempt)
+            if attempt.law is not None:
+                attempt.quadratic_error, attempt.log = quadratic_error, log
+                return attempt
+            if all(len(front) <= level + 1 for front in fronts):
+                break
+    best = min(attempts, key=lambda a: a.error) if attempts else FormulaSearch()
+    best.quadratic_error, best.log = quadratic_error, log
+    best.law = None
+    best.reason = best.reason or "no formula passed"
+    return best

@@ -1,0 +1,128 @@
+"""Lagrangians of several degrees of freedom: the positive definite start of a deep
+MultKAN, the indefinite-mass warning, the formula search through discover on the cart-pole
+Lagrangian (a three-factor coupling), the honest "no law" verdict, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+import torch
+
+from kanscience import KAN
+from kanscience.physics import (
+    LearnedLagrangian,
+    euler_lagrange,
+    fit_lagrangian,
+    indefinite_fraction,
+    perturbation_scale,
+)
+from kanscience.physics._lagrangian_formula import search_lagrangian_formula
+from kanscience.symbolic import formula_to_torch
+from physics_examples import cart_pole, uniform
+from physics_examples._lagrange import true_accelerations
+
+
+def _rows(data: tuple[torch.Tensor, ...], rows: slice):
+    q, v, a = data
+    return q[rows], v[rows], a[rows]
+
+
+def _prior(x: torch.Tensor) -> torch.Tensor:
+    return x[:, 2:].pow(2).sum(1) / 2
+
+
+def test_the_scaled_multkan_starts_with_a_positive_definite_mass_matrix():
+    train = uniform(300, cart_pole.RANGES, 0)
+    for seed in range(3):
+        network = KAN([4, [4, 4], [2, 2], 1], grid=5, seed=seed, dtype=torch.float64)
+        network.update_grid_(train)
+        alpha = perturbation_scale(network, _prior, train[:, :2], train[:, 2:])
+        assert 0 < alpha <= 1
+        fresh = uniform(500, cart_pole.RANGES, 100 + seed)
+        mass, _ = euler_lagrange(
+            LearnedLagrangian(network, _prior, alpha), fresh[:, :2], fresh[:, 2:]
+        )
+        eigenvalues = torch.linalg.eigvalsh(mass)
+        # within half the prior's unit eigenvalue on the training states; fresh states
+        # stay well inside (0.5, 1.5)
+        assert float(eigenvalues.min()) > 0.25 and float(eigenvalues.max()) < 1.75
+
+
+def test_an_indefinite_mass_matrix_is_measured_and_warned_about():
+    states = uniform(200, [(-1, 1)] * 4, 1)
+    variables = list(sympy.symbols("q1 q2 v1 v2", real=True))
+    _, _, v1, v2 = variables
+    saddle = formula_to_torch(v1**2 - v2**2, variables)
+    assert indefinite_fraction(saddle, states[:, :2], states[:, 2:]) == 1.0
+    bowl = formula_to_torch(-(v1**2) - v2**2, variables)
+    assert indefinite_fraction(bowl, states[:, :2], states[:, 2:]) == 0.0  # a L, a < 0
+    # an untrained random one-layer network as the whole Lagrangian: not definite somewhere
+    q, v = states[:, :1], states[:, 1:2]
+    with pytest.warns(RuntimeWarning, match="not definite on"):
+        found = fit_lagrangian(
+            q,
+            v,
+            -q,
+            model=KAN([2, 1], grid=5, seed=3, dtype=torch.float64),
+            steps=0,
+            time_budget=1.0,
+        )
+    assert found.checks["indefinite mass matrix share"] > 0
+
+
+def test_the_formula_search_recovers_the_cart_pole_lagrangian_from_a_surrogate():
+    symbols = list(cart_pole.SYMBOLS)
+    states = uniform(1000, cart_pole.RANGES, 12345)
+    accelerations = true_accelerations(cart_pole.REFERENCE, symbols, states)
+    data = (states[:, :2], states[:, 2:], accelerations)
+    found = search_lagrangian_formula(
+        formula_to_torch(cart_pole.REFERENCE * 3 + 2, symbols),  # a L + b
+        symbols,
+        _rows(data, slice(None, 800)),
+        _rows(data, slice(800, None)),
+        tolerance=1e-3,
+        null_tol=1e-6,
+        quadratic_tol=1e-2,
+        time_budget=20.0,
+        levels=2,
+        seed=0,
+    )
+    x, theta, xd, thd = cart_pole.SYMBOLS
+    expected = (
+        xd**2 / 2
+        + xd * thd * sympy.cos(theta) / 3
+        + thd**2 / 6
+        + sympy.Rational(49, 15) * sympy.cos(theta)
+    )
+    assert found.law is not None and sympy.simplify(found.law - expected) == 0
+    assert found.route == "velocity expansion" and found.error < 1e-10
+
+
+def test_no_formula_is_returned_when_none_explains_the_data():
+    symbols = list(cart_pole.SYMBOLS)
+    states = uniform(600, cart_pole.RANGES, 12345)
+    accelerations = true_accelerations(cart_pole.REFERENCE, symbols, states)
+    data = (states[:, :2], states[:, 2:], accelerations)
+    x, theta, xd, thd = cart_pole.SYMBOLS
+    wrong = (xd**2 + thd**2) / 2 + sympy.cos(theta)  # the coupling left out
+    found = search_lagrangian_formula(
+        formula_to_torch(wrong, symbols),
+        symbols,
+        _rows(data, slice(None, 500)),
+        _rows(data, slice(500, None)),
+        tolerance=1e-3,
+        null_tol=1e-6,
+        quadratic_tol=1e-2,
+        time_budget=10.0,
+        levels=1,
+        seed=0,
+    )
+    assert found.law is None and found.reason
+
+
+def test_fit_lagrangian_names_a_prior_with_an_unknown_symbol():
+    states = uniform(40, [(-1, 1)] * 2, 4)
+    with pytest.raises(ValueError, match="prior uses unknown symbol.*'m'"):
+        fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], prior="m * qdot**2")
+    with pytest.raises(ValueError, match="width must describe a KAN with 2 inputs"):
+        fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], width=[3, 1])
