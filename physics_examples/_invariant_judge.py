@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy
@@ -23,7 +24,7 @@ from kanscience.physics import LawParity, expression_gradient
 
 from ._plots import gauge_note, gauges, in_gauge, values
 
-__all__ = ["J1", "j1", "j2", "j4", "parity_panel"]
+__all__ = ["J1", "j1", "j2", "j4", "judge_law", "parity_panel"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,32 @@ def parity_panel(
     return LawParity(
         true, learned, title=f"${name} = {sympy.latex(truth)}$", quantity=name, note=note
     )
+
+
+def judge_law(
+    result: Any,
+    law: sympy.Expr | None,
+    reference: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    fresh: torch.Tensor,
+    flow: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    name: str,
+    shown: torch.Tensor,
+) -> None:
+    """Record in ``result`` (a :class:`~physics_examples.CaseResult`) the J1, J2 and J4
+    checks of one invariant ``law`` against ``reference`` on ``fresh`` samples, and its
+    parity panel on the ``shown`` samples; a missing law fails the case."""
+    if law is None:
+        result.checks["a law passed the library's checks"] = False
+        return
+    judged = j1(law, reference, symbols, fresh)
+    residual = j2(law, symbols, fresh, flow)
+    result.metrics.update(
+        r2=judged.r2, j2_residual=residual, rank_fraction=j4([law], symbols, fresh)
+    )
+    result.checks[f"J1 symbolic: a*Q + b == {reference}"] = judged.symbolic
+    result.checks["J1 numeric: R^2 >= 0.999"] = judged.numeric
+    result.checks["J2: conservation residual <= 1e-3 (true flow)"] = residual <= 1e-3
+    result.checks["J4: rank 1 on >= 99% of samples"] = result.metrics["rank_fraction"] >= 0.99
+    result.panels = [parity_panel(law, reference, symbols, shown, name)]

@@ -24,7 +24,7 @@ from scipy.integrate import solve_ivp
 from kanscience.physics import find_conserved_quantities
 
 from . import CaseResult, run_as_script
-from ._invariant_judge import j1, j2, j4, parity_panel
+from ._invariant_judge import judge_law
 
 X, P = SYMBOLS = sympy.symbols("x p", real=True)
 REFERENCE = P**2 / 2 + X**2 / 2 + X**4 / 4
@@ -79,19 +79,7 @@ def main(steps: int = 50, seed: int = 0, noise: float = 0.0, budget: float = 30.
     fresh = torch.from_numpy(np.concatenate([states for _, states in fresh_runs]))
     if found.flow is not None:
         result.metrics["flow_relative_error"] = found.flow.relative_error
-    if law is None:
-        result.checks["a law passed the library's checks"] = False
-    else:
-        judged = j1(law, REFERENCE, SYMBOLS, fresh)
-        residual = j2(law, SYMBOLS, fresh, flow)
-        result.metrics.update(
-            r2=judged.r2, j2_residual=residual, rank_fraction=j4([law], SYMBOLS, fresh)
-        )
-        result.checks["J1 symbolic: a*Q + b == p^2/2 + x^2/2 + x^4/4"] = judged.symbolic
-        result.checks["J1 numeric: R^2 >= 0.999"] = judged.numeric
-        result.checks["J2: conservation residual <= 1e-3 (true flow)"] = residual <= 1e-3
-        result.checks["J4: rank 1 on >= 99% of samples"] = result.metrics["rank_fraction"] >= 0.99
-        result.panels = [parity_panel(law, REFERENCE, SYMBOLS, fresh[::33], "H")]
+    judge_law(result, law, REFERENCE, SYMBOLS, fresh, flow, name="H", shown=fresh[::33])
     result.seconds = time.perf_counter() - start
     return result
 
