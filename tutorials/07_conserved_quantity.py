@@ -29,9 +29,10 @@
 # $$\ell(H) = \frac{\operatorname{mean}\big((\nabla H\cdot\mathbf f)^2\big)}
 # {\operatorname{mean}\big(|\nabla H|^2\,|\mathbf f|^2\big)}$$
 #
-# (the denominator forbids the trivial answer $H = \text{const}$), reads candidate terms off
-# the trained edges, gets the exact coefficients from the flow by a sparse null-space solve,
-# snaps them to simple numbers and checks the formula on fresh states.
+# (the denominator forbids the trivial answer $H = \text{const}$), turns the trained network
+# into formulas with the same symbolic search as data (`discover` on its additive parts),
+# refits their constants on $\nabla H\cdot\mathbf f = 0$ itself, snaps them to simple
+# numbers and checks the formula on fresh states.
 #
 # First example: the harmonic oscillator, $(\dot x, \dot p) = (p, -x)$, sampled uniformly in
 # $[-1, 1]^2$. Its energy is $H = (x^2 + p^2)/2$.
