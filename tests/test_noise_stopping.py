@@ -100,11 +100,12 @@ def test_law_is_consistent_and_truncated_series_is_not():
     consistent = search.consistent()
     assert [c.source for c in consistent] == ["law"]
     assert not search.exact()
-    # explained: a grace period as long as the search took (here, no time), then solved
-    search.started = time.perf_counter()
-    search.solved()
-    assert search.stop_at is not None and search.time_left() <= 1e-3
-    assert search.solved()
+    # explained: a grace period as long as the search took (here 50 ms), then solved
+    search.started = time.perf_counter() - 0.05
+    assert not search.solved() and search.stop_at is not None
+    assert 0 < search.time_left() <= 0.1
+    time.sleep(search.time_left() + 0.01)
+    assert search.solved() and search.time_left() < 0
     assert search.ranked()[0].source == "law"
 
 
@@ -129,4 +130,4 @@ def test_discover_on_noisy_data_stops_early_with_the_law():
     a, b = sympy.symbols("a b", real=True)
     ratio = sympy.simplify(result.best.expr / (a**2 * sympy.sin(b)))
     assert ratio.is_number and abs(float(ratio) - 1) < 0.01
-    assert result.seconds < 40
+    assert result.seconds < 0.6 * 120  # stopped long before its deadline
