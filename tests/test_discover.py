@@ -68,6 +68,21 @@ def test_an_expired_time_budget_is_honoured(additive):
         _ = result.best
 
 
+def test_a_target_error_stops_the_search_once_reached():
+    """Data no library formula fits exactly (a smooth surrogate's values): with
+    ``target_error`` the search stops at the first structure whose formula is within it
+    (the log shows one structure tried), without it the search tries more of them."""
+    x = _inputs(800, 2, 0.5, 1.5)
+    y = x[:, 0] * torch.log(x[:, 0]) + torch.exp(-x[:, 1]) * x[:, 0] ** 1.3
+    y = y + 1e-4 * torch.sin(40 * x[:, 0])
+    kwargs = {"steps": 20, "seed": 0}
+    stopped = discover((x, y), ["a", "b"], target_error=1e-2, time_budget=60, **kwargs)
+    assert stopped.best.val_rmse <= 1e-2 * float(y.std())
+    assert len(stopped.log) == 1
+    full = discover((x, y), ["a", "b"], time_budget=6, **kwargs)
+    assert len(full.log) > 1
+
+
 def test_candidates_form_a_ranked_pareto_front(additive):
     result = discover(additive, ["a", "b"], steps=20, time_budget=60)
     front = sorted(result.candidates, key=lambda c: c.complexity)
@@ -137,6 +152,8 @@ def test_discover_reports_noise_honestly():
         ({"var_names": ["a", "a"]}, ValueError, "var_names must be 2 distinct strings"),
         ({"steps": 0}, ValueError, "steps must be an int >= 1"),
         ({"time_budget": 0}, ValueError, "time_budget must be > 0"),
+        ({"target_error": -1.0}, ValueError, "target_error must be a finite number >= 0"),
+        ({"target_error": math.inf}, ValueError, "target_error must be a finite number >= 0"),
         ({"lib": []}, ValueError, "is empty"),
         ({"lib": ["sin", "nope"]}, ValueError, "'nope'"),
     ],

@@ -234,6 +234,7 @@ def discover(
     test_fraction: float = 0.25,
     seed: int = 0,
     time_budget: float | None = 180.0,
+    target_error: float | None = None,
     units: Dimensions | Mapping[str, object] | Sequence[object] | None = None,
     target_units: object | None = None,
     structures: Sequence[Structure] | None = None,
@@ -269,6 +270,11 @@ def discover(
         Seeds the split, the subsample and the initializations (results are deterministic).
     time_budget : float or None
         Seconds; structures not started before it runs out are skipped.
+    target_error : float or None
+        Stop once a formula's validation RMSE is at most this fraction of the target's
+        standard deviation: for data that are a smooth surrogate of known accuracy (the
+        values of a trained network, say), whose residuals never look like noise. None:
+        stop only when a formula is exact or explains the data up to noise.
     units : mapping name -> unit, sequence of units (column order), or Dimensions, optional
         Units of the inputs (unit strings such as ``"kg*m/s**2"`` or exponent vectors over
         SI's base units; a :class:`kanscience.symbolic.Dimensions` from
@@ -347,6 +353,8 @@ def _search(
         probe_x=probe(x, seed),
         structures=tuple(structures or ()),
     )
+    if options.target_error is not None:
+        search.target = options.target_error * search.spread
     for restart in range(_ROUNDS):  # time left: again, from other initializations
         if search.solved() or time.perf_counter() >= search.deadline:
             break
@@ -354,12 +362,14 @@ def _search(
         explore(search, options.hidden)
     search.options = options
     search.deadline = started + budget
-    if search.stop_at is not None and not search.exact():
-        # explained up to noise: snapping is worth at most as long as the search took
+    numerically_exact = search.best_error() <= 1e-9 * search.spread
+    if (search.stop_at is not None or search.exact()) and not numerically_exact:
+        # explained up to noise or to the target error: snapping is worth at most as
+        # long as the search took
         search.deadline = min(search.deadline, 2 * time.perf_counter() - started)
-        search.stop_at = None
+    search.stop_at = None
     search.start_branch(math.inf)
-    if not search.exact():
+    if not numerically_exact:
         polish_best(search, 5)
     found = list(search.found.values())
     consistent = {id(c) for c in search.consistent()}

@@ -58,6 +58,10 @@ class DiscoverOptions:
         Seconds of wall time; None for no limit.
     max_symbolic : int
         Samples used to fit edges symbolically.
+    target_error : float or None
+        Stop once a formula's validation RMSE is at most this fraction of the target's
+        standard deviation (data that are a smooth surrogate of known accuracy, such as
+        a trained network); None: stop only when exact or explained up to noise.
     """
 
     hidden: int | None = None
@@ -77,6 +81,7 @@ class DiscoverOptions:
     seed: int = 0
     time_budget: float | None = 180.0
     max_symbolic: int = 1000
+    target_error: float | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_INTS:
@@ -99,6 +104,13 @@ class DiscoverOptions:
             isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0
         ):
             raise ValueError(f"time_budget must be > 0 seconds or None, got {budget!r}")
+        error = self.target_error
+        if error is not None and (
+            isinstance(error, bool)
+            or not isinstance(error, (int, float))
+            or not 0 <= error < math.inf
+        ):
+            raise ValueError(f"target_error must be a finite number >= 0 or None, got {error!r}")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
