@@ -33,7 +33,7 @@ SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
 """A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
 
 
-GRACE_SHARE = 0.1
+GRACE_SHARE = 0.2
 """Least share of a search's time spent after the data are first explained up to noise."""
 
 
@@ -121,7 +121,7 @@ class Search:
 
     def solved(self) -> bool:
         """Exact (:meth:`exact`), or explained up to noise (:meth:`consistent`) for a grace
-        period: as long again as the search took to get there, and at least a tenth of its
+        period: as long again as the search took to get there, and at least a fifth of its
         time (noise hides a law's last digits, so a close series may pass first; the
         structures that follow get that time to find a simpler law). The grace period
         ends at :attr:`stop_at`, which also bounds :meth:`time_left`."""

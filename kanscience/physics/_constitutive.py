@@ -1,20 +1,26 @@
 """Constitutive laws: a stress component as a closed-form function of the deformation gradient.
 
-Inputs are the nine entries ``F11 ... F33`` of ``F`` plus optional auxiliary features
+Inputs are the nine entries ``F11 ... F33`` of ``F`` plus optional auxiliary variables
 given as sympy expressions of them (``J = det F`` say, :func:`determinant_feature`). The
 workflow:
 
 1. **Linear-elastic prior.** ``tau_ij ~ lambda0 tr(eps) delta_ij + 2 mu0 eps_ij`` with
-   ``eps = (F + F^T)/2 - I`` is fitted by least squares (:func:`linear_elastic_prior`); the
-   KAN learns what it misses.
-2. **KAN.** A one-layer KAN on the features fits the residual; when that is not additive
-   enough (held-out ``R^2`` below ``additive_r2``), one on the features and the pairwise
-   products of the ``F`` entries (``interactions='auto'``).
-3. **Formula.** The KAN's edges give candidate terms
-   (:func:`kanscience.physics.edge_candidates`); with the prior's terms and a
-   constant they form a library, and :func:`kanscience.physics.sparse_regression`
-   picks the fewest that explain the *whole* stress, coefficients by least squares.
-   Coefficients are snapped when they are close to simple fractions (``snapped``).
+   ``eps = (F + F^T)/2 - I`` is fitted by least squares (:func:`linear_elastic_prior`): the
+   baseline every law is compared with.
+2. **KAN.** A one-layer KAN on the variables learns what the prior misses; when that is
+   not additive enough (held-out ``R^2`` below ``additive_r2``), one on the variables and
+   the pairwise products of the ``F`` entries (``interactions='auto'``). It is the
+   learned surrogate of the stress (``model``, ``kan_r2``).
+3. **Formula.** :func:`kanscience.discover.discover`, the general symbolic search, on the
+   stress as a function of the variables, then (``interactions``) of the variables and
+   the pairwise products of the ``F`` entries; on the stress itself and times each
+   positive auxiliary variable or its inverse (stress measures differ by powers of
+   ``J``). Each formula found is refitted on the fitting samples, pruned and snapped
+   (:mod:`kanscience.physics._constitutive_search`).
+4. **Verdict.** The law is the simplest formula that *explains* the data: residuals at
+   rounding level, or indistinguishable from noise (no correlation between neighbouring
+   samples) with a held-out error like the fitting one. When none does, ``law`` is None
+   and ``reason`` says why: "no law" rather than a curve fit.
 """
 
 from __future__ import annotations

@@ -25,35 +25,26 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sympy
 import torch
 from torch import Tensor
 
-from ..core import KAN, Dataset
+from ..core import KAN
 from ..symbolic import formula_to_torch
-from ..train import Batch, TrainingDivergedError, fit
 from ._candidates import edge_candidates
 from ._display import history_figure, laws_latex, summary_html
-from ._euler_lagrange import (
-    SingularMassMatrixError,
-    _pair,
-    _singular,
-    acceleration_loss,
-    euler_lagrange,
-    lagrangian_accelerations,
-    residual_loss,
-)
+from ._euler_lagrange import _pair, lagrangian_accelerations
 from ._expressions import as_symbols
 from ._lagrangian_formula import relative_error, search_lagrangian_formula
 from ._lagrangian_network import (
     LearnedLagrangian,
-    default_width,
     even_part,
     indefinite_fraction,
-    perturbation_scale,
+    starting_lagrangian,
 )
+from ._lagrangian_training import train_lagrangian, training_phases
 from ._term_library import independent_terms, unique_terms
 
 if TYPE_CHECKING:
@@ -163,60 +154,6 @@ def _names(
     return symbols
 
 
-def _starting_lagrangian(
-    model: KAN | None,
-    prior: sympy.Expr | str | None,
-    width: Any,
-    grid: int,
-    symbols: list[sympy.Symbol],
-    x: Tensor,
-    seed: int,
-) -> LearnedLagrangian:
-    """The prior plus a scaled network (see the module docstring), or the given model."""
-    dof = x.shape[1] // 2
-    q, v = x[:, :dof], x[:, dof:]
-    if model is not None:
-        if not isinstance(model, KAN) or model.n_in != 2 * dof or model.n_out != 1:
-            raise ValueError(f"model must be a KAN with {2 * dof} inputs [q, qdot] and 1 output")
-        start = LearnedLagrangian(model.copy().to(torch.float64))
-        mass, _ = euler_lagrange(start, q, v)
-        if bool(_singular(mass, 1e-10).any()):
-            warnings.warn(
-                "the starting model has a singular mass matrix at some states; training may "
-                "diverge",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return start
-    prior_expr = cast(
-        sympy.Expr,
-        sum(s**2 for s in symbols[dof:]) / 2
-        if prior is None
-        # sympy's overloads of sympify leave out ``locals``, which the function takes
-        else sympy.sympify(prior, locals={str(s): s for s in symbols}),  # pyright: ignore[reportCallIssue]
-    )
-    unknown = sorted(str(s) for s in prior_expr.free_symbols if s not in symbols)
-    if unknown:
-        raise ValueError(f"prior uses unknown symbol(s) {unknown}; known: {symbols}")
-    prior_fn = formula_to_torch(prior_expr, symbols)
-    if bool(_singular(euler_lagrange(prior_fn, q, v)[0], 1e-10).all()):
-        raise SingularMassMatrixError(
-            f"the prior {prior_expr} has a singular mass matrix d2L/dqdot2 on the data; "
-            "give a prior that depends quadratically on the velocities"
-        )
-    network = KAN(
-        default_width(dof) if width is None else width,
-        grid=grid,
-        k=3,
-        seed=seed,
-        dtype=torch.float64,
-    )
-    if network.n_in != 2 * dof or network.n_out != 1:
-        raise ValueError(f"width must describe a KAN with {2 * dof} inputs and 1 output")
-    network.update_grid_(x)
-    return LearnedLagrangian(network, prior_fn, perturbation_scale(network, prior_fn, q, v))
-
-
 def fit_lagrangian(
     q: Tensor,
     qdot: Tensor,
@@ -225,11 +162,14 @@ def fit_lagrangian(
     qdot_names: Sequence[str | sympy.Symbol] | None = None,
     *,
     model: KAN | None = None,
+    form: str = "mechanical",
     width: Any = None,
     prior: sympy.Expr | str | None = None,
     grid: int = 10,
     steps: int = 100,
+    adam_steps: int = 200,
     residual_fraction: float = 0.5,
+    max_monitor: int = 500,
     max_train: int = 2000,
     tolerance: float = 1e-3,
     null_tol: float = 1e-6,
@@ -310,40 +250,17 @@ def fit_lagrangian(
     n_test = max(1, round(test_fraction * n))
     test, train = permutation[:n_test], permutation[n_test:][:max_train]
 
-    learned = _starting_lagrangian(model, prior, width, grid, symbols, x[train], seed)
+    learned = starting_lagrangian(model, prior, form, width, grid, symbols, x[train], seed)
     network = learned.model
-    phase = {"loss": residual_loss}
-
-    def objective(m: KAN, batch: Batch) -> Tensor:
-        rows = (train if batch.split == "train" else test)[batch.index]
-        lagrangian = learned.with_model(m)
-        return phase["loss"](lagrangian, batch.inputs[:, :dof], batch.inputs[:, dof:], qddot[rows])
-
-    data = Dataset(x[train], x[train, :0], x[test], x[test, :0])  # no labels: rows by index
-    first = round(residual_fraction * steps)
-    history_losses: list[float] = []
-    diverged = False
-    for loss, n_steps in ((residual_loss, first), (acceleration_loss, steps - first)):
-        if not n_steps or diverged:
-            continue
-        phase["loss"] = loss
-        try:
-            history_losses += fit(
-                network,
-                data,
-                steps=n_steps,
-                objective=objective,
-                grid_schedule=None,
-                progress=False,
-                seed=seed,
-            ).test_loss
-        except TrainingDivergedError as error:
-            diverged = True
-            warnings.warn(
-                f"training diverged ({error}); the last good model is kept",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+    phases = training_phases(steps, residual_fraction, adam_steps if model is None else 0)
+    record = train_lagrangian(learned, x, qddot, train, test[:max_monitor], phases, seed)
+    diverged = bool(record.diverged)
+    if diverged:
+        warnings.warn(
+            f"training diverged ({record.diverged}); the last good model is kept",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     predicted = lagrangian_accelerations(learned, q[test], qdot[test], on_singular="ignore")
     kan_error = relative_error(predicted, qddot[test])
     indefinite = indefinite_fraction(learned, q[test], qdot[test])
@@ -363,7 +280,7 @@ def fit_lagrangian(
         [],
         math.nan,
         (qs, vs),
-        history_losses,
+        record.history,
         lagrangian=learned,
         checks={
             "network acceleration error": kan_error,

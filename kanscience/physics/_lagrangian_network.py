@@ -1,42 +1,74 @@
-"""The learned Lagrangian: a fixed kinetic prior plus a scaled MultKAN.
+"""The learned Lagrangian: a fixed kinetic prior plus a scaled MultKAN, in one of two forms.
 
 ``L(x) = T0(x) + alpha * N(x)`` with ``x = [q, qdot]``, ``T0`` a closed-form prior
-(``sum(qdot_i^2) / 2`` by default) and ``N`` a KAN of any depth, with multiplication nodes.
-``alpha`` is set once from the network at initialization (:func:`perturbation_scale`) so
-that the perturbation's velocity Hessian is at most half the prior's smallest mass
-eigenvalue on the training states: the mass matrix ``d2L/dqdot2`` starts positive
-definite everywhere on the data, whatever the depth of ``N``, while ``N`` keeps
-its usual O(1) internal signals (a product node of two small signals would not train).
-:func:`indefinite_fraction` measures where a trained Lagrangian's mass matrix stopped being
-definite (of the sign most states have).
+(``sum(qdot_i^2) / 2`` by default) and a MultKAN (any depth, multiplication nodes):
+
+- **mechanical** (the default): the network is a function of the positions only, with
+  ``1 + d (d + 1) / 2`` outputs, read as ``N = V(q) + sum_{i <= j} qdot_i qdot_j M_ij(q)``:
+  every natural mechanical Lagrangian ``qdot^T M(q) qdot / 2 - V(q)`` has this form, and
+  couplings such as ``qdot_1 qdot_2 f(q)`` need no product inside the network;
+- **general**: ``N`` is a MultKAN of ``[q, qdot]`` with one output (any Lagrangian, e.g. a
+  relativistic one).
+
+``alpha`` is set once at initialization (:func:`perturbation_scale`) so that the
+perturbation's velocity Hessian is at most half the prior's smallest mass eigenvalue on the
+training states: the mass matrix ``d2L/dqdot2`` starts positive definite everywhere on the
+data, whatever the depth of the network, while the network keeps its usual O(1) internal
+signals (a product node of two small signals would not train). :func:`indefinite_fraction`
+measures where a trained Lagrangian's mass matrix stopped being definite.
 """
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
+import sympy
 import torch
 from torch import Tensor
 
 from ..core import KAN
-from ._euler_lagrange import euler_lagrange
+from ..symbolic import formula_to_torch
+from ._euler_lagrange import SingularMassMatrixError, _singular, euler_lagrange
 
-__all__ = ["LearnedLagrangian", "default_width", "indefinite_fraction", "perturbation_scale"]
+__all__ = [
+    "LearnedLagrangian",
+    "default_width",
+    "even_part",
+    "indefinite_fraction",
+    "mechanical_width",
+    "perturbation_scale",
+    "starting_lagrangian",
+]
 
 ScalarFn = Callable[[Tensor], Tensor]
+FORMS = ("mechanical", "general")
 
 
 def default_width(dof: int) -> list:
-    """``[2 d, 1]``. Deeper MultKANs (e.g. ``[2 d, [2 d, 2 d], 1]``) are accepted through
-    ``width=`` and start positive definite too, but L-BFGS on the Euler-Lagrange losses
-    does not yet train them reliably (they stall near the prior)."""
+    """``[2 d, 1]``, the general form's default. Deeper MultKANs (e.g.
+    ``[2 d, [2 d, 2 d], 1]``) are accepted through ``width=`` and start positive definite
+    too, but L-BFGS on the Euler-Lagrange losses does not train them reliably."""
     return [2 * dof, 1]
+
+
+def mechanical_width(dof: int) -> list:
+    """``[d, [2 d, d], 1 + d (d + 1) / 2]``: the mechanical form's default, one hidden layer
+    of sum nodes (compositions such as ``f(q_1 - q_2)``) and multiplication nodes (products
+    such as ``q_1 g(q_2)``) feeding the potential and the mass-matrix entries."""
+    return [dof, [2 * dof, dof], 1 + dof * (dof + 1) // 2]
+
+
+def _pairs(dof: int) -> list[tuple[int, int]]:
+    return list(itertools.combinations_with_replacement(range(dof), 2))
 
 
 @dataclass
 class LearnedLagrangian:
-    """``prior(x) + alpha * model(x)``, a callable ``(n, 2 d) -> (n,)``.
+    """``prior(x) + alpha * N(x)``, a callable ``(n, 2 d) -> (n,)`` (see the module docstring).
 
     Attributes
     ----------
@@ -44,19 +76,33 @@ class LearnedLagrangian:
     prior : callable or None
         The fixed part (None: no prior, ``model`` is the whole Lagrangian).
     alpha : float
+    mechanical : bool
+        ``model`` is a function of ``q`` whose outputs are ``V`` and the ``M_ij`` (``i <= j``,
+        row by row); else a function of ``[q, qdot]`` with one output.
     """
 
     model: KAN
     prior: ScalarFn | None = None
     alpha: float = 1.0
+    mechanical: bool = False
+
+    def network(self, x: Tensor) -> Tensor:
+        """``N(x)`` (n,), without the prior and the scale."""
+        if not self.mechanical:
+            return self.model(x)[:, 0]
+        dof = self.model.n_in
+        outputs = self.model(x[:, :dof])
+        v = x[:, dof:]
+        monomials = torch.stack([v[:, i] * v[:, j] for i, j in _pairs(dof)], 1)
+        return outputs[:, 0] + (outputs[:, 1:] * monomials).sum(1)
 
     def __call__(self, x: Tensor) -> Tensor:
-        value = self.alpha * self.model(x)[:, 0]
+        value = self.alpha * self.network(x)
         return value if self.prior is None else value + self.prior(x).reshape(-1)
 
     def with_model(self, model: KAN) -> LearnedLagrangian:
-        """The same prior and scale around another network."""
-        return LearnedLagrangian(model, self.prior, self.alpha)
+        """The same prior, scale and form around another network."""
+        return LearnedLagrangian(model, self.prior, self.alpha, self.mechanical)
 
 
 def _eigenvalues(lagrangian: ScalarFn, q: Tensor, v: Tensor) -> Tensor:
@@ -65,17 +111,18 @@ def _eigenvalues(lagrangian: ScalarFn, q: Tensor, v: Tensor) -> Tensor:
 
 
 def perturbation_scale(
-    model: KAN, prior: ScalarFn, q: Tensor, v: Tensor, margin: float = 0.5
+    model: ScalarFn, prior: ScalarFn, q: Tensor, v: Tensor, margin: float = 0.5
 ) -> float:
     """The largest ``alpha <= 1`` with ``|alpha eig(d2N/dqdot2)| <= margin * min eig(d2T0/dqdot2)``
-    on the states ``(q, v)``, so that ``T0 + alpha N`` has a positive definite mass matrix."""
+    on the states ``(q, v)``, so that ``T0 + alpha N`` has a positive definite mass matrix
+    (``model``: ``N``, a callable of ``[q, qdot]`` such as a KAN with one output)."""
     prior_min = float(_eigenvalues(prior, q, v).min())
     if not prior_min > 0:
         raise ValueError(
             "the prior's mass matrix d2L/dqdot2 is not positive definite on the data; "
             "give a prior that is a positive definite quadratic form in the velocities"
         )
-    largest = float(_eigenvalues(lambda x: model(x)[:, 0], q, v).abs().max())
+    largest = float(_eigenvalues(lambda x: model(x).reshape(-1), q, v).abs().max())
     return 1.0 if largest <= margin * prior_min else margin * prior_min / largest
 
 
@@ -98,3 +145,67 @@ def even_part(lagrangian: ScalarFn, dof: int) -> ScalarFn:
         return (lagrangian(x).reshape(-1) + lagrangian(flipped).reshape(-1)) / 2
 
     return value
+
+
+def _given_model(model: KAN, dof: int, q: Tensor, v: Tensor) -> LearnedLagrangian:
+    if not isinstance(model, KAN) or model.n_in != 2 * dof or model.n_out != 1:
+        raise ValueError(f"model must be a KAN with {2 * dof} inputs [q, qdot] and 1 output")
+    start = LearnedLagrangian(model.copy().to(torch.float64))
+    mass, _ = euler_lagrange(start, q, v)
+    if bool(_singular(mass, 1e-10).any()):
+        warnings.warn(
+            "the starting model has a singular mass matrix at some states; training may diverge",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return start
+
+
+def starting_lagrangian(
+    model: KAN | None,
+    prior: sympy.Expr | str | None,
+    form: str,
+    width: Any,
+    grid: int,
+    symbols: list[sympy.Symbol],
+    x: Tensor,
+    seed: int,
+) -> LearnedLagrangian:
+    """The prior plus a scaled network of ``form`` (see the module docstring), or the given
+    ``model`` as the whole Lagrangian; ``x`` are the training states ``[q, qdot]``."""
+    dof = x.shape[1] // 2
+    q, v = x[:, :dof], x[:, dof:]
+    if model is not None:
+        return _given_model(model, dof, q, v)
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    prior_expr = cast(
+        sympy.Expr,
+        sum(s**2 for s in symbols[dof:]) / 2
+        if prior is None
+        # sympy's overloads of sympify leave out ``locals``, which the function takes
+        else sympy.sympify(prior, locals={str(s): s for s in symbols}),  # pyright: ignore[reportCallIssue]
+    )
+    unknown = sorted(str(s) for s in prior_expr.free_symbols if s not in symbols)
+    if unknown:
+        raise ValueError(f"prior uses unknown symbol(s) {unknown}; known: {symbols}")
+    prior_fn = formula_to_torch(prior_expr, symbols)
+    if bool(_singular(euler_lagrange(prior_fn, q, v)[0], 1e-10).all()):
+        raise SingularMassMatrixError(
+            f"the prior {prior_expr} has a singular mass matrix d2L/dqdot2 on the data; "
+            "give a prior that depends quadratically on the velocities"
+        )
+    mechanical = form == "mechanical"
+    if width is None:
+        width = mechanical_width(dof) if mechanical else default_width(dof)
+    network = KAN(width, grid=grid, k=3, seed=seed, dtype=torch.float64)
+    n_in, n_out = (dof, 1 + dof * (dof + 1) // 2) if mechanical else (2 * dof, 1)
+    if network.n_in != n_in or network.n_out != n_out:
+        raise ValueError(
+            f"width must describe a KAN with {n_in} inputs and {n_out} output(s) for the "
+            f"{form} form, got {network.n_in} and {network.n_out}"
+        )
+    network.update_grid_(q if mechanical else x)
+    learned = LearnedLagrangian(network, prior_fn, 1.0, mechanical)
+    learned.alpha = perturbation_scale(learned.network, prior_fn, q, v)
+    return learned
