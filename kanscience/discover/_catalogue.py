@@ -5,6 +5,8 @@
 - :class:`SparseSum` -- ``c_0 + sum_k c_k f_k(x_{i_k})``, a few library functions
   (:mod:`kanscience.discover._sparse`), on y and on log;
 - :class:`AdditiveKAN` -- ``sum_i g_i(x_i)`` as the KAN ``[n, 1]``, on y and on log;
+- :class:`TwoFunctionSum` -- one variable, ``c_1 f_1(a_1 x + b_1) + c_2 f_2(a_2 x + b_2)
+  + d`` by matching pursuit (:mod:`kanscience.discover._pursuit`);
 - :class:`LogProduct` -- ``prod_i exp(g_i(x_i))`` read off the additive KAN on log;
 - :class:`PowerMonomial` -- a power law times a function of one monomial;
 - :class:`SurrogateKAN` -- a dense KAN of width ``2n + 1`` trained only as a smooth model
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from ._kan_fits import kan_branch, log_product_branch, product_branch, surrogate_branch
 from ._power import power_branch
+from ._pursuit import pursuit_branch
 from ._reduce import symmetry_branch
 from ._search import Search
 from ._sparse import SparseSum
@@ -40,6 +43,7 @@ __all__ = [
     "Separation",
     "SparseSum",
     "SurrogateKAN",
+    "TwoFunctionSum",
     "default_structures",
 ]
 
@@ -59,6 +63,16 @@ class AdditiveKAN(Structure):
         trained = kan_branch(search, [context.n, 1], transform, False)
         if self.on_log:
             context.log_model = trained
+
+
+class TwoFunctionSum(Structure):
+    name = "two-function-sum"
+
+    def applies(self, context: Context) -> bool:
+        return context.n == 1
+
+    def propose_and_fit(self, search: Search, context: Context) -> None:
+        pursuit_branch(search)
 
 
 class LogProduct(Structure):
@@ -159,6 +173,7 @@ def default_structures() -> tuple[Structure, ...]:
         SparseSum(),
         AdditiveKAN(on_log=False),
         AdditiveKAN(on_log=True),
+        TwoFunctionSum(),
         LogProduct(),
         PowerMonomial(),
         SurrogateKAN(),
