@@ -402,6 +402,11 @@ def test_signal_rows_keep_the_samples_above_the_noise():
     assert int(rows.sum()) == int((noisy > 2 * noise).sum())
     assert signal_rows(clean) is None  # one sign throughout: every sample is usable
     assert signal_rows(torch.sin(3 * x[:, 0])) is None  # both signs for real
+    # a steep decay: a third of the samples are noise below zero, still one sign
+    steep = torch.exp(-4 * x[:, 0]) + noisy - clean
+    assert float((steep > 0).double().mean()) < 0.7
+    rows = signal_rows(steep)
+    assert rows is not None and bool((steep[rows] > 2 * float((-steep).max())).all())
     search = _search(x, noisy, ["t"])
     before = search.fit_x
     with only_rows(search, rows[x.shape[0] // 5 :]):

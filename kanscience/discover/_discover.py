@@ -28,7 +28,7 @@ assembled, its constants refitted on the original data; then the product ``[n, [
 1]`` and ``f(product)`` (its output edge freed); ``f(sum)`` as ``[n, 1, 1]``; the product
 on ``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on
 ``y`` and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise
-makes a few samples of a positive law near zero negative, they fit the samples above the
+makes samples of a positive law near zero negative, they fit the samples above the
 noise scale those samples show (:func:`kanscience.discover._kan_fits.signal_rows`).
 Settings are a frozen :class:`~kanscience.discover._options.DiscoverOptions`.
 
