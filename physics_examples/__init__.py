@@ -19,7 +19,8 @@ Cases: :mod:`~physics_examples.harmonic_oscillator`,
 (``shared/PHYSICS_CASES.md``): :mod:`~physics_examples.sir_epidemic` (D1),
 :mod:`~physics_examples.plummer` (D2), :mod:`~physics_examples.duffing_trajectories` (D3),
 :mod:`~physics_examples.cart_pole` (D4), :mod:`~physics_examples.elastic_pendulum` (D5),
-:mod:`~physics_examples.damped_oscillator` (D7).
+:mod:`~physics_examples.neo_hookean_cauchy` (D6), :mod:`~physics_examples.damped_oscillator`
+(D7).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ CASES = (
     "damped_oscillator",
     "cart_pole",
     "elastic_pendulum",
+    "neo_hookean_cauchy",
 )
 
 

@@ -2,8 +2,10 @@
 
 ``F = I + U(-s, s)^(3x3)`` (samples with ``det F <= 0`` dropped), Kirchhoff stress
 ``tau = mu (F F^T - I) + lambda log(det F) I`` with ``E = 1, nu = 0.2`` (``mu = 5/12``,
-``lambda = 5/18``). With the auxiliary feature ``J = det F`` and a linear-elastic prior,
-each component becomes a formula:
+``lambda = 5/18``). With the auxiliary feature ``J = det F``,
+:func:`kanscience.physics.fit_constitutive` finds each component's formula through the
+general symbolic search (``tau12`` on the pairwise products of the ``F`` entries, which
+the search gets after the entries alone):
 
     tau11 = mu (F11^2 + F12^2 + F13^2 - 1) + lambda log J,
     tau12 = mu (F11 F21 + F12 F22 + F13 F23).

@@ -8,8 +8,8 @@ import pytest
 import sympy
 import torch
 
-from kanscience.physics._invariant_formula import domain_samples
-from kanscience.physics._invariant_refit import conserved_combinations
+from kanscience.physics._invariant_formula import domain_samples, module_target
+from kanscience.physics._invariant_refit import conserved_combinations, law_residual
 from physics_examples import damped_oscillator, sir_epidemic, uniform
 
 
@@ -64,3 +64,29 @@ def test_domain_samples_stay_near_the_data_and_inside_the_domain():
         domain_samples(ring, 10, generator, lambda s: s[:, 0] > 5)
     with pytest.raises(ValueError, match="boolean tensor"):
         domain_samples(ring, 10, generator, lambda s: s[:, 0])
+
+
+def test_conserved_combinations_on_many_states_match_the_closed_form():
+    # 20,000 states: the null vectors come from the operator's triangular factor
+    x, p = symbols = sympy.symbols("x p", real=True)
+    states = uniform(20_000, [(-1, 1), (-1, 1)], 2)
+    f = torch.stack([states[:, 1], -states[:, 0] - states[:, 0] ** 3], 1)
+    terms = [x, p, x**2, p**2, sympy.tanh(x), sympy.atan(x), x**3, x**4, p**3, p**4]
+    laws = conserved_combinations(terms, symbols, states, f, tol=1e-6)
+    assert [sympy.simplify(law.law - (x**2 + p**2 + x**4 / 2)) for law in laws] == [0]
+    assert laws[0].residual < 1e-12
+    # the residual of a law that is not conserved: RMS cosine weighted by |grad Q| |f|
+    gradient = torch.stack([2 * states[:, 0], torch.zeros_like(states[:, 0])], 1)
+    expected = float(
+        ((gradient * f).sum(1).pow(2).mean() / (gradient.pow(2).sum(1) * f.pow(2).sum(1)).mean())
+        ** 0.5
+    )
+    assert law_residual(x**2, list(symbols), states, f) == pytest.approx(expected, rel=1e-12)
+
+
+def test_module_target_is_the_network_accuracy_in_units_of_the_module_spread():
+    module = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)  # std 1.2910
+    target = module_target(1e-3, 2.0, module)
+    assert target == pytest.approx(1e-3 * 2.0 / float(module.std()), rel=1e-12)
+    assert module_target(None, 2.0, module) is None
+    assert module_target(1e-3, 2.0, torch.zeros(4, dtype=torch.float64)) is None

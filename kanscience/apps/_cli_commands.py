@@ -288,6 +288,7 @@ PHYSICS_CASES = (
     "damped_oscillator",
     "cart_pole",
     "elastic_pendulum",
+    "neo_hookean_cauchy",
 )
 
 

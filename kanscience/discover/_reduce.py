@@ -17,8 +17,10 @@ replaced by the combination, which makes the problem separable (``log |f| = a lo
 log |g|``) in the new variables.
 
 A symmetry or scaling holds when moving along it departs from the law by less than
-:data:`CLEAR_SCORE` of the change across it, or by less than :data:`MAX_SCORE` of it and no
-more than the surrogate's own error does (twice its validation RMSE).
+:data:`CLEAR_SCORE` of the change across it, or by no more than the surrogate's own error
+does (twice its validation RMSE) and less than :data:`MAX_SCORE` of the change plus what
+that error adds (on noisy data the surrogate's error is the noise's, and an exact law's
+score grows with it).
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ def holding(search: Search, surrogate: SurrogateModel) -> list[PairSymmetry]:
 
 def _holds(pair: PairSymmetry, error: float) -> bool:
     departure = pair.score * pair.effect
-    return pair.score <= CLEAR_SCORE or (pair.score <= MAX_SCORE and departure <= 2 * error)
+    # the surrogate's error adds up to 2 * error / effect to the score of an exact law
+    noisy_max = MAX_SCORE + 2 * error / pair.effect if pair.effect > 0 else MAX_SCORE
+    return pair.score <= CLEAR_SCORE or (pair.score <= noisy_max and departure <= 2 * error)
 
 
 @dataclass(frozen=True)

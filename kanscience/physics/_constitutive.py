@@ -25,6 +25,7 @@ workflow:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -35,12 +36,9 @@ from torch import Tensor
 
 from ..core import KAN, Dataset
 from ..train import fit
-from ._candidates import edge_candidates
+from ._constitutive_search import FeatureSet, LawSearch, search_stress_law
 from ._display import laws_latex, r2_figure, summary_html
-from ._expressions import combine_terms, term_matrix
-from ._snap import snap_expression
-from ._sparse import sparse_regression
-from ._term_library import independent_terms, unique_terms
+from ._expressions import term_matrix
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -119,20 +117,32 @@ class ConstitutiveResult:
     Attributes
     ----------
     expression : sympy.Expr
-        The law with fitted coefficients, in the ``F`` symbols and the auxiliary symbols.
+        The formula with refitted coefficients, in the ``F`` symbols and the auxiliary
+        symbols: the law when one passed, else the most accurate formula found.
     snapped : sympy.Expr
-        The same with coefficients snapped to simple fractions where within ``snap_tol``.
+        The same with coefficients snapped to simple fractions where that kept it
+        explaining the data.
     r2 : float
-        ``R^2`` of ``expression`` on held-out samples.
+        ``R^2`` of ``snapped`` on held-out samples.
     prior : sympy.Expr
         The fitted linear-elastic prior; ``prior_r2`` its held-out ``R^2``.
     model : KAN
         The KAN of the last stage; ``features`` its inputs (sympy), ``kan_r2`` its
         held-out ``R^2`` on the residual of the prior.
     terms : list of sympy.Expr
-        The candidate library.
+        The formulas of the symbolic search (Pareto fronts, in the stress's scale).
     aux : dict
         Auxiliary symbol -> expression of the ``F`` symbols.
+    reason : str
+        Why there is no law (empty when one passed: see :attr:`law`).
+    checks : dict of str -> float
+        The numbers behind the verdict: ``held-out R^2``, ``held-out RMSE / spread``,
+        ``residual structure z`` (below 3: no structure), ``terms``.
+    scaling : sympy.Expr
+        The factor the stress was multiplied by for the search that found the formula
+        (1, or a power of an auxiliary variable).
+    log : list of str
+        One line per symbolic search.
     """
 
     expression: sympy.Expr
@@ -145,9 +155,18 @@ class ConstitutiveResult:
     kan_r2: float
     terms: list[sympy.Expr]
     aux: dict[sympy.Symbol, sympy.Expr] = field(default_factory=dict)
+    reason: str = ""
+    checks: dict[str, float] = field(default_factory=dict)
+    scaling: sympy.Expr = sympy.S.One
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def law(self) -> sympy.Expr | None:
+        """The verified law (``snapped``), or None when no formula passed (``reason``)."""
+        return None if self.reason else self.snapped
 
     def in_deformation(self, snapped: bool = True) -> sympy.Expr:
-        """The law with the auxiliary symbols replaced by their expressions of ``F``."""
+        """The formula with the auxiliary symbols replaced by their expressions of ``F``."""
         return cast(sympy.Expr, (self.snapped if snapped else self.expression).xreplace(self.aux))
 
     def plot(self) -> Figure:
@@ -156,10 +175,11 @@ class ConstitutiveResult:
         return r2_figure(["prior", "law"], [self.prior_r2, self.r2])
 
     def _repr_latex_(self) -> str | None:
-        return laws_latex([("P", self.snapped)])
+        return laws_latex([("P", self.snapped)]) if self.law is not None else None
 
     def _repr_html_(self) -> str:
-        laws = [("law", self.snapped), ("linear-elastic prior", self.prior)]
+        laws = [("law" if self.law is not None else "no law; closest", self.snapped)]
+        laws += [("linear-elastic prior", self.prior)]
         laws += [(f"{symbol} =", expr) for symbol, expr in self.aux.items()]
         numbers = [("held-out R²", self.r2), ("prior's held-out R²", self.prior_r2)]
         return summary_html("Constitutive law", laws, numbers, self.plot())
@@ -180,6 +200,13 @@ def _train_kan(
         return model, _r2(model(u[test])[:, 0], y[test])
 
 
+def _products(symbols: list[sympy.Symbol], flat: Tensor) -> tuple[list[str], list, Tensor]:
+    pairs = [(a, b) for a in range(9) for b in range(a, 9)]
+    names = [f"{symbols[a]}_{symbols[b]}" for a, b in pairs]
+    exprs = [symbols[a] * symbols[b] for a, b in pairs]
+    return names, exprs, torch.stack([flat[:, a] * flat[:, b] for a, b in pairs], 1)
+
+
 def fit_constitutive(
     F: Tensor,
     stress: Tensor,
@@ -191,14 +218,13 @@ def fit_constitutive(
     additive_r2: float = 0.999,
     grid: int = 5,
     steps: int = 50,
-    r2_target: float = 1 - 1e-8,
-    max_terms: int = 8,
+    time_budget: float = 60.0,
     snap_tol: float = 1e-3,
     max_denominator: int = 24,
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> ConstitutiveResult:
-    """Closed-form law ``stress = tau(F)`` for one stress component.
+    """Closed-form law ``stress = tau(F)`` for one stress component, or none.
 
     Parameters
     ----------
@@ -209,26 +235,36 @@ def fit_constitutive(
     component : (int, int)
         Which component (0-based), used by the linear-elastic prior.
     aux : dict name -> sympy.Expr, optional
-        Auxiliary features as expressions of :func:`deformation_symbols`, e.g.
-        ``{"J": determinant_feature()}``.
+        Auxiliary variables as expressions of :func:`deformation_symbols`, e.g.
+        ``{"J": determinant_feature()}``: inputs of the search, and (when one-signed)
+        factors by which the stress may be scaled (a Cauchy stress is a Kirchhoff stress
+        over ``J``).
     prior : bool
-        Start from the least-squares linear-elastic law.
+        Fit the linear-elastic law (the KAN learns its residual).
     interactions : {'auto', 'never', 'always'}
-        Pairwise products of the ``F`` entries as extra KAN inputs (see the module doc).
+        Pairwise products of the ``F`` entries as inputs of the KAN (``'auto'``: when
+        the additive one misses ``additive_r2``) and of the symbolic search (``'auto'``:
+        after the variables alone).
     additive_r2 : float
-        Held-out ``R^2`` below which ``'auto'`` adds the products.
+        Held-out ``R^2`` below which ``'auto'`` adds the products to the KAN.
     grid, steps : int
         KAN grid intervals and L-BFGS steps.
-    r2_target, max_terms : float, int
-        Target of the sparse regression (``R^2`` about zero on the training samples).
+    time_budget : float
+        Seconds of one full symbolic search. The searches go in two rounds (a quarter of
+        this each, then all of it), over the inputs (variables, then products) and the
+        scalings of the stress (1, each auxiliary variable and its inverse), until a
+        formula explains the data: at worst ``1.25 * time_budget`` times the number of
+        searches.
     snap_tol, max_denominator
         Snapping of the coefficients.
     test_fraction : float
+        Held-out share of the samples (never used for fitting).
     seed : int
 
     Returns
     -------
     ConstitutiveResult
+        ``law`` is None with ``reason`` when no formula explains the data.
 
     Raises
     ------
@@ -250,6 +286,8 @@ def fit_constitutive(
         raise ValueError(f"interactions must be 'auto', 'never' or 'always', got {interactions!r}")
     if len(component) != 2 or not all(0 <= int(c) < 3 for c in component):
         raise ValueError(f"component must be a pair of indices in 0..2, got {component!r}")
+    if not time_budget > 0:
+        raise ValueError(f"time_budget must be positive seconds, got {time_budget!r}")
     symbols = deformation_symbols()
     aux_symbols = {
         sympy.Symbol(name, real=True): sympy.sympify(expr) for name, expr in (aux or {}).items()
@@ -286,49 +324,65 @@ def fit_constitutive(
     prior_r2 = _r2(prior_values[test], y[test])
     residual = y - prior_values
 
-    kinds = {"never": ("raw",), "always": ("pairwise",), "auto": ("raw", "pairwise")}[interactions]
-    for kind in kinds:
-        features: list[sympy.Expr] = list(base_symbols)
-        u = base
-        if kind == "pairwise":
-            products = [(a, b) for k, a in enumerate(range(9)) for b in range(k, 9)]
-            features += [symbols[a] * symbols[b] for a, b in products]
-            u = torch.cat([base, torch.stack([flat[:, a] * flat[:, b] for a, b in products], 1)], 1)
+    product_names, product_exprs, product_values = _products(symbols, flat)
+    plain = FeatureSet([str(v) for v in base_symbols], list(base_symbols), base)
+    pairwise = FeatureSet(
+        plain.names + product_names,
+        plain.exprs + product_exprs,
+        torch.cat([base, product_values], 1),
+    )
+    sets = {"never": (plain,), "always": (pairwise,), "auto": (plain, pairwise)}[interactions]
+    for inputs in sets:  # the KAN: additive first, with the products if that misses
+        features, u = inputs.exprs, inputs.values
         model, kan_r2 = _train_kan(u, residual, train, test, grid, steps, seed)
         if kan_r2 >= additive_r2:
             break
-
-    names = [sympy.Symbol(f"_u{k}", real=True) for k in range(len(features))]
-    per_edge = edge_candidates(model, u[train], names)
-    substitution = dict(zip(names, features))
-    offered = [
-        sympy.expand(t.xreplace(substitution)) for edge in per_edge for c in edge for t in c.terms
-    ]
-    terms = independent_terms(
-        unique_terms(offered + list(symbols) + [prior_expr], base_symbols),
+    found = search_stress_law(
+        base,
+        y,
         base_symbols,
-        base[train],
+        list(aux_symbols),
+        sets,
+        train,
+        test,
+        time_budget=time_budget,
+        snap_tol=snap_tol,
+        max_denominator=max_denominator,
+        seed=seed,
     )
-    theta = torch.cat(
-        [torch.ones(n, 1, dtype=torch.float64), term_matrix(terms, base_symbols, base)], 1
-    )
-    regression = sparse_regression(theta[train], y[train], r2_target, max_terms)
-    pairs = [
-        (sympy.Float(float(regression.coefficients[k]), 15), ([sympy.S.One] + terms)[k])
-        for k in regression.support
-    ]
-    expression = combine_terms(pairs)
-    snapped, _ = snap_expression(expression, snap_tol, max_denominator)
-    prediction = theta[test] @ regression.coefficients
-    return ConstitutiveResult(
-        expression,
-        snapped,
-        _r2(prediction, y[test]),
+    return _result(found, prior_expr, prior_r2, model, features, kan_r2, aux_symbols)
+
+
+def _result(
+    found: LawSearch,
+    prior_expr: sympy.Expr,
+    prior_r2: float,
+    model: KAN,
+    features: list[sympy.Expr],
+    kan_r2: float,
+    aux_symbols: dict[sympy.Symbol, sympy.Expr],
+) -> ConstitutiveResult:
+    shown = found.chosen or min(found.fits, key=lambda f: f.rmse, default=None)
+    result = ConstitutiveResult(
+        shown.fitted if shown else sympy.S.Zero,
+        shown.law if shown else sympy.S.Zero,
+        shown.r2 if shown else -math.inf,
         prior_expr,
         prior_r2,
         model,
         features,
         kan_r2,
-        terms,
+        found.formulas,
         aux_symbols,
+        reason=found.reason,
+        scaling=shown.scaling if shown else sympy.S.One,
+        log=found.log,
     )
+    if shown is not None:
+        result.checks = {
+            "held-out R^2": shown.r2,
+            "held-out RMSE / spread": shown.relative_rmse,
+            "residual structure z": shown.structure,
+            "terms": float(shown.n_terms),
+        }
+    return result

@@ -139,7 +139,11 @@ def residual_loss(lagrangian: ScalarFn, q: Tensor, v: Tensor, a: Tensor) -> Tens
     relative to the inertial term. No inverse of ``M``, so no barrier where ``M`` turns
     singular; for a one-layer KAN (linear in its coefficients) a Rayleigh quotient, free of
     spurious local minima. The first training phase of :func:`fit_lagrangian`."""
-    mass, force = euler_lagrange(lagrangian, q, v, create_graph=True)
+    return residual_of(*euler_lagrange(lagrangian, q, v, create_graph=True), a)
+
+
+def residual_of(mass: Tensor, force: Tensor, a: Tensor) -> Tensor:
+    """:func:`residual_loss` from the mass matrix and force side ``(M, F)``."""
     inertia = torch.einsum("njk,nk->nj", mass, a)
     return (inertia - force).pow(2).sum(1).mean() / inertia.pow(2).sum(1).mean().clamp_min(1e-300)
 
@@ -147,7 +151,11 @@ def residual_loss(lagrangian: ScalarFn, q: Tensor, v: Tensor, a: Tensor) -> Tens
 def acceleration_loss(lagrangian: ScalarFn, q: Tensor, v: Tensor, a: Tensor) -> Tensor:
     """``mean |a_L - a|^2 / mean |a|^2`` (differentiable), ``a_L`` from the Euler-Lagrange
     equations of ``lagrangian``; the polishing phase of :func:`fit_lagrangian`."""
-    mass, force = euler_lagrange(lagrangian, q, v, create_graph=True)
+    return acceleration_error_of(*euler_lagrange(lagrangian, q, v, create_graph=True), a)
+
+
+def acceleration_error_of(mass: Tensor, force: Tensor, a: Tensor) -> Tensor:
+    """:func:`acceleration_loss` from the mass matrix and force side ``(M, F)``."""
     predicted = torch.linalg.solve(mass, force)
     return (predicted - a).pow(2).sum(1).mean() / a.pow(2).sum(1).mean().clamp_min(1e-300)
 

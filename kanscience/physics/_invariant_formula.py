@@ -9,6 +9,9 @@ the terms of every formula on the modules' Pareto fronts (a network fitted to a 
 lets the search prefer a formula that follows its wiggles; the conservation loss, not the
 fit to the network, decides afterwards which terms combine into an invariant:
 :mod:`kanscience.physics._invariant_refit`), with the monomials of each small module.
+Network values are smooth and never look like noise, so given the network's accuracy
+the search on a module stops once a formula is that close to it
+(:func:`module_target`).
 """
 
 from __future__ import annotations
@@ -95,10 +98,22 @@ def _front(
     inputs: Tensor,
     names: list[str],
     budget: float,
+    target: float | None,
     seed: int,
 ) -> list[sympy.Expr]:
-    result = discover((inputs, values), names, time_budget=budget, seed=seed)
+    result = discover((inputs, values), names, time_budget=budget, target_error=target, seed=seed)
     return [c.expr for c in result.candidates]
+
+
+def module_target(accuracy: float | None, network_spread: float, module: Tensor) -> float | None:
+    """The ``target_error`` of the search on one module: the network's own relative
+    accuracy (its conservation residual: a formula closer to the network than the network
+    is to an invariant follows its errors) in units of the module's spread, since the
+    network's error is absolute and shared by its modules. None without an accuracy."""
+    if accuracy is None or not accuracy > 0:
+        return None
+    spread = float(module.std())
+    return accuracy * network_spread / spread if spread > 0 else None
 
 
 def _rename(expr: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr:
@@ -115,6 +130,7 @@ def candidate_terms(
     symbols: list[sympy.Symbol],
     budget: float,
     seed: int,
+    accuracy: float | None = None,
 ) -> tuple[list[sympy.Expr], list[sympy.Expr], tuple[tuple[int, ...], ...]]:
     """The terms of the formulas the search finds for ``network`` (see the module
     docstring), the formulas themselves (each module's Pareto front), and the additive
@@ -130,10 +146,16 @@ def candidate_terms(
     budget : float
         Seconds for the symbolic search, shared among the modules.
     seed : int
+    accuracy : float, optional
+        Relative accuracy of the network (its held-out conservation residual): the search
+        on a module stops once a formula is that close to the network
+        (:func:`module_target`); without it, it runs to its budget on smooth values.
     """
     split = separability(network, fresh[: min(400, fresh.shape[0])], method="difference")
     groups = split.groups if split.separable else (tuple(range(fresh.shape[1])),)
     reference = fresh.median(0).values[None, :]
+    with torch.no_grad():
+        network_spread = float(network(fresh).reshape(-1).std())
     formulas: list[sympy.Expr] = []
     for k, group in enumerate(groups):
         values = _module_values(network, fresh, group, reference)
@@ -141,7 +163,8 @@ def candidate_terms(
             continue  # a module the network does not use
         names = [str(symbols[i]) for i in group]
         share = budget * len(group) / fresh.shape[1]
-        front = _front(values, fresh[:, list(group)], names, share, seed + k)
+        target = module_target(accuracy, network_spread, values)
+        front = _front(values, fresh[:, list(group)], names, share, target, seed + k)
         by_name = {n: symbols[i] for n, i in zip(names, group)}
         formulas.extend(_rename(sympy.sympify(e), by_name) for e in front)
     terms = unique_terms(formulas, symbols)

@@ -1,8 +1,10 @@
 """From the learned invariant networks to verified laws, one per network or a reason.
 
 For each accepted network: candidate formulas from the symbolic search on the network
-(:func:`candidate_formulas`), each refitted under the conservation loss and split into
-its conserved combinations (:func:`refit_invariant`); every law whose conservation
+(:func:`candidate_terms`; a short search that stops at the network's own accuracy first,
+the full one only when its terms hold no new conserved law), each refitted under the
+conservation loss and split into its conserved combinations
+(:func:`~kanscience.physics._invariant_refit.conserved_combinations`); every law whose conservation
 residual on the verification states is below the tolerance joins a pool. Then each
 network in turn gets the simplest law of the pool (its own first) whose gradient is
 independent of the laws already assigned (the rank test on the verification states), or
@@ -22,12 +24,19 @@ from torch import Tensor
 
 from ..core import KAN
 from ..symbolic import formula_to_torch
-from ._conservation import conservation_residual, gradient_rank
+from ._conservation import gradient_rank
 from ._expressions import expression_gradient
 from ._invariant_formula import candidate_terms
-from ._invariant_refit import RefitLaw, conserved_combinations
+from ._invariant_refit import RefitLaw, conserved_combinations, law_residual
+from ._term_library import independent_terms, unique_terms
 
 __all__ = ["Invariant", "extract_laws"]
+
+# share of ``budget`` of the first, short search on a network, which stops once a formula
+# is as close to the network as the network is to an invariant (its residual); the full
+# search (the whole budget, no such stop) runs only when the short one's terms hold no
+# new conserved law
+_SHORT_SHARE = 0.25
 
 
 @dataclass
@@ -112,23 +121,59 @@ def _ranked(laws: list[RefitLaw]) -> list[RefitLaw]:
     )
 
 
+def _conserved(
+    terms: list[sympy.Expr],
+    symbols: list[sympy.Symbol],
+    refit: tuple[Tensor, Tensor],
+    verify: tuple[Tensor, Tensor],
+    tol: float,
+) -> list[RefitLaw]:
+    laws: list[RefitLaw] = []
+    for law in conserved_combinations(terms, symbols, *refit, tol):
+        residual = law_residual(law.law, symbols, *verify)
+        if residual < tol:
+            laws.append(RefitLaw(law.law, law.fitted, residual))
+    return laws
+
+
+def _adds_rank(
+    laws: list[RefitLaw], known: list[Tensor], symbols: list[sympy.Symbol], x: Tensor, tol: float
+) -> bool:
+    """Whether ``laws`` hold one independent of the laws ``known`` (their gradients)."""
+    gradients = known + [expression_gradient(law.law, symbols, x) for law in laws]
+    if not gradients:
+        return False
+    before = gradient_rank(torch.stack(known, 1), tol)[0] if known else 0
+    return gradient_rank(torch.stack(gradients, 1), tol)[0] > before
+
+
 def _pool(
     network: Callable[[Tensor], Tensor],
     symbols: list[sympy.Symbol],
     fresh: Tensor,
     refit: tuple[Tensor, Tensor],
     verify: tuple[Tensor, Tensor],
-    tol: float,
-    budget: float,
-    seed: int,
+    known: list[Tensor],
+    options: tuple[float, float, float, int, float],
 ) -> tuple[list[RefitLaw], tuple[tuple[int, ...], ...], list[sympy.Expr]]:
-    terms, candidates, groups = candidate_terms(network, fresh, symbols, budget, seed)
+    """The conserved laws from the terms of the search on ``network``: a short search
+    first (:data:`_SHORT_SHARE`), the full one only when the short one's terms hold no
+    conserved law independent of the ``known`` ones (the physics check, not the fit to
+    smooth network values, says when the search has found enough)."""
+    tol, rank_tol, budget, seed, accuracy = options
+    terms: list[sympy.Expr] = []
+    candidates: list[sympy.Expr] = []
     laws: list[RefitLaw] = []
-    for law in conserved_combinations(terms, symbols, *refit, tol):
-        gradient = expression_gradient(law.law, symbols, verify[0])
-        residual = conservation_residual(gradient, verify[1])
-        if residual < tol:
-            laws.append(RefitLaw(law.law, law.fitted, residual))
+    groups: tuple[tuple[int, ...], ...] = ()
+    for share, target in ((_SHORT_SHARE, accuracy), (1.0, None)):
+        found, formulas, groups = candidate_terms(
+            network, fresh, symbols, share * budget, seed, accuracy=target
+        )
+        candidates += [e for e in formulas if e not in candidates]
+        terms = independent_terms(unique_terms(terms + found, symbols), symbols, fresh)
+        laws = _conserved(terms, symbols, refit, verify, tol)
+        if _adds_rank(laws, known, symbols, verify[0], rank_tol):
+            break
     return laws, groups, candidates
 
 
@@ -149,10 +194,11 @@ def extract_laws(
 ) -> list[Invariant]:
     """One :class:`Invariant` per network (see the module docstring)."""
     pools, found = [], []
+    known: list[Tensor] = []
     for k, network in enumerate(networks):
-        laws, groups, candidates = _pool(
-            network, symbols, fresh, refit, verify, tol, budget, seed + k
-        )
+        options = (tol, rank_tol, budget, seed + k, network_residuals[k])
+        laws, groups, candidates = _pool(network, symbols, fresh, refit, verify, known, options)
+        known += [expression_gradient(law.law, symbols, verify[0]) for law in laws]
         pools.append(laws)
         found.append(
             Invariant(

@@ -33,7 +33,7 @@ from ._expressions import combine_terms, expression_gradient
 from ._snap import normalize_scale, snap_expression
 from ._sparse import sparse_null_vectors
 
-__all__ = ["RefitLaw", "conserved_combinations"]
+__all__ = ["RefitLaw", "conserved_combinations", "law_residual"]
 
 _NULL_TOL = 1e-2  # candidates for the refit: near-null below this (normalized)
 
@@ -125,7 +125,9 @@ def _refit_inner(
     return [cast(sympy.Expr, t.xreplace(fitted)) for t in templates], w.detach()
 
 
-def _residual(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor, f: Tensor) -> float:
+def law_residual(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor, f: Tensor) -> float:
+    """Conservation residual (:func:`conservation_residual`) of the formula ``expr`` of
+    ``symbols`` on states ``x`` (n, d) with the flow ``f`` there."""
     return conservation_residual(expression_gradient(expr, symbols, x), f)
 
 
@@ -141,9 +143,9 @@ def _law(
     terms, weights = _refit_inner(terms, weights, symbols, x, f, steps)
     combination = combine_terms([(sympy.Float(float(w), 15), t) for w, t in zip(weights, terms)])
     fitted = normalize_scale(combination, symbols)
-    residual = _residual(fitted, symbols, x, f)
+    residual = law_residual(fitted, symbols, x, f)
     snapped, _ = snap_expression(fitted, rel_tol=1e-2)
-    snapped_residual = _residual(snapped, symbols, x, f)
+    snapped_residual = law_residual(snapped, symbols, x, f)
     if snapped_residual < tol and snapped_residual <= 2 * residual + 1e-12:  # no worse
         return RefitLaw(snapped, fitted, snapped_residual)
     if residual < tol:
@@ -192,6 +194,11 @@ def conserved_combinations(
     if not usable:
         return []
     terms, operator = [terms[k] for k in usable], operator[:, usable]
+    if operator.shape[0] > operator.shape[1]:
+        # the triangular factor has the operator's column norms and, for every subset of
+        # columns, its singular values and right vectors: the same null vectors from
+        # (terms x terms) matrices instead of (states x terms) ones
+        operator = torch.linalg.qr(operator, mode="r")[1]
     complexity = [float(sympy.count_ops(t)) for t in terms]
     laws: list[RefitLaw] = []
     active = list(range(len(terms)))
