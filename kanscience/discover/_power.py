@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import math
 import time
+from collections.abc import Callable
 
 import sympy
 import torch
@@ -109,8 +110,11 @@ def _lambdas(alpha: Tensor, k: Tensor) -> list[float]:
     return [0.0] + [lam for lam in best if abs(lam) > 0.005][:MAX_LAMBDAS]
 
 
-def _fit(search: Search, z: Tensor, t: Tensor) -> KAN | None:
-    """The best of a few random starts (LM at the initial grid), refined and retrained."""
+def _fit(search: Search, z: Tensor, t: Tensor, on_y: Callable[[Tensor], float]) -> KAN | None:
+    """The best of a few random starts (LM at the initial grid), refined and retrained;
+    None when no start fits (by :data:`GIVE_UP`, relative, on the standardized ``log|y|``
+    or, for noise that ``log`` magnifies near ``y = 0``, on ``y`` itself: ``on_y`` maps
+    the model's output to its relative RMSE on ``y``)."""
     best, best_loss = None, float("inf")
     for restart in range(RESTARTS):
         model = power_model(search, z.shape[1], search.options.seed + restart)
@@ -122,8 +126,12 @@ def _fit(search: Search, z: Tensor, t: Tensor) -> KAN | None:
             best, best_loss = model, loss
         if best_loss < 1e-3 or search.time_left() <= 0:
             break
-    if best is None or best_loss > GIVE_UP:
+    if best is None:
         return None
+    if best_loss > GIVE_UP:
+        with torch.no_grad():
+            if on_y(best(z)[:, 0]) > GIVE_UP:
+                return None
     try:
         best = best.refine(SURROGATE_GRID, z)
         train_lm(search, best, z, t[:, None], search.options.lm_steps)
@@ -146,7 +154,12 @@ def power_branch(search: Search) -> None:
     start = time.perf_counter()
     z = torch.log(x)
     t, mean, std = standardize(torch.log(y.abs()))
-    model = _fit(search, z, t)
+    spread = float(y.std())
+
+    def on_y(output: Tensor) -> float:
+        return rmse(sign * torch.exp(std * output + mean), y) / spread if spread > 0 else 0.0
+
+    model = _fit(search, z, t, on_y)
     if model is None:
         return
     model.requires_grad_(False)
