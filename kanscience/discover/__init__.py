@@ -7,6 +7,7 @@ from ._discover import (
     DiscoveryResult,
     discover,
 )
+from ._noise import STRUCTURE_Z, NeighbourGraph, neighbour_graph, residual_structure
 from ._options import DiscoverOptions
 from ._stability import FormulaStability, FrontUncertainty, formula_stability, front_uncertainty
 from ._structure import Context, Structure
@@ -19,9 +20,13 @@ __all__ = [
     "DiscoveryResult",
     "FormulaStability",
     "FrontUncertainty",
+    "NeighbourGraph",
+    "STRUCTURE_Z",
     "Structure",
     "default_structures",
     "discover",
     "formula_stability",
     "front_uncertainty",
+    "neighbour_graph",
+    "residual_structure",
 ]

@@ -14,7 +14,9 @@ with ``law=None`` and the reason):
 * :func:`learn_time_shift` -- a time shift ``t' = t + f(r)`` that flattens the spatial
   part of a metric (hidden symmetry of Schwarzschild).
 * :func:`fit_constitutive` -- a stress component as a function of the deformation
-  gradient, from a linear-elastic prior.
+  gradient, through :func:`kanscience.discover.discover` (the stress, or the stress times
+  an auxiliary variable such as ``J = det F``); ``law=None`` with the reason when no
+  formula explains the data.
 
 :func:`plot_law_comparison` draws a learned law against the true one (curves, parity,
 level sets; :mod:`kanscience.physics._panels`), after :func:`affine_gauge` where the law is
