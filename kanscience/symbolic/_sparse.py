@@ -167,8 +167,8 @@ def _check_count(value: object, name: str, low: int) -> int:
 def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Features:
     """Every finite, non-constant feature, affine copies dropped (the simplest copy, then
     the first in column and library order, is kept): one library function of one column,
-    and with ``interactions`` the products of two of those of different columns (when
-    there are at most :data:`MAX_PRODUCTS` of them)."""
+    and with ``interactions`` the products of two of those of different columns (at most
+    :data:`MAX_PRODUCTS`, of the simplest functions: :func:`_product_pairs`)."""
     values, terms, complexity = [], [], []
     for name, fn in library.items():
         with torch.no_grad():
@@ -183,13 +183,8 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
     if not interactions or singles.z.shape[1] < 2:
         return singles
     raw = singles.z * singles.scale + singles.mean
-    pairs = [
-        (i, j)
-        for i in range(len(singles.terms))
-        for j in range(i + 1, len(singles.terms))
-        if singles.terms[i][0][1] != singles.terms[j][0][1]
-    ]
-    if not pairs or len(pairs) > MAX_PRODUCTS:
+    pairs = _product_pairs(singles)
+    if not pairs:
         return singles
     left, right = torch.tensor(pairs).T
     products = raw[:, left] * raw[:, right]
@@ -277,6 +272,25 @@ def _distinct(n: int, values: list[Tensor], terms: list[_Term], complexity: list
         terms=[terms[i] for i in kept],
         complexity=[complexity[i] for i in kept],
     )
+
+
+def _product_pairs(singles: _Features) -> list[tuple[int, int]]:
+    """Pairs of single features of different columns to multiply: those of the simplest
+    features (by complexity, then in order), as many as keep the products at most
+    :data:`MAX_PRODUCTS` (with many columns, products of the powers and the commonest
+    functions rather than none)."""
+    column = [term[0][1] for term in singles.terms]
+    order = sorted(range(len(singles.terms)), key=lambda i: singles.complexity[i])
+    chosen: list[int] = []
+    count = 0
+    for i in order:
+        new = sum(column[j] != column[i] for j in chosen)
+        if count + new > MAX_PRODUCTS:
+            break
+        chosen.append(i)
+        count += new
+    chosen.sort()
+    return [(i, j) for a, i in enumerate(chosen) for j in chosen[a + 1 :] if column[i] != column[j]]
 
 
 def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
