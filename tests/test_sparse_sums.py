@@ -221,6 +221,26 @@ def test_products_of_two_functions_of_different_inputs():
     assert fit.terms == ((("x", 2),), (("x", 0), ("cos", 1))) and fit.r2 > 1 - 1e-12
 
 
+def test_products_among_many_inputs_use_the_simplest_functions():
+    """Six inputs have too many pairs of library features to multiply them all: the
+    products of the simplest ones are tried (the powers first), so a sum of three products
+    of raw inputs is found; every product is of two different columns and at most
+    MAX_PRODUCTS of them are built."""
+    from kanscience.symbolic._sparse import MAX_PRODUCTS, _features, _product_pairs
+
+    g = torch.Generator().manual_seed(0)
+    x = 1 + 4 * torch.rand(1600, 6, generator=g, dtype=F64)
+    y = x[:, 0] * x[:, 3] + x[:, 1] * x[:, 4] + x[:, 2] * x[:, 5]
+    fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, interactions=True)
+    assert fit.terms == ((("x", 0), ("x", 3)), (("x", 1), ("x", 4)), (("x", 2), ("x", 5)))
+    assert fit.coefficients == pytest.approx((1.0, 1.0, 1.0), abs=1e-10)
+    singles = _features(x, resolve_library(DISCOVERY_LIBRARY), False)
+    pairs = _product_pairs(singles)
+    assert 0 < len(pairs) <= MAX_PRODUCTS
+    assert all(singles.terms[i][0][1] != singles.terms[j][0][1] for i, j in pairs)
+    assert {singles.terms[i][0][0] for pair in pairs for i in pair} >= {"x", "x^2"}
+
+
 def test_structure_finds_the_square_root_of_a_sparse_sum():
     """sqrt(r^2 + 1 - 2 r cos(d)) (the law of cosines, scaled): on y^2 a sparse sum with a
     product term."""
