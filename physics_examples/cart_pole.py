@@ -31,8 +31,8 @@ REFERENCE = (
 RANGES = [(-1.0, 1.0), (-math.pi, math.pi), (-2.0, 2.0), (-2.0, 2.0)]
 
 
-def main(steps: int = 100, seed: int = 0, n: int = 10_000) -> CaseResult:
-    """Learn the Lagrangian and judge it (J3)."""
+def main(steps: int | None = None, seed: int = 0, n: int = 10_000) -> CaseResult:
+    """Learn the Lagrangian and judge it (J3); ``steps`` None: the library's default."""
     return run_lagrangian_case("cart_pole", REFERENCE, SYMBOLS, RANGES, steps, seed, n, 1e-2)
 
 

@@ -4,6 +4,8 @@ Lagrangian (a three-factor coupling), the honest "no law" verdict, and bad input
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import sympy
 import torch
@@ -11,12 +13,14 @@ import torch
 from kanscience import KAN
 from kanscience.physics import (
     LearnedLagrangian,
+    canonical_lagrangian,
     euler_lagrange,
     fit_lagrangian,
     indefinite_fraction,
     perturbation_scale,
 )
 from kanscience.physics._lagrangian_formula import search_lagrangian_formula
+from kanscience.physics._lagrangian_network import starting_lagrangian
 from kanscience.symbolic import formula_to_torch
 from physics_examples import cart_pole, uniform
 from physics_examples._lagrange import true_accelerations
@@ -124,5 +128,44 @@ def test_fit_lagrangian_names_a_prior_with_an_unknown_symbol():
     states = uniform(40, [(-1, 1)] * 2, 4)
     with pytest.raises(ValueError, match="prior uses unknown symbol.*'m'"):
         fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], prior="m * qdot**2")
-    with pytest.raises(ValueError, match="width must describe a KAN with 2 inputs"):
+    with pytest.raises(ValueError, match="width must describe a KAN with 1 inputs and 2"):
         fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], width=[3, 1])
+    with pytest.raises(ValueError, match="width must describe a KAN with 2 inputs and 1"):
+        fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], form="general", width=[3, 1])
+    with pytest.raises(ValueError, match="form must be one of"):
+        fit_lagrangian(states[:, :1], states[:, 1:], -states[:, :1], form="quadratic")
+
+
+def test_the_mechanical_form_matches_autograd_euler_lagrange():
+    train = uniform(300, cart_pole.RANGES, 2)
+    symbols = list(cart_pole.SYMBOLS)
+    learned = starting_lagrangian(None, None, "mechanical", None, 5, symbols, train, 0)
+    q, v = train[:, :2], train[:, 2:]
+    mass, force = learned.euler_lagrange(q, v)
+    reference_mass, reference_force = euler_lagrange(learned, q, v)
+    # central differences in q of a cubic spline network: ~1e-9 of the force's scale
+    assert float((mass - reference_mass).abs().max()) < 1e-12
+    assert float((force - reference_force).abs().max()) < 1e-6 * float(force.abs().max())
+
+
+def test_fit_lagrangian_recovers_the_cart_pole_coupling_at_reduced_size(no_files_written):
+    symbols = list(cart_pole.SYMBOLS)
+    states = uniform(1500, cart_pole.RANGES, 12345)
+    accelerations = true_accelerations(cart_pole.REFERENCE, symbols, states)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the learned mass matrix", RuntimeWarning)
+        found = fit_lagrangian(
+            states[:, :2],
+            states[:, 2:],
+            accelerations,
+            symbols[:2],
+            symbols[2:],
+            max_train=500,
+            adam_steps=150,
+            steps=10,
+            time_budget=20.0,
+            seed=0,
+        )
+    truth = canonical_lagrangian(cart_pole.REFERENCE, symbols[:2], symbols[2:])
+    assert found.law is not None and sympy.simplify(found.law - truth) == 0
+    assert found.error < 1e-8

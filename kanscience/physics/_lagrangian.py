@@ -1,15 +1,19 @@
 """Lagrangians from ``(q, qdot, qddot)`` data: the :func:`fit_lagrangian` workflow.
 
 1. **Network.** ``L = T0 + alpha N`` (:mod:`kanscience.physics._lagrangian_network`): a
-   fixed prior ``T0`` (``|qdot|^2 / 2`` by default) plus a MultKAN ``N`` of any depth, with
-   multiplication nodes, scaled at initialization so that the mass matrix ``d2L/dqdot2``
-   is positive definite on every training state. A given ``model`` is the whole
-   Lagrangian instead (e.g. a kanpiler-compiled prior). Training is
-   :func:`kanscience.fit`, first on the Euler-Lagrange residual (:func:`residual_loss`, no
-   inverse of ``M``), then on the relative acceleration error (:func:`acceleration_loss`);
-   a step that turns the loss NaN or Inf stops the training with the last good model
-   restored (``fit``'s guard), and says so in a warning and in ``checks``. A mass matrix
-   that is not definite on some held-out states is warned about too.
+   fixed prior ``T0`` (``|qdot|^2 / 2`` by default) plus a MultKAN ``N``, scaled at
+   initialization so that the mass matrix ``d2L/dqdot2`` is positive definite on every
+   training state. By default ``N`` has the mechanical form ``V(q) + sum qdot_i qdot_j
+   M_ij(q)`` (a network of the positions whose outputs are ``V`` and the ``M_ij``: every
+   natural mechanical Lagrangian, couplings such as ``qdot_1 qdot_2 cos q_2`` included);
+   ``form="general"`` makes it a network of ``[q, qdot]`` (any Lagrangian). A given
+   ``model`` is the whole Lagrangian instead (e.g. a kanpiler-compiled prior). Training is
+   :func:`kanscience.fit` in phases (:mod:`kanscience.physics._lagrangian_training`) on the
+   Euler-Lagrange residual (:func:`residual_loss`, no inverse of ``M``) and, in the general
+   form, the relative acceleration error (:func:`acceleration_loss`); a step that turns
+   the loss NaN or Inf stops the training with the last good model restored (``fit``'s
+   guard), and says so in a warning and in ``checks``. A mass matrix that is not definite
+   on some held-out states is warned about too.
 2. **Formula.** The network, without its part odd in the velocities (the gauge ``dF/dt``),
    is a surrogate for :func:`kanscience.discover.discover`; the terms of its Pareto front
    are refitted jointly under the Euler-Lagrange residual of the data, put in the gauge
@@ -166,11 +170,11 @@ def fit_lagrangian(
     width: Any = None,
     prior: sympy.Expr | str | None = None,
     grid: int = 10,
-    steps: int = 100,
-    adam_steps: int = 200,
+    steps: int = 40,
+    adam_steps: int = 300,
     residual_fraction: float = 0.5,
     max_monitor: int = 500,
-    max_train: int = 2000,
+    max_train: int | None = None,
     tolerance: float = 1e-3,
     null_tol: float = 1e-6,
     quadratic_tol: float = 1e-2,
@@ -189,9 +193,14 @@ def fit_lagrangian(
     model : KAN, optional
         The whole starting Lagrangian (inputs ``[q, qdot]``, one output), e.g. a compiled
         prior; default: ``prior`` plus a scaled MultKAN of ``width``.
+    form : {'mechanical', 'general'}
+        The network's form (see the module docstring): ``'mechanical'`` (inputs ``q``,
+        outputs ``V`` and the ``d (d + 1) / 2`` entries ``M_ij``, ``i <= j``) or
+        ``'general'`` (inputs ``[q, qdot]``, one output). Ignored with ``model``.
     width : KAN width, optional
-        Width of the network added to the prior (default ``[2 d, 1]``; any depth,
-        with multiplication nodes, e.g. ``[2 d, [2 d, 2 d], 1]``).
+        Width of the network added to the prior, any depth, with multiplication nodes
+        (default ``[d, [2 d, d], 1 + d (d + 1) / 2]`` for the mechanical form, ``[2 d, 1]``
+        for the general one).
     prior : sympy.Expr or str, optional
         The fixed prior (default ``sum(qdot_i**2) / 2``), a positive definite quadratic
         form in the velocities.
@@ -199,11 +208,17 @@ def fit_lagrangian(
         Grid intervals of the network.
     steps : int
         L-BFGS steps in all.
+    adam_steps : int
+        Adam steps of each of the mechanical form's two first phases (see
+        :func:`kanscience.physics._lagrangian_training.training_phases`).
     residual_fraction : float
         Share of the steps on :func:`residual_loss` (robust start); the rest polish
         :func:`acceleration_loss` (the error that matters).
     max_train : int
-        Training samples (a seeded subsample of the non-held-out ones).
+        Training samples (a seeded subsample of the non-held-out ones); None: 1000 for
+        the mechanical form (a network of the positions only), else 2000.
+    max_monitor : int
+        Held-out samples whose loss is recorded after each training step (``history``).
     tolerance : float
         Largest relative RMS acceleration error on held-out samples for a formula to be
         returned as the law (raise it above the noise of the accelerations).
@@ -248,11 +263,13 @@ def fit_lagrangian(
     generator = torch.Generator().manual_seed(int(seed))
     permutation = torch.randperm(n, generator=generator)
     n_test = max(1, round(test_fraction * n))
+    if max_train is None:
+        max_train = 1000 if model is None and form == "mechanical" else 2000
     test, train = permutation[:n_test], permutation[n_test:][:max_train]
 
     learned = starting_lagrangian(model, prior, form, width, grid, symbols, x[train], seed)
     network = learned.model
-    phases = training_phases(steps, residual_fraction, adam_steps if model is None else 0)
+    phases = training_phases(steps, residual_fraction, adam_steps, learned.mechanical)
     record = train_lagrangian(learned, x, qddot, train, test[:max_monitor], phases, seed)
     diverged = bool(record.diverged)
     if diverged:
