@@ -2,7 +2,7 @@
 
 For each accepted network: candidate formulas from the symbolic search on the network
 (:func:`candidate_terms`; a short search that stops at the network's own accuracy first,
-the full one only when its terms hold no new conserved law), each refitted under the
+the full one only when no law from its terms is the network), each refitted under the
 conservation loss and split into its conserved combinations
 (:func:`~kanscience.physics._invariant_refit.conserved_combinations`); every law whose conservation
 residual on the verification states is below the tolerance joins a pool. Then each
@@ -28,14 +28,13 @@ from ._conservation import gradient_rank
 from ._expressions import expression_gradient
 from ._invariant_formula import candidate_terms
 from ._invariant_refit import RefitLaw, conserved_combinations, law_residual
-from ._term_library import independent_terms, unique_terms
 
 __all__ = ["Invariant", "extract_laws"]
 
 # share of ``budget`` of the first, short search on a network, which stops once a formula
 # is as close to the network as the network is to an invariant (its residual); the full
-# search (the whole budget, no such stop) runs only when the short one's terms hold no
-# new conserved law
+# search (the whole budget, no such stop) runs only when no conserved law from the short
+# one's terms is the network
 _SHORT_SHARE = 0.25
 
 
@@ -136,15 +135,19 @@ def _conserved(
     return laws
 
 
-def _adds_rank(
-    laws: list[RefitLaw], known: list[Tensor], symbols: list[sympy.Symbol], x: Tensor, tol: float
+def _explains(
+    laws: list[RefitLaw],
+    network: Callable[[Tensor], Tensor],
+    symbols: list[sympy.Symbol],
+    fresh: Tensor,
+    accuracy: float,
 ) -> bool:
-    """Whether ``laws`` hold one independent of the laws ``known`` (their gradients)."""
-    gradients = known + [expression_gradient(law.law, symbols, x) for law in laws]
-    if not gradients:
-        return False
-    before = gradient_rank(torch.stack(known, 1), tol)[0] if known else 0
-    return gradient_rank(torch.stack(gradients, 1), tol)[0] > before
+    """Whether one of ``laws`` is the network itself up to ``a law + b``, to the network's
+    own accuracy (``1 - R^2 <= accuracy``); a network that is a function of several
+    invariants is explained by none, and gets the full search."""
+    with torch.no_grad():
+        target = network(fresh).reshape(-1)
+    return any(1 - _affine_r2(law.law, symbols, fresh, target)[0] <= accuracy for law in laws)
 
 
 def _pool(
@@ -153,15 +156,13 @@ def _pool(
     fresh: Tensor,
     refit: tuple[Tensor, Tensor],
     verify: tuple[Tensor, Tensor],
-    known: list[Tensor],
-    options: tuple[float, float, float, int, float],
+    options: tuple[float, float, int, float],
 ) -> tuple[list[RefitLaw], tuple[tuple[int, ...], ...], list[sympy.Expr]]:
     """The conserved laws from the terms of the search on ``network``: a short search
-    first (:data:`_SHORT_SHARE`), the full one only when the short one's terms hold no
-    conserved law independent of the ``known`` ones (the physics check, not the fit to
-    smooth network values, says when the search has found enough)."""
-    tol, rank_tol, budget, seed, accuracy = options
-    terms: list[sympy.Expr] = []
+    first (:data:`_SHORT_SHARE`); the full one, as if alone, only when no conserved law
+    from the short one's terms is the network (the physics check, not the fit to smooth
+    network values, says when the search has found enough)."""
+    tol, budget, seed, accuracy = options
     candidates: list[sympy.Expr] = []
     laws: list[RefitLaw] = []
     groups: tuple[tuple[int, ...], ...] = ()
@@ -170,9 +171,8 @@ def _pool(
             network, fresh, symbols, share * budget, seed, accuracy=target
         )
         candidates += [e for e in formulas if e not in candidates]
-        terms = independent_terms(unique_terms(terms + found, symbols), symbols, fresh)
-        laws = _conserved(terms, symbols, refit, verify, tol)
-        if _adds_rank(laws, known, symbols, verify[0], rank_tol):
+        laws = _conserved(found, symbols, refit, verify, tol)
+        if target is not None and _explains(laws, network, symbols, fresh, target):
             break
     return laws, groups, candidates
 
@@ -194,11 +194,9 @@ def extract_laws(
 ) -> list[Invariant]:
     """One :class:`Invariant` per network (see the module docstring)."""
     pools, found = [], []
-    known: list[Tensor] = []
     for k, network in enumerate(networks):
-        options = (tol, rank_tol, budget, seed + k, network_residuals[k])
-        laws, groups, candidates = _pool(network, symbols, fresh, refit, verify, known, options)
-        known += [expression_gradient(law.law, symbols, verify[0]) for law in laws]
+        options = (tol, budget, seed + k, network_residuals[k])
+        laws, groups, candidates = _pool(network, symbols, fresh, refit, verify, options)
         pools.append(laws)
         found.append(
             Invariant(
