@@ -160,23 +160,28 @@ def _unit(
 ) -> tuple[sympy.Expr, sympy.Expr] | None:
     """``base = k * unit`` with ``k > 0`` and the dominant term of ``unit`` (largest mean
     magnitude on ``x``) exactly +-1, or, for a binomial whose dominant term is a monomial
-    of positive variables, exactly +-1 times that monomial; None if there is nothing to
-    do."""
+    of positive variables larger than the other term on every sample, exactly +-1 times
+    that monomial; None if there is nothing to do."""
     terms = sympy.Add.make_args(base)
     if len(terms) < 2 or not base.free_symbols:
         return None
     try:
         with torch.no_grad():
-            sizes = [float(formula_to_torch(t, symbols)(x).abs().mean()) for t in terms]
+            values = [formula_to_torch(t, symbols)(x).abs().expand(x.shape[0]) for t in terms]
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return None
+    sizes = [float(v.mean()) for v in values]
     if not all(math.isfinite(v) for v in sizes):
         return None
-    dominant = terms[max(range(len(terms)), key=sizes.__getitem__)]
+    index = max(range(len(terms)), key=sizes.__getitem__)
+    dominant = terms[index]
     coefficient, monomial = dominant.as_coeff_Mul()
     if coefficient == 0 or not coefficient.is_number:
         return None
-    if len(terms) == 2 and _monomial(dominant, positive):
+    # a monomial is factored out only where it dominates on every sample (else the
+    # quotient of the other term by it blows up where the monomial nears 0)
+    everywhere = bool((values[index] >= values[1 - index]).all()) if len(terms) == 2 else False
+    if len(terms) == 2 and everywhere and _monomial(dominant, positive):
         k = abs(coefficient) * monomial
     elif coefficient.is_Float:
         k = abs(coefficient)
