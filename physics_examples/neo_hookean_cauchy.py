@@ -37,10 +37,9 @@ from kanscience.symbolic import formula_to_torch
 
 from . import CaseResult, run_as_script
 from ._plots import N_PARITY
+from .neo_hookean import LAMBDA, MU, law_inputs  # the same material (E = 1, nu = 0.2)
+from .neo_hookean import sample as kirchhoff_sample
 
-E, NU = sympy.Integer(1), sympy.Rational(1, 5)
-MU = E / (2 * (1 + NU))
-LAMBDA = E * NU / ((1 + NU) * (1 - 2 * NU))
 F11, F12, F13 = deformation_symbols()[:3]
 J = sympy.Symbol("J", real=True)
 VARIABLES = deformation_symbols() + [J]
@@ -57,19 +56,10 @@ def cauchy(F: torch.Tensor) -> torch.Tensor:
 
 
 def sample(n: int, seed: int, span: float = SPAN) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` draws of ``F = I + U(-span, span)^(3x3)``, those with ``det F > 0`` kept,
-    and their ``sigma11``."""
-    generator = torch.Generator().manual_seed(int(seed))
-    F = torch.eye(3, dtype=torch.float64) + span * (
-        2 * torch.rand(n, 3, 3, generator=generator, dtype=torch.float64) - 1
-    )
-    F = F[torch.linalg.det(F) > 0]
+    """``n`` draws of ``F = I + U(-span, span)^(3x3)``, those with ``det F > 0`` kept
+    (the draws of :func:`physics_examples.neo_hookean.sample`), and their ``sigma11``."""
+    F, _ = kirchhoff_sample(n, span, seed)
     return F, cauchy(F)
-
-
-def law_inputs(F: torch.Tensor) -> torch.Tensor:
-    """``F11 .. F33, J`` at ``F`` (n, 3, 3): (n, 10)."""
-    return torch.cat([F.reshape(-1, 9), torch.linalg.det(F)[:, None]], 1)
 
 
 def _values(expr: sympy.Expr, F: torch.Tensor):
