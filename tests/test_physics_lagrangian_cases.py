@@ -4,7 +4,6 @@ Lagrangian (a three-factor coupling), the honest "no law" verdict, and bad input
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import pytest
@@ -170,35 +169,3 @@ def test_fit_lagrangian_recovers_the_cart_pole_coupling_at_reduced_size(no_files
     truth = canonical_lagrangian(cart_pole.REFERENCE, symbols[:2], symbols[2:])
     assert found.law is not None and sympy.simplify(found.law - truth) == 0
     assert found.error < 1e-8
-
-
-def test_near_copies_of_a_term_leave_the_library_before_the_refit():
-    """Two fits of one term (cos(1.002 theta), cos(1.0027 theta)) beside the term itself:
-    their Euler-Lagrange columns are parallel to 1e-5, so only the simplest stays (a refit
-    would give the copies large cancelling coefficients); distinct terms all stay."""
-    from kanscience.physics._lagrangian_formula import _term_operator, _without_near_copies
-
-    x, th, xd, thd = sympy.symbols("x theta xd thd", real=True)
-    g = torch.Generator().manual_seed(0)
-    q = torch.stack(
-        [
-            2 * torch.rand(400, generator=g, dtype=torch.float64) - 1,
-            (2 * torch.rand(400, generator=g, dtype=torch.float64) - 1) * math.pi,
-        ],
-        1,
-    )
-    v = 4 * torch.rand(400, 2, generator=g, dtype=torch.float64) - 2
-    a = torch.randn(400, 2, generator=g, dtype=torch.float64)
-    terms = [
-        thd * xd * sympy.cos(1.00200880283999 * th),
-        thd * xd * sympy.cos(1.0026678701712 * th),
-        thd * xd * sympy.cos(th),
-        thd**2,
-        xd**2,
-        sympy.cos(th),
-        x * xd,  # a total derivative: its column vanishes, and it stays
-    ]
-    operator = _term_operator(terms, [x, th, xd, thd], q, v, a)
-    kept_operator, kept = _without_near_copies(operator, terms)
-    assert kept == [thd * xd * sympy.cos(th), thd**2, xd**2, sympy.cos(th), x * xd]
-    assert torch.equal(kept_operator, operator[:, 2:])

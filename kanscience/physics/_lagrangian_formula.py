@@ -203,32 +203,6 @@ def _prune(problem: _Problem, expr: sympy.Expr, error: float) -> tuple[float, sy
     return error, expr
 
 
-NEAR_COPY = 1e-4
-"""Terms whose Euler-Lagrange columns have ``1 - |cos|`` below this are near copies."""
-
-
-def _without_near_copies(
-    operator: Tensor, terms: list[sympy.Expr]
-) -> tuple[Tensor, list[sympy.Expr]]:
-    """The operator's columns and terms without near copies of a simpler (or earlier)
-    term: two fits of one term (``cos(1.002 theta)`` beside ``cos(1.0027 theta)``) that
-    the data cannot tell apart, which a refit would give large cancelling coefficients.
-    Columns that vanish (gauge terms) are kept."""
-    norms = operator.norm(dim=0)
-    unit = operator / norms.clamp_min(1e-300)
-    live = norms > 1e-12 * float(norms.max()) if norms.numel() else norms > 0
-    order = sorted(range(len(terms)), key=lambda k: (sympy.count_ops(terms[k]), k))
-    kept: list[int] = []
-    for k in order:
-        if bool(live[k]) and any(
-            bool(live[j]) and 1 - abs(float(unit[:, k] @ unit[:, j])) < NEAR_COPY for j in kept
-        ):
-            continue
-        kept.append(k)
-    kept.sort()
-    return operator[:, kept], [terms[k] for k in kept]
-
-
 def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
     """The minimal-support Euler-Lagrange null vector(s) over ``terms``, in the canonical
     gauge, snapped where that keeps the held-out error within ``tolerance``."""
@@ -242,8 +216,6 @@ def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
     if not bool(torch.isfinite(operator).all()):
         result.reason = "a candidate term is not finite on the data"
         return result
-    operator, terms = _without_near_copies(operator, list(terms))
-    result.terms = list(terms)
     complexity = [float(sympy.count_ops(t)) for t in terms]
     found = sparse_null_vectors(
         operator, tol=problem.null_tol, max_support=len(terms), complexity=complexity
