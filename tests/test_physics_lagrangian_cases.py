@@ -169,3 +169,17 @@ def test_fit_lagrangian_recovers_the_cart_pole_coupling_at_reduced_size(no_files
     truth = canonical_lagrangian(cart_pole.REFERENCE, symbols[:2], symbols[2:])
     assert found.law is not None and sympy.simplify(found.law - truth) == 0
     assert found.error < 1e-8
+
+
+def test_a_term_fitted_twice_is_offered_once_and_with_snapped_constants():
+    """Two searches returned one term with different constants: the library keeps the
+    first fit and adds its snapped form (the refit would otherwise give the two fits large
+    cancelling coefficients); terms of other shapes are kept as they are."""
+    from kanscience.physics._lagrangian_formula import _one_fit_per_term
+
+    th, xd, thd = sympy.symbols("theta xd thd", real=True)
+    first = thd * xd * sympy.cos(sympy.Float(1.00200880283999) * th)
+    second = thd * xd * sympy.cos(sympy.Float(1.0026678701712) * th)
+    other = xd**2 * sympy.cos(sympy.Float(0.5) * th)
+    terms = [first, thd**2, second, other, thd**2]
+    assert _one_fit_per_term(terms) == [first, thd**2, other, thd * xd * sympy.cos(th)]

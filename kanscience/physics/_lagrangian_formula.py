@@ -203,6 +203,39 @@ def _prune(problem: _Problem, expr: sympy.Expr, error: float) -> tuple[float, sy
     return error, expr
 
 
+SNAP_VARIANT = 1e-2
+"""Relative tolerance of the snapped constants of a term fitted more than once."""
+
+
+def _skeleton(term: sympy.Expr) -> str:
+    """The term with its floats as placeholders: two fits of one term share it."""
+    placeholder = sympy.Symbol("_constant")
+    return sympy.srepr(term.xreplace({f: placeholder for f in term.atoms(sympy.Float)}))
+
+
+def _one_fit_per_term(terms: list[sympy.Expr]) -> list[sympy.Expr]:
+    """One fit of each term, and, for a term fitted more than once with different
+    constants (``cos(1.002 theta)``, ``cos(1.0027 theta)``: two searches, one term),
+    also its constants snapped to simple numbers: near copies would get large cancelling
+    coefficients in the refit; the Euler-Lagrange null space decides between the fit
+    and the snapped form."""
+    out: list[sympy.Expr] = []
+    first: dict[str, sympy.Expr] = {}
+    repeated: list[sympy.Expr] = []
+    for term in terms:
+        key = _skeleton(term)
+        if key not in first:
+            first[key] = term
+            out.append(term)
+        elif term != first[key] and first[key] not in repeated:
+            repeated.append(first[key])
+    for term in repeated:
+        snapped = snap_expression(term, rel_tol=SNAP_VARIANT)[0]
+        if snapped.free_symbols and snapped not in out:
+            out.append(snapped)
+    return out
+
+
 def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
     """The minimal-support Euler-Lagrange null vector(s) over ``terms``, in the canonical
     gauge, snapped where that keeps the held-out error within ``tolerance``."""
@@ -212,6 +245,8 @@ def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
     if not terms:
         result.reason = "no candidate terms"
         return result
+    terms = _one_fit_per_term(terms)
+    result.terms = list(terms)
     operator = _term_operator(terms, problem.symbols, *problem.train)
     if not bool(torch.isfinite(operator).all()):
         result.reason = "a candidate term is not finite on the data"
