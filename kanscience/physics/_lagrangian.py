@@ -12,11 +12,14 @@
    Euler-Lagrange residual (:func:`residual_loss`, no inverse of ``M``) and, in the general
    form, the relative acceleration error (:func:`acceleration_loss`); a step that turns
    the loss NaN or Inf stops the training with the last good model restored (``fit``'s
-   guard), and says so in a warning and in ``checks``. A mass matrix that is not definite
-   on some held-out states is warned about too.
+   guard), and says so in a warning and in ``checks``. In the mechanical form the last
+   layer's weights are then solved exactly, by linear least squares on the
+   Euler-Lagrange residual (:mod:`kanscience.physics._lagrangian_polish`). A mass matrix
+   that is not definite on some held-out states is warned about too.
 2. **Formula.** The network, without its part odd in the velocities (the gauge ``dF/dt``),
    is a surrogate for :func:`kanscience.discover.discover`; the terms of its Pareto front
-   are refitted jointly under the Euler-Lagrange residual of the data, put in the gauge
+   (each search stopping at a target from the network's held-out accuracy) are refitted
+   jointly under the Euler-Lagrange residual of the data, put in the gauge
    of :func:`canonical_lagrangian`, snapped, and verified on held-out accelerations
    (:mod:`kanscience.physics._lagrangian_formula`).
 3. **Verdict.** ``law`` is the formula when it passed, else None with ``reason``;
@@ -48,6 +51,7 @@ from ._lagrangian_network import (
     indefinite_fraction,
     starting_lagrangian,
 )
+from ._lagrangian_polish import polish_last_layer
 from ._lagrangian_training import train_lagrangian, training_phases
 from ._term_library import independent_terms, unique_terms
 
@@ -207,7 +211,7 @@ def fit_lagrangian(
     grid : int
         Grid intervals of the network.
     steps : int
-        L-BFGS steps in all.
+        L-BFGS steps in all (in the mechanical form all on the residual, after Adam).
     adam_steps : int
         Adam steps of each of the mechanical form's two first phases (see
         :func:`kanscience.physics._lagrangian_training.training_phases`).
@@ -278,6 +282,10 @@ def fit_lagrangian(
             RuntimeWarning,
             stacklevel=2,
         )
+    learned, residual_before, residual_after = polish_last_layer(
+        learned, (q[train], qdot[train], qddot[train]), (q[test], qdot[test], qddot[test])
+    )
+    network = learned.model
     predicted = lagrangian_accelerations(learned, q[test], qdot[test], on_singular="ignore")
     kan_error = relative_error(predicted, qddot[test])
     indefinite = indefinite_fraction(learned, q[test], qdot[test])
@@ -303,6 +311,10 @@ def fit_lagrangian(
             "network acceleration error": kan_error,
             "indefinite mass matrix share": indefinite,
             "training diverged": diverged,
+            "held-out residual before and after the last-layer solve": (
+                residual_before,
+                residual_after,
+            ),
         },
     )
     edge_terms: list[sympy.Expr] = []
@@ -329,6 +341,7 @@ def fit_lagrangian(
         levels=levels,
         seed=seed,
         edge_terms=edge_terms,
+        surrogate_error=kan_error,
     )
     result.expression, result.fitted, result.error = found.law, found.fitted, found.error
     result.terms, result.gauge_terms, result.null_dim = (

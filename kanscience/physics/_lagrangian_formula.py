@@ -8,8 +8,14 @@ to the general symbolic search, in one of two ways, tried in order:
    (relative error of a least-squares quadratic in ``qdot`` at each position below
    ``quadratic_tol``; a mechanical Lagrangian ``qdot^T M(q) qdot / 2 - V(q)`` is), each
    coefficient function ``M_ij(q)`` and ``L(q, 0)`` is a problem in the positions only,
-   and each goes to ``discover`` on its own (a constant needs no search);
+   and each goes to ``discover`` on its own (a constant needs no search), as do the
+   potential's forces at the data states, integrated back
+   (:mod:`kanscience.physics._lagrangian_coefficients`);
 2. **whole**: ``discover`` on the surrogate as a function of all the variables.
+
+Each ``discover`` stops at a target from the surrogate's own accuracy
+(``surrogate_error``), so what comes out depends on that accuracy, not on the time the
+machine gives the search.
 
 The terms of the Pareto-front formulas (times their velocity monomials) form a small
 library; the coefficients are refitted jointly under the physics loss itself: the
@@ -22,7 +28,6 @@ when none passes the result says so, with the reason.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -33,15 +38,21 @@ import sympy
 import torch
 from torch import Tensor
 
-from ..discover import discover
 from ..symbolic import formula_to_torch
 from ._euler_lagrange import euler_lagrange, lagrangian_accelerations
 from ._expressions import combine_terms, split_terms
+from ._lagrangian_coefficients import (
+    MARGIN,
+    coefficient_fronts,
+    discover_terms,
+    monomials,
+    velocity_expansion,
+)
 from ._lagrangian_gauge import canonical_lagrangian
 from ._snap import snap_expression
 from ._sparse import sparse_null_vectors
 
-__all__ = ["FormulaSearch", "search_lagrangian_formula", "velocity_expansion"]
+__all__ = ["FormulaSearch", "search_lagrangian_formula"]
 
 ScalarFn = Callable[[Tensor], Tensor]
 
@@ -72,49 +83,6 @@ def relative_error(predicted: Tensor, true: Tensor) -> float:
     )
 
 
-def _monomials(dof: int) -> list[tuple[int, ...]]:
-    """Velocity monomials of degree 0, 1 and 2 as index tuples."""
-    return (
-        [()]
-        + [(i,) for i in range(dof)]
-        + list(itertools.combinations_with_replacement(range(dof), 2))
-    )
-
-
-def velocity_expansion(
-    lagrangian: ScalarFn, q: Tensor, v: Tensor
-) -> tuple[dict[tuple[int, ...], Tensor], float]:
-    """Least-squares quadratic in the velocities of ``lagrangian`` at each position.
-
-    Parameters
-    ----------
-    lagrangian : callable ``(n, 2 d) -> (n,)``
-    q : Tensor (n_q, d)
-        Positions.
-    v : Tensor (m, d)
-        Velocities, the same at every position (``m`` above the number of monomials).
-
-    Returns
-    -------
-    (coefficients, error)
-        Monomial (index tuple, ``()`` for the constant) -> coefficient at each position
-        (n_q,), and the RMS misfit relative to the RMS spread of ``lagrangian``.
-    """
-    n_q, dof = q.shape
-    monomials = _monomials(dof)
-    design = torch.stack(
-        [torch.ones(len(v), dtype=v.dtype) if not m else v[:, list(m)].prod(1) for m in monomials],
-        1,
-    )
-    states = torch.cat([q.repeat_interleave(len(v), 0), v.repeat(n_q, 1)], 1)
-    with torch.no_grad():
-        values = lagrangian(states).reshape(n_q, len(v)).T  # (m, n_q)
-    solution = torch.linalg.lstsq(design, values).solution  # (p, n_q)
-    misfit = (design @ solution - values).pow(2).mean().sqrt()
-    spread = (values - values.mean()).pow(2).mean().sqrt().clamp_min(1e-300)
-    return dict(zip(monomials, solution)), float(misfit / spread)
-
-
 def _term_operator(
     terms: Sequence[sympy.Expr], symbols: list[sympy.Symbol], q: Tensor, v: Tensor, a: Tensor
 ) -> Tensor:
@@ -124,28 +92,6 @@ def _term_operator(
         mass, force = euler_lagrange(formula_to_torch(term, symbols), q, v)
         columns.append((torch.einsum("njk,nk->nj", mass, a) - force).reshape(-1))
     return torch.stack(columns, 1)
-
-
-def _terms_of(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> list[sympy.Expr]:
-    """The non-constant terms of ``expr`` (expanded), without their coefficients."""
-    return [t for _, t in split_terms(sympy.expand(expr), symbols) if t != 1]
-
-
-def _discover_terms(
-    x: Tensor, y: Tensor, names: list[str], symbols: list[sympy.Symbol], budget: float, seed: int
-) -> tuple[list[list[sympy.Expr]], str]:
-    """The terms of each Pareto-front formula of ``discover`` on ``(x, y)`` (best first)."""
-    found = discover((x, y), names, time_budget=max(budget, 1.0), seed=seed)
-    by_name = {str(s): s for s in symbols}
-    fronts = []
-    for candidate in found.candidates:
-        expr = cast(
-            sympy.Expr,
-            candidate.expr.xreplace({s: by_name[str(s)] for s in candidate.expr.free_symbols}),
-        )
-        fronts.append(_terms_of(expr, symbols))
-    best = str(found.candidates[0].expr) if found.candidates else "nothing"
-    return fronts, best
 
 
 @dataclass
@@ -270,9 +216,15 @@ def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
             f"(tolerance {problem.null_tol:g})"
         )
         return result
-    # decoupled subsystems: each part is a Lagrangian; their sum, each in its own scale
-    fitted = canonical_lagrangian(cast(sympy.Expr, sum(parts)), qs, vs)
-    fitted_error = _held_out_error(problem, fitted)
+    # decoupled subsystems: each part is a Lagrangian; their sum, each in its own scale.
+    # A part alone wins where it explains the held-out data better than the sum (a
+    # second null vector that only nearly vanishes, from near-degenerate terms)
+    options = [canonical_lagrangian(cast(sympy.Expr, sum(parts)), qs, vs)]
+    if len(parts) > 1:
+        options += [canonical_lagrangian(p, qs, vs) for p in parts]
+    fitted_error, fitted = min(
+        ((_held_out_error(problem, o), o) for o in options), key=lambda pair: pair[0]
+    )
     if fitted_error <= problem.tolerance:
         fitted = canonical_lagrangian(_prune(problem, fitted, fitted_error)[1], qs, vs)
     q_test, v_test, a_test = problem.test
@@ -318,6 +270,7 @@ def search_lagrangian_formula(
     levels: int,
     seed: int,
     edge_terms: Sequence[sympy.Expr] = (),
+    surrogate_error: float = 0.0,
 ) -> FormulaSearch:
     """Formulas for the surrogate Lagrangian (see the module docstring).
 
@@ -343,16 +296,18 @@ def search_lagrangian_formula(
     edge_terms : sequence of sympy.Expr
         Terms read off the edges of a one-layer network, offered with the whole
         surrogate's Pareto front.
+    surrogate_error : float
+        The surrogate's relative acceleration error on held-out data: ``discover`` stops
+        at a target of a few times it (0: an exact surrogate, no target).
     """
     started = time.perf_counter()
     q, v, _ = train
     dof = q.shape[1]
     problem = _Problem(symbols, train, test, tolerance, null_tol)
-    q_names = [str(s) for s in symbols[:dof]]
     generator = torch.Generator().manual_seed(int(seed))
     n_positions = min(len(q), 400)
     positions = q[torch.randperm(len(q), generator=generator)[:n_positions]]
-    m = max(4 * len(_monomials(dof)), 24)
+    m = max(4 * len(monomials(dof)), 24)
     velocities = v[torch.randperm(len(v), generator=generator)[:m]]
     coefficients, quadratic_error = velocity_expansion(surrogate, positions, velocities)
     attempts: list[FormulaSearch] = []
@@ -361,37 +316,23 @@ def search_lagrangian_formula(
     for route in routes:
         remaining = time_budget - (time.perf_counter() - started)
         if route == "velocity expansion":
-            fronts: list[list[list[sympy.Expr]]] = []
-            problems = [m for m in coefficients if len(m) != 1]  # odd part is gauge: dropped
-            scale = max(float(coefficients[m].abs().max()) for m in problems if m)
-            for monomial in problems:
-                factor = (
-                    sympy.S.One
-                    if not monomial
-                    else sympy.Mul(*(symbols[dof + i] for i in monomial))
-                )
-                values = coefficients[monomial]
-                terms: list[list[sympy.Expr]] = [[factor] if monomial else []]
-                # a coefficient that varies with the positions: a search of its own
-                if float(values.std()) > 1e-3 * scale:
-                    found, best = _discover_terms(
-                        positions,
-                        values,
-                        q_names,
-                        symbols[:dof],
-                        remaining / len(problems),
-                        seed,
-                    )
-                    log.append(f"{factor}: discover's best {best}")
-                    terms += [[cast(sympy.Expr, t * factor) for t in front] for front in found]
-                fronts.append(terms)
+            fronts, lines = coefficient_fronts(
+                surrogate,
+                coefficients,
+                positions,
+                train,
+                symbols,
+                remaining,
+                seed,
+                surrogate_error,
+            )
+            log += lines
         else:
             x = torch.cat([q, v], 1)
             with torch.no_grad():
                 y = surrogate(x).reshape(-1)
-            found, best = _discover_terms(
-                x, y, [str(s) for s in symbols], symbols, max(remaining, 10.0), seed
-            )
+            target = MARGIN * surrogate_error if surrogate_error > 0 else None
+            found, _, best = discover_terms(x, y, symbols, max(remaining, 10.0), seed, target)
             log.append(f"whole: discover's best {best}")
             whole: list[list[sympy.Expr]] = [[], *found]
             fronts = [whole]

@@ -55,7 +55,7 @@ def training_phases(
     residual_fraction`` between the residual and the accelerations (L-BFGS suits a
     one-layer network, linear in its coefficients). Mechanical form (a deeper MultKAN, on
     which L-BFGS stalls from the prior): ``adam_steps`` Adam steps on the residual at a
-    learning rate of 3e-2, as many at 1e-2, then the residual share of ``steps`` in L-BFGS;
+    learning rate of 3e-2, as many at 1e-2, then all ``steps`` in L-BFGS on the residual;
     no acceleration phase (through ``M^-1`` it can leave the definite region, and the
     formula's own refit under the residual fixes the constants anyway).
     """
@@ -64,7 +64,7 @@ def training_phases(
         phases = [
             Phase(residual_of, "Adam", adam_steps, 3e-2),
             Phase(residual_of, "Adam", adam_steps, 1e-2),
-            Phase(residual_of, "LBFGS", first),
+            Phase(residual_of, "LBFGS", steps),
         ]
     else:
         phases = [
