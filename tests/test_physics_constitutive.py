@@ -71,3 +71,43 @@ def test_fit_constitutive_rejects_bad_input():
         fit_constitutive(folded, tau[:, 0, 0], aux={"J_log": sympy.log(determinant_feature())})
     with pytest.raises(ValueError, match="interactions"):
         fit_constitutive(F, tau[:, 0, 0], interactions="sometimes")
+
+
+def _search_data(x, y):
+    from kanscience.discover import neighbour_graph
+    from kanscience.physics import _constitutive_search as search
+
+    n = len(y)
+    train, test = torch.arange(n // 5, n), torch.arange(n // 5)
+    symbols = list(sympy.symbols("x1 x2", real=True))
+    spread = float(y[train].std())
+    return search._Data(symbols, x, y, train, test, neighbour_graph(x), spread), symbols
+
+
+def test_small_argument_cosine_standing_in_for_a_square_is_replaced_by_the_polynomial():
+    from kanscience.physics import _constitutive_search as search
+
+    generator = torch.Generator().manual_seed(3)
+    x = 2 * torch.rand(500, 2, generator=generator, dtype=torch.float64) - 1
+    noise = 1e-5 * torch.randn(500, generator=generator, dtype=torch.float64)
+    y = x[:, 0] ** 2 / 3 + x[:, 1] - 1 + noise
+    data, (x1, x2) = _search_data(x, y)
+    # c cos(a x1) + d with c a^2 / 2 = 1/3 differs from x1^2 / 3 by a^2 x1^4 / 36 <= 3e-6,
+    # below the noise: the data cannot tell them apart, and the polynomial is simpler
+    stand_in = -6667 * sympy.cos(sympy.Float(0.01) * x1) + x2 + 6666
+    fit = search._refit(stand_in, sympy.S.One, data)
+    assert fit is not None and fit.explains
+    law = search._snapped(fit, data, 1e-3, 24).law
+    assert sympy.expand(law - (x1**2 / 3 + x2 - 1)) == 0, law
+
+
+def test_a_cosine_whose_argument_spans_a_wide_range_is_kept():
+    from kanscience.physics import _constitutive_search as search
+
+    x = 2 * torch.rand(500, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64) - 1
+    y = torch.cos(2 * x[:, 0]) / 2 + x[:, 1]
+    data, (x1, x2) = _search_data(x, y)
+    fit = search._refit(0.4 * sympy.cos(2 * x1) + 0.9 * x2, sympy.S.One, data)
+    assert fit is not None and fit.explains and fit.rmse < 1e-12
+    law = search._snapped(fit, data, 1e-3, 24).law
+    assert sympy.expand(law - (sympy.cos(2 * x1) / 2 + x2)) == 0, law
