@@ -131,3 +131,87 @@ def test_discover_on_noisy_data_stops_early_with_the_law():
     ratio = sympy.simplify(result.best.expr / (a**2 * sympy.sin(b)))
     assert ratio.is_number and abs(float(ratio) - 1) < 0.01
     assert result.seconds < 0.6 * 120  # stopped long before its deadline
+
+
+def test_neighbour_graph_matches_brute_force_neighbours():
+    """The k-d tree's neighbours are the brute-force nearest ones (columns scaled)."""
+    x = torch.rand(500, 3, generator=_generator(6), dtype=torch.float64) * torch.tensor(
+        [1.0, 10.0, 100.0], dtype=torch.float64
+    )
+    graph = neighbour_graph(x, k=5)
+    scaled = x / x.std(0)
+    distances = torch.cdist(scaled, scaled)
+    distances.fill_diagonal_(math.inf)
+    expected = distances.topk(5, largest=False).indices
+    assert [set(r) for r in graph.indices.tolist()] == [set(r) for r in expected.tolist()]
+
+
+def test_duplicate_points_never_list_themselves():
+    x = torch.cat([torch.zeros(12, 2), torch.rand(30, 2, generator=_generator(7))])
+    graph = neighbour_graph(x, k=4)
+    assert not bool((graph.indices == torch.arange(42)[:, None]).any())
+
+
+def test_rows_beyond_max_train_validate_and_are_disjoint_from_the_fit():
+    from kanscience.discover._inputs import EXTRA_VALIDATION, fit_validation_rows
+
+    fit, val = fit_validation_rows(10_000, 1000, seed=3)
+    assert len(fit) == 800 and len(val) == 200 + EXTRA_VALIDATION * 1000
+    assert not set(fit.tolist()) & set(val.tolist())
+    # up to max_train rows: the split of a subsample, as without extra rows
+    fit, val = fit_validation_rows(900, 1000, seed=3)
+    assert len(fit) == 720 and len(val) == 180
+    assert sorted(fit.tolist() + val.tolist()) == list(range(900))
+
+
+def test_a_surrogate_that_explains_noisy_data_is_used_however_large_its_error():
+    """At 10% noise no model's validation RMSE is a small share of the spread; a trained
+    model whose residuals are noise is still an accurate surrogate, and one that misses
+    a term is not."""
+    from kanscience.discover._kan_fits import transforms
+    from kanscience.discover._structure import Context
+
+    gen = _generator(8)
+    x = torch.rand(3000, 2, generator=gen, dtype=torch.float64)
+    law = torch.sin(3 * x[:, 0]) + x[:, 1]
+    y = law + 0.3 * float(law.std()) * torch.randn(3000, generator=gen, dtype=torch.float64)
+    search = make_search(x, y, ["a", "b"])
+    context = Context(2, 1, 4, transforms(search.fit_y), None, None, lambda *a, **k: None)
+    accurate = lambda z: torch.sin(3 * z[:, 0]) + z[:, 1]  # noqa: E731
+    rough = lambda z: 1.8 * z[:, 0] + z[:, 1]  # noqa: E731
+    error = float((accurate(search.val_x) - search.val_y).pow(2).mean().sqrt())
+    assert error > 0.25 * search.spread  # far above the 3% a noise-free surrogate needs
+    search.models = [(error, accurate)]
+    assert context.best_surrogate(search, 0.03) is not None
+    search.models = [(error, rough)]
+    assert context.best_surrogate(search, 0.03) is None
+
+
+def test_a_direct_structure_under_way_outlives_the_grace_period():
+    """After the grace period no structure starts, but a direct one (cheap, the source of
+    the simplest laws) that is under way runs to its own deadline."""
+    x, y = _noisy(lambda x: x[:, 0] * x[:, 1])
+    search = make_search(x, y, ["a", "b"])
+    search.start_branch(60.0)
+    search.stop_at = time.perf_counter() - 1.0
+    assert search.time_left() < 0 and search.training_time_up()
+    search.finishing = True
+    assert 30 < search.time_left() <= 60 and not search.training_time_up()
+
+
+def test_on_data_explained_up_to_large_noise_the_best_formulas_are_snapped():
+    """At 30% noise no formula has R^2 > 0.99; once one explains the data up to noise,
+    formulas as good as it are still worth snapping one constant at a time."""
+    from kanscience.discover._polish import GREEDY_ERROR, _greedy_limit
+
+    x, y = _noisy(lambda x: torch.exp(x[:, 0]) * x[:, 1], noise=0.3)
+    search = make_search(x, y, ["a", "b"])
+    a, b = search.symbols
+    add(search, 1.01 * sympy.exp(a) * b, "law")
+    assert search.best_error() > GREEDY_ERROR * search.spread
+    assert search.consistent()
+    assert _greedy_limit(search) == pytest.approx(search.as_good_as(search.best_error()))
+    # a misfit that is not noise keeps the R^2 > 0.99 rule
+    search = make_search(x, y, ["a", "b"])
+    add(search, 3 * a * b, "misfit")
+    assert _greedy_limit(search) == pytest.approx(GREEDY_ERROR * search.spread)

@@ -55,6 +55,8 @@ _REDUCTION_ERROR = 0.1
 
 
 class AdditiveKAN(Structure):
+    direct = True
+
     def __init__(self, on_log: bool) -> None:
         self.on_log, self.name = on_log, f"additive{'(log)' if on_log else ''}"
 
@@ -66,7 +68,7 @@ class AdditiveKAN(Structure):
 
 
 class TwoFunctionSum(Structure):
-    name = "two-function-sum"
+    name, direct = "two-function-sum", True
 
     def applies(self, context: Context) -> bool:
         return context.n == 1
@@ -76,7 +78,7 @@ class TwoFunctionSum(Structure):
 
 
 class LogProduct(Structure):
-    name, on_log = "log-product", True
+    name, on_log, direct = "log-product", True, True
 
     def applies(self, context: Context) -> bool:
         return context.has_log and context.n >= 2
@@ -87,7 +89,7 @@ class LogProduct(Structure):
 
 
 class PowerMonomial(Structure):
-    name, on_log = "power-monomial", True
+    name, on_log, direct = "power-monomial", True, True
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         power_branch(search)

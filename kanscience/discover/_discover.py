@@ -41,10 +41,13 @@ one at a time.
 Candidates are ranked by ``(val_rmse > tolerance, complexity, fitted constants)``
 (complexity: expression nodes, a constant other than a small number counting as three;
 :func:`kanscience.discover._ranking.complexity`): the
-simplest formula whose validation RMSE is within ``snap_tolerance`` (at least ``8 /
-n_val``, what ``n_val`` validation points resolve: 2% for 400) of the best one, or below
-``1e-9`` of the target's spread, comes first: on noisy data the formulas the data cannot
-tell apart count as equally good. ``test_rmse`` and ``test_r2`` come from the test split,
+simplest formula whose validation RMSE is within ``8 / n_val`` of the best one (what
+``n_val`` validation points resolve: a misfit that two standard errors of the paired
+difference of squared errors cannot tell from noise; 2% for 400, and at least
+``snap_tolerance``), or below ``1e-9`` of the target's spread, comes first: on noisy
+data the formulas the data cannot tell apart count as equally good. The training rows
+beyond ``max_train`` validate too (up to three times as many), so larger noisy data
+resolve finer differences. ``test_rmse`` and ``test_r2`` come from the test split,
 never used for fitting or ranking; on noisy data they report the noise honestly.
 """
 
@@ -66,7 +69,7 @@ from ..core._html import latex_math
 from ..symbolic import Dimensions, Formula, formula_to_torch
 from ._display import front_figure, front_html, front_text
 from ._explore import explore
-from ._inputs import training_data, units_as_dimensions
+from ._inputs import fit_validation_rows, training_data, units_as_dimensions
 from ._options import DiscoverOptions
 from ._polish import polish_best
 from ._ranking import Candidate, rank, rank_consistent_first, readable
@@ -230,7 +233,7 @@ def discover(
     alternatives: int = 3,
     alternative_gap: float = 1.0,
     polish_steps: int = 40,
-    snap_tolerance: float = 0.02,
+    snap_tolerance: float = 0.0,
     test_fraction: float = 0.25,
     seed: int = 0,
     time_budget: float | None = 180.0,
@@ -256,16 +259,17 @@ def discover(
         phase of hidden-layer KANs, Levenberg-Marquardt steps per phase, sparsity weight,
         grid intervals before and after refinement).
     max_train : int
-        Training samples used (a seeded subsample; 20% of them validate).
+        Training samples fitted and validated (a seeded subsample; 20% of them validate,
+        and so do up to ``3 max_train`` of the training rows beyond it).
     weight_simple, grid_number : passed to the symbolic fits.
     alternatives, alternative_gap : runner-up functions tried on at most ``alternatives``
         edges whose two best scores differ by at most ``alternative_gap``.
     polish_steps : Levenberg-Marquardt iterations when refitting a formula's constants.
     snap_tolerance : float
-        Relative validation RMSE within which formulas count as equally good (raised to
-        ``8 / n_val`` for few validation points): a constant snapped one at a time is kept
-        while the error stays within it, and the simplest formula within it of the best
-        one ranks first.
+        Least relative validation RMSE within which formulas count as equally good (the
+        tolerance is ``8 / n_val``, what ``n_val`` validation points resolve, when that
+        is larger): a constant snapped one at a time is kept while the error stays within
+        it, and the simplest formula within it of the best one ranks first.
     seed : int
         Seeds the split, the subsample and the initializations (results are deterministic).
     time_budget : float or None
@@ -333,24 +337,23 @@ def _search(
     """The search on the data (a subsample of the training split; see the module
     docstring), with restarts while time is left, then the final polish."""
     seed = options.seed
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(dataset.train_input.shape[0], generator=generator)[: options.max_train]
-    x, y = dataset.train_input[order], dataset.train_label[order, 0]
-    n_val = max(1, x.shape[0] // 5)
+    fit_rows, val_rows = fit_validation_rows(dataset.train_input.shape[0], options.max_train, seed)
+    x, y = dataset.train_input, dataset.train_label[:, 0]
+    val_x = x[val_rows]
     budget = math.inf if options.time_budget is None else options.time_budget
     search = Search(
         symbols=[sympy.Symbol(v, real=True) for v in names],
-        fit_x=x[n_val:],
-        fit_y=y[n_val:],
-        val_x=x[:n_val],
-        val_y=y[:n_val],
+        fit_x=x[fit_rows],
+        fit_y=y[fit_rows],
+        val_x=val_x,
+        val_y=y[val_rows],
         test_x=dataset.test_input,
         test_y=dataset.test_label[:, 0],
         library=library,
         options=options,
-        tolerance=max(options.snap_tolerance, 8 / n_val),
+        tolerance=max(options.snap_tolerance, 8 / val_x.shape[0]),
         deadline=started + (1 - _POLISH_SHARE) * budget,
-        probe_x=probe(x, seed),
+        probe_x=probe(x[fit_rows], seed),
         structures=tuple(structures or ()),
     )
     if options.target_error is not None:

@@ -53,6 +53,10 @@ def explore(
         remaining = search.deadline - time.perf_counter()
         last = index == len(chosen) - 1
         search.start_branch(remaining if last else remaining * structure.share)
-        with only_rows(search, context.rows if structure.on_log else None):
-            structure.fit(search, context)
+        search.finishing = structure.direct
+        try:
+            with only_rows(search, context.rows if structure.on_log else None):
+                structure.fit(search, context)
+        finally:
+            search.finishing = False
     search.start_branch(math.inf)

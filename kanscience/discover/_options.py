@@ -37,7 +37,8 @@ class DiscoverOptions:
     grid, refine_grid : int
         Grid intervals before and after refinement.
     max_train : int
-        Training samples used (a seeded subsample; 20% of them validate).
+        Training samples fitted and validated (a seeded subsample; 20% of them validate,
+        and so do up to ``3 max_train`` of the training rows beyond it).
     weight_simple : float
         Weight of simplicity against R^2 when choosing an edge's function.
     grid_number : int
@@ -49,7 +50,8 @@ class DiscoverOptions:
     polish_steps : int
         Levenberg-Marquardt iterations when refitting a formula's constants.
     snap_tolerance : float
-        Relative validation RMSE within which formulas count as equally good.
+        Least relative validation RMSE within which formulas count as equally good (the
+        search uses ``8 / n_val`` for ``n_val`` validation samples when that is larger).
     test_fraction : float
         Share of a tuple ``(x, y)`` held out as the test split.
     seed : int
@@ -76,7 +78,7 @@ class DiscoverOptions:
     alternatives: int = 3
     alternative_gap: float = 1.0
     polish_steps: int = 40
-    snap_tolerance: float = 0.02
+    snap_tolerance: float = 0.0
     test_fraction: float = 0.25
     seed: int = 0
     time_budget: float | None = 180.0

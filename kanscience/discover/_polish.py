@@ -269,7 +269,7 @@ def _nearly_simple(search: Search, count: int) -> list[Candidate]:
     fewest floats without a snap option, then the smallest. On noisy data a law with free
     constants (complexity 19) may fit no better than a wrong simpler form, and only
     snapping shows that it is the law."""
-    limit = min(search.as_good_as(search.best_error()), GREEDY_ERROR * search.spread)
+    limit = min(search.as_good_as(search.best_error()), _greedy_limit(search))
     best: dict[str, Candidate] = {}
     for c in search.found.values():
         if (
@@ -285,13 +285,25 @@ def _nearly_simple(search: Search, count: int) -> list[Candidate]:
     return sorted(best.values(), key=lambda c: (unsnapped(c), c.complexity, c.val_rmse))[:count]
 
 
+def _greedy_limit(search: Search) -> float:
+    """The largest validation RMSE of a formula worth snapping one constant at a time:
+    R^2 > 0.99, or, when formulas explain the data up to noise (however large), as good
+    as the best one."""
+    limit = GREEDY_ERROR * search.spread
+    if search.best_error() > limit and search.consistent():
+        return search.as_good_as(search.best_error())
+    return limit
+
+
 def polish_best(search: Search, count: int) -> None:
     """Greedy snapping, while time is left, of the ``count`` top-ranked candidates (with
-    R^2 > 0.99) and the ``count`` nearest to simple constants (:func:`_nearly_simple`),
+    R^2 > 0.99, or as good as the best on data explained up to noise) and the ``count``
+    nearest to simple constants (:func:`_nearly_simple`),
     alternately, each family of formulas once."""
     done: set = set()
     while search.time_left() > 0:
-        ranked = [c for c in search.ranked()[:count] if c.val_rmse <= GREEDY_ERROR * search.spread]
+        limit = _greedy_limit(search)
+        ranked = [c for c in search.ranked()[:count] if c.val_rmse <= limit]
         pairs = itertools.zip_longest(ranked, _nearly_simple(search, count))
         todo = [
             c

@@ -46,6 +46,9 @@ RESTARTS = 4
 """Random starts of the KAN (the direction of the monomial is found by the fit)."""
 GIVE_UP = 0.05
 """The structure does not apply when no start fits the standardized log|y| better."""
+NOISE_MARGIN = 1.5
+"""On noisy data the structure gives up only when its fit on ``y`` is worse than this
+multiple of the best validation RMSE seen so far."""
 MAX_LAMBDAS = len(EXPONENTS) - 1
 """Powers ``lam`` tried besides 0 (as many as there are nonzero simple exponents: with one
 variable, every one of them is a candidate)."""
@@ -129,8 +132,10 @@ def _fit(search: Search, z: Tensor, t: Tensor, on_y: Callable[[Tensor], float]) 
     if best is None:
         return None
     if best_loss > GIVE_UP:
+        # on noisy data, a fit as good as the best model so far is good enough to go on
+        noise = search.noise_bound() / search.spread if search.spread > 0 else 0.0
         with torch.no_grad():
-            if on_y(best(z)[:, 0]) > GIVE_UP:
+            if on_y(best(z)[:, 0]) > max(GIVE_UP, NOISE_MARGIN * noise):
                 return None
     try:
         best = best.refine(SURROGATE_GRID, z)
@@ -241,7 +246,8 @@ def power_branch(search: Search) -> None:
         sign * float(torch.exp(torch.tensor(mean + std * (beta + offset + float(g.mean())))))
     )
     formulas = []
-    for flat, rounded in itertools.product(order, (True, False)):
+    # every fit with simple exponents first, then with the fitted ones
+    for rounded, flat in itertools.product((True, False), order):
         f_index, r_index = divmod(flat, len(rows))
         power, lam, way, _ = rows[r_index]
         a, b, c, d = fits.params[f_index, r_index].tolist()

@@ -77,12 +77,15 @@ class Search:
     started: float = field(default_factory=time.perf_counter)
     stop_at: float | None = None
     """The end of the grace period after the data were explained up to noise."""
+    finishing: bool = False
+    """The current structure runs to its own deadline even when the grace period ends
+    (a direct structure: cheap, and the source of the simplest laws)."""
     residual_z: dict = field(default_factory=dict)
     """z-score of each candidate's residual structure (:mod:`kanscience.discover._noise`)."""
     graph: NeighbourGraph | None = None
 
     def time_left(self) -> float:
-        end = min(self.deadline, self.branch_deadline, self.stop_at or math.inf)
+        end = min(self.deadline, self.branch_deadline, self._grace_end())
         return end - time.perf_counter()
 
     def start_branch(self, seconds: float) -> None:
@@ -94,9 +97,10 @@ class Search:
     def training_time_up(self, _state: object = None) -> bool:
         """Whether training of the current structure is out of time (a ``fit`` callback:
         returning True stops the fit)."""
-        return time.perf_counter() > min(
-            self.train_deadline, self.deadline, self.stop_at or math.inf
-        )
+        return time.perf_counter() > min(self.train_deadline, self.deadline, self._grace_end())
+
+    def _grace_end(self) -> float:
+        return math.inf if self.finishing or self.stop_at is None else self.stop_at
 
     def clock(self) -> None:
         """Raise :class:`OutOfTime` once training is out of time (for hand-written loops)."""
@@ -124,7 +128,8 @@ class Search:
         period: as long again as the search took to get there, and at least a fifth of its
         time (noise hides a law's last digits, so a close series may pass first; the
         structures that follow get that time to find a simpler law). The grace period
-        ends at :attr:`stop_at`, which also bounds :meth:`time_left`."""
+        ends at :attr:`stop_at`, which also bounds :meth:`time_left` (except for a
+        direct structure under way: :attr:`finishing`)."""
         if self.exact():
             return True
         now = time.perf_counter()
@@ -164,17 +169,36 @@ class Search:
         return tuple(chosen)
 
     def _structure(self, expr: sympy.Expr) -> float:
-        assert self.graph is not None
+        try:
+            fn = formula_to_torch(expr, self.symbols)
+        except (ValueError, TypeError, RuntimeError, OverflowError):
+            return math.inf
+        return self.structure_z(fn)
+
+    def structure_z(self, fn: Callable[[Tensor], Tensor]) -> float:
+        """The z-score of the residual structure of a model ``x -> y`` on the fitting and
+        validation data (``inf`` when it cannot be evaluated there)."""
+        n = self.fit_x.shape[0] + self.val_x.shape[0]
+        if n <= 4 * NEIGHBOURS:
+            return math.inf
+        if self.graph is None:
+            self.graph = neighbour_graph(torch.cat([self.fit_x, self.val_x]))
+        if self.graph.indices.shape[0] != n:
+            return math.inf
+        x = torch.cat([self.fit_x, self.val_x])
         try:
             with torch.no_grad():
-                fn = formula_to_torch(expr, self.symbols)
-                x = torch.cat([self.fit_x, self.val_x])
                 residual = fn(x) - torch.cat([self.fit_y, self.val_y])
         except (ValueError, TypeError, RuntimeError, OverflowError):
             return math.inf
         if residual.shape != (x.shape[0],):
             return math.inf
         return residual_structure(residual, self.graph)
+
+    def noise_bound(self) -> float:
+        """An upper bound on the noise's RMS: the smallest validation RMSE of a formula or a
+        trained model (nothing fits held-out data better than its noise)."""
+        return min([self.best_error()] + [error for error, _ in self.models])
 
     def as_good_as(self, error: float) -> float:
         """The largest validation RMSE that counts as equally good as ``error``."""

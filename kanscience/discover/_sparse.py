@@ -50,7 +50,7 @@ class SparseSum(Structure):
         (a monomial in every variable is a sum of their logarithms) up to 5.
     """
 
-    name = "sparse-sum"
+    name, direct = "sparse-sum", True
 
     def __init__(self, max_terms: int | None = None) -> None:
         self.max_terms = max_terms

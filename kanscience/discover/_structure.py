@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..core import KAN
 from ._kan_fits import signal_rows, transforms
+from ._noise import STRUCTURE_Z
 from ._ranking import Candidate
 from ._search import Search, SurrogateModel
 
@@ -65,13 +66,17 @@ class Context:
 
     def best_surrogate(self, search: Search, max_error: float) -> SurrogateModel | None:
         """The given surrogate, else the most accurate trained model if its validation
-        RMSE is at most ``max_error`` times the target's spread."""
+        RMSE is at most ``max_error`` times the target's spread, or if its residuals are
+        indistinguishable from noise (on noisy data no model gets below the noise, however
+        accurate it is)."""
         if self.surrogate is not None:
             return self.surrogate
         if not search.models:
             return None
         error, fn = min(search.models, key=lambda m: m[0])
-        return (fn, error) if error <= max_error * search.spread else None
+        if error <= max_error * search.spread or search.structure_z(fn) < STRUCTURE_Z:
+            return fn, error
+        return None
 
 
 class Structure(ABC):
@@ -84,11 +89,16 @@ class Structure(ABC):
         Share of the remaining time the structure may use (the last one to run gets all).
     on_log : bool
         Fits ``log |y|`` (needs a one-signed target).
+    direct : bool
+        Fits closed forms directly (cheap, the source of the simplest laws): once started
+        it runs to its share of the time even when the grace period after the data were
+        explained up to noise ends (:attr:`kanscience.discover._search.Search.finishing`).
     """
 
     name: str = "structure"
     share: float = 1.0
     on_log: bool = False
+    direct: bool = False
 
     def applies(self, context: Context) -> bool:
         """Whether the structure can describe a problem of this shape."""
