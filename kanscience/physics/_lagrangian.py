@@ -9,7 +9,9 @@
    ``form="general"`` makes it a network of ``[q, qdot]`` (any Lagrangian). A given
    ``model`` is the whole Lagrangian instead (e.g. a kanpiler-compiled prior). Training is
    :func:`kanscience.fit` in phases (:mod:`kanscience.physics._lagrangian_training`) on the
-   Euler-Lagrange residual (:func:`residual_loss`, no inverse of ``M``) and, in the general
+   Euler-Lagrange residual (:func:`residual_loss`, no inverse of ``M``; in the mechanical
+   form a few starting networks race through the first Adam phase and the one with the
+   lowest held-out loss goes on) and, in the general
    form, the relative acceleration error (:func:`acceleration_loss`); a step that turns
    the loss NaN or Inf stops the training with the last good model restored (``fit``'s
    guard), and says so in a warning and in ``checks``. In the mechanical form the last
@@ -52,7 +54,7 @@ from ._lagrangian_network import (
     starting_lagrangian,
 )
 from ._lagrangian_polish import polish_last_layer
-from ._lagrangian_training import train_lagrangian, training_phases
+from ._lagrangian_training import STARTS, race_starts, start_seeds, training_phases
 from ._term_library import independent_terms, unique_terms
 
 if TYPE_CHECKING:
@@ -93,7 +95,8 @@ class LagrangianResult:
     variables : (list, list)
         The ``q`` and ``qdot`` symbols.
     history : list of float
-        Held-out network loss after each training step (both phases).
+        Held-out network loss after each training step (all phases; of the winning
+        start of the race).
     reason : str
         Why ``expression`` is None (empty when a law was found).
     gauge : str
@@ -272,9 +275,17 @@ def fit_lagrangian(
     test, train = permutation[:n_test], permutation[n_test:][:max_train]
 
     learned = starting_lagrangian(model, prior, form, width, grid, symbols, x[train], seed)
-    network = learned.model
     phases = training_phases(steps, residual_fraction, adam_steps, learned.mechanical)
-    record = train_lagrangian(learned, x, qddot, train, test[:max_monitor], phases, seed)
+    starts = [learned]
+    if learned.mechanical and phases and phases[0].opt == "Adam":
+        # Adam's basin depends on the start: a few starts race through the first phase
+        starts += [
+            starting_lagrangian(None, prior, form, width, grid, symbols, x[train], other)
+            for other in start_seeds(seed, STARTS)[1:]
+        ]
+    record = race_starts(starts, x, qddot, train, test[:max_monitor], phases, seed)
+    if record.learned is not None:
+        learned = record.learned
     diverged = bool(record.diverged)
     if diverged:
         warnings.warn(

@@ -12,9 +12,10 @@ good model restored (``fit``'s guard); the caller hears of it through ``diverged
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
 from ..core import KAN, Dataset
@@ -22,7 +23,14 @@ from ..train import Batch, GridSchedule, TrainingDivergedError, fit
 from ._euler_lagrange import acceleration_error_of, residual_of
 from ._lagrangian_network import LearnedLagrangian
 
-__all__ = ["Phase", "TrainingRecord", "training_phases", "train_lagrangian"]
+__all__ = [
+    "Phase",
+    "TrainingRecord",
+    "race_starts",
+    "start_seeds",
+    "training_phases",
+    "train_lagrangian",
+]
 
 Loss = Callable[[Tensor, Tensor, Tensor], Tensor]  # (M, F, a) -> loss
 
@@ -44,6 +52,7 @@ class TrainingRecord:
 
     history: list[float] = field(default_factory=list)
     diverged: str = ""
+    learned: LearnedLagrangian | None = None
 
 
 def training_phases(
@@ -83,8 +92,9 @@ def train_lagrangian(
     phases: list[Phase],
     seed: int,
 ) -> TrainingRecord:
-    """Train ``learned.model`` in place on the states ``x = [q, qdot]`` (rows ``train``; held
-    out: ``test``) and the accelerations ``qddot``, phase after phase."""
+    """Train ``learned`` on the states ``x = [q, qdot]`` (rows ``train``; held out:
+    ``test``) and the accelerations ``qddot``, phase after phase (``learned.model`` is
+    trained in place; ``record.learned`` is ``learned``)."""
     dof = x.shape[1] // 2
     record = TrainingRecord()
     current: dict[str, Loss] = {}
@@ -121,4 +131,47 @@ def train_lagrangian(
         except TrainingDivergedError as error:
             record.diverged = str(error)
             break
+    record.learned = learned
+    return record
+
+
+STARTS = 3
+"""Starting networks raced by :func:`fit_lagrangian` in the mechanical form."""
+
+
+def start_seeds(seed: int, count: int) -> list[int]:
+    """``seed`` and ``count - 1`` further seeds drawn from it (the starts of a race)."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return [int(seed)] + torch.randint(2**31 - 1, (count - 1,), generator=generator).tolist()
+
+
+def race_starts(
+    starts: Sequence[LearnedLagrangian],
+    x: Tensor,
+    qddot: Tensor,
+    train: Tensor,
+    test: Tensor,
+    phases: list[Phase],
+    seed: int,
+) -> TrainingRecord:
+    """Train each of ``starts`` through the first phase, keep the one with the lowest
+    held-out loss, and train it through the remaining phases.
+
+    A deep MultKAN trained by Adam on the Euler-Lagrange residual lands in a good or a bad
+    basin depending on its random start (whether a multiplication node takes up a product);
+    the held-out loss after the first phase tells them apart, so a few starts cost less
+    than a few full trainings (the race ends at a phase boundary: an Adam run cut short
+    and restarted would lose its moment estimates). The record's history is the
+    winner's."""
+    if len(starts) == 1 or not phases:
+        return train_lagrangian(starts[0], x, qddot, train, test, phases, seed)
+    head, tail = phases[:1], phases[1:]
+    raced = [train_lagrangian(start, x, qddot, train, test, head, seed) for start in starts]
+    finished = [r for r in raced if not r.diverged and r.history]
+    best = min(finished or raced, key=lambda r: r.history[-1] if r.history else float("inf"))
+    if best.diverged or best.learned is None:
+        return best
+    record = train_lagrangian(best.learned, x, qddot, train, test, tail, seed)
+    record.history = best.history + record.history
+    record.diverged = best.diverged or record.diverged
     return record
