@@ -90,3 +90,65 @@ def test_module_target_is_the_network_accuracy_in_units_of_the_module_spread():
     assert target == pytest.approx(1e-3 * 2.0 / float(module.std()), rel=1e-12)
     assert module_target(None, 2.0, module) is None
     assert module_target(1e-3, 2.0, torch.zeros(4, dtype=torch.float64)) is None
+
+
+def test_one_layer_solve_is_exact_and_deflates_to_an_independent_invariant():
+    # two decoupled oscillators: H1 = x1^2 + x2^2 and H2 = x3^2 + x4^2 / 2 are sums of
+    # functions of one coordinate, so a one-layer KAN holds them exactly
+    from kanscience.core import KAN
+    from kanscience.physics._invariant_rayleigh import solve_one_layer
+
+    states = uniform(600, [(-1, 1)] * 4, 3)
+    f = torch.stack([states[:, 1], -states[:, 0], states[:, 3], -2 * states[:, 2]], 1)
+    jac = torch.eye(4, dtype=torch.float64).expand(600, 4, 4)
+    train, test = (states[:480], jac[:480], f[:480]), (states[480:], jac[480:], f[480:])
+    model = KAN([4, 1], grid=5, k=3, seed=0, dtype=torch.float64)
+    model.update_grid_(states[:480])
+    first = solve_one_layer(model, train, test, None, 0.1, 1e-2)
+
+    def gradient(m):
+        x = states.clone().requires_grad_(True)
+        return torch.autograd.grad(m(x).sum(), x)[0]
+
+    g1 = gradient(first)
+    assert (
+        float(((g1 * f).sum(1).pow(2).mean() / (g1.pow(2).sum(1) * f.pow(2).sum(1)).mean()).sqrt())
+        < 1e-4
+    )
+    # deflation: the next solution leaves the span of the first one's gradient
+    basis = torch.linalg.qr(g1[:480, :, None])[0]
+    second = solve_one_layer(model, train, test, basis, 0.1, 1e-2)
+    g2 = gradient(second)
+    assert (
+        float(((g2 * f).sum(1).pow(2).mean() / (g2.pow(2).sum(1) * f.pow(2).sum(1)).mean()).sqrt())
+        < 1e-4
+    )
+    cosine = (g1 * g2).sum(1).abs() / (g1.norm(dim=1) * g2.norm(dim=1))
+    assert float(cosine.median()) < 0.9
+    # both are combinations of H1 and H2: the network is a*H1 + b*H2 + c
+    h = torch.stack(
+        [states[:, 0] ** 2 + states[:, 1] ** 2, states[:, 2] ** 2 + states[:, 3] ** 2 / 2], 1
+    )
+    design = torch.cat([h, torch.ones(600, 1, dtype=torch.float64)], 1)
+    for m in (first, second):
+        with torch.no_grad():
+            values = m(states)[:, 0]
+        error = values - design @ torch.linalg.lstsq(design, values[:, None]).solution[:, 0]
+        assert float(error.std() / values.std()) < 1e-4
+    assert model.layers[0].coef.grad is None  # the model given is unchanged (a new one returned)
+
+
+def test_unit_inner_scales_moves_the_scale_out_of_a_power_so_constants_snap():
+    from kanscience.physics._invariant_refit import unit_inner_scales
+
+    q, p = sympy.symbols("q p", real=True)
+    fitted = p**2 - sympy.Float(0.2409) / sympy.sqrt(
+        sympy.Float(0.0145) * q**2 + sympy.Float(0.0145)
+    )
+    moved = unit_inner_scales(fitted)
+    assert (
+        sympy.simplify(moved - fitted).equals(0)
+        or abs(float((moved - fitted).subs({q: 0.7, p: 0.3}))) < 1e-12
+    )
+    assert sympy.nsimplify(moved, rational=True, tolerance=1e-2) == p**2 - 2 / sympy.sqrt(q**2 + 1)
+    assert unit_inner_scales(p**2 + q) == p**2 + q  # nothing to move

@@ -238,12 +238,13 @@ def find_conserved_quantities(
     grid : int
         Grid intervals of the KANs.
     steps : (int, int)
-        L-BFGS steps with the leaving weight and with the polishing weight.
+        L-BFGS steps of the deep network with the leaving weight and with the polishing
+        weight (one-layer networks are solved exactly).
     weights : (float, float)
-        Deflation weights of the two phases.
+        Deflation weights of the deep network's two phases.
     floor : float
         A gradient with less than this fraction outside the span of the quantities found
-        is penalized in both phases.
+        is penalized (deep network) or excluded (one-layer networks).
     residual_tol, rank_tol : float
         Acceptance of a network (conservation residual on held-out states, rank test).
     check_tol : float

@@ -15,9 +15,13 @@ that fails ends the search, so the count comes from the data.
 
 Each stage tries networks from the cheapest up (``features``): ``'raw'``, a one-layer KAN
 on the coordinates (sums of functions of one coordinate); ``'pairwise'``, a one-layer KAN
-on the coordinates and their pairwise products (bilinear invariants such as angular
-momenta become additive); ``'deep'``, a KAN ``[d, 2d + 1, 1]`` on the coordinates, which
-holds compositions such as ``1 / sqrt(x^2 + y^2 + 1)``.
+on the coordinates, their pairwise products and the squared norms ``x_i^2 + x_j^2`` of
+their pairs (bilinear invariants such as angular momenta, and functions of the distance
+in a plane such as ``1 / sqrt(x^2 + y^2 + 1)``, become additive); ``'deep'``, a KAN
+``[d, 2d + 1, 1]`` on the coordinates, for other compositions. The loss of a one-layer
+network is a Rayleigh quotient in its weights: it is minimized exactly
+(:func:`~kanscience.physics._invariant_rayleigh.solve_one_layer`, the deflation as a
+constraint); the deep one is trained by L-BFGS in the two phases above.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ..core import KAN, Dataset
 from ..train import Batch, fit
 from ._conservation import conservation_loss, conservation_residual, dependence, gradient_rank
 from ._expressions import term_matrix
+from ._invariant_rayleigh import solve_one_layer
 
 __all__ = ["FEATURE_KINDS", "ConservedStage", "learn_invariants"]
 
@@ -64,7 +69,9 @@ def feature_terms(symbols: list[sympy.Symbol], kind: str) -> list[sympy.Expr]:
     """The inputs of a network of ``kind`` as expressions of the coordinates."""
     if kind != "pairwise":
         return list(symbols)
-    return list(symbols) + [a * b for i, a in enumerate(symbols) for b in symbols[i:]]
+    products = [a * b for i, a in enumerate(symbols) for b in symbols[i:]]
+    norms = [a**2 + b**2 for i, a in enumerate(symbols) for b in symbols[i + 1 :]]
+    return list(symbols) + products + norms
 
 
 def features_and_jacobian(
@@ -118,11 +125,18 @@ def _train_stage(
     steps: tuple[int, int],
     weights: Sequence[float],
     floor: float,
+    tol: float,
     seed: int,
 ) -> KAN:
     train, test = split
     model = _network(kind, u.shape[1], grid, seed)
     model.update_grid_(u[train])
+    if model.depth == 1:
+        held_out = (u[test], jac[test], f[test])
+        rows = None if basis is None else basis[train]
+        return solve_one_layer(
+            model, (u[train], jac[train], f[train]), held_out, rows, floor, tol, (2 * grid,)
+        )
     state = {"weight": weights[0]}
 
     def objective(m: KAN, batch: Batch) -> Tensor:
@@ -186,7 +200,18 @@ def learn_invariants(
         for kind in kinds:
             terms, u, jac = prepared[kind]
             model = _train_stage(
-                kind, u, jac, f, basis, split, grid, steps, weights, floor, seed + len(stages)
+                kind,
+                u,
+                jac,
+                f,
+                basis,
+                split,
+                grid,
+                steps,
+                weights,
+                floor,
+                residual_tol,
+                seed + len(stages),
             )
             gradient = input_gradient(model, u, jac, create_graph=False).detach()
             residual = conservation_residual(gradient[test], f[test])

@@ -12,9 +12,10 @@ the *flow*. So from their terms:
 2. the numbers inside a combination's terms (``a`` in ``sqrt(x^2 + a)``) are refitted
    jointly with its coefficients by L-BFGS on the scale-free :func:`conservation_loss` (a
    Rayleigh quotient: the overall scale is its null direction and a constant drops out);
-3. the gauge ``a Q + b`` is fixed by normalization (first term's coefficient 1, no
-   constant), the constants are snapped to simple numbers (within 1%), and the law is kept
-   when its conservation residual is below the tolerance: the snapped form when its
+3. the scale inside each power of a sum is moved outside (:func:`unit_inner_scales`), the
+   gauge ``a Q + b`` is fixed by normalization (first term's coefficient 1, no
+   constant), the constants are snapped to simple numbers (within 1%), and the law is
+   kept when its conservation residual is below the tolerance: the snapped form when its
    residual is no worse than twice the fitted one's, else the fitted form.
 """
 
@@ -33,7 +34,7 @@ from ._expressions import combine_terms, expression_gradient
 from ._snap import normalize_scale, snap_expression
 from ._sparse import sparse_null_vectors
 
-__all__ = ["RefitLaw", "conserved_combinations", "law_residual"]
+__all__ = ["RefitLaw", "conserved_combinations", "law_residual", "unit_inner_scales"]
 
 _NULL_TOL = 1e-2  # candidates for the refit: near-null below this (normalized)
 
@@ -125,6 +126,32 @@ def _refit_inner(
     return [cast(sympy.Expr, t.xreplace(fitted)) for t in templates], w.detach()
 
 
+def unit_inner_scales(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with the base of each power that is a sum with a positive numerical
+    coefficient on its first variable term divided by that coefficient, the factor moved
+    outside: ``c / sqrt(a x^2 + a b)`` becomes ``c a^(-1/2) / sqrt(x^2 + b)``. The same law;
+    its constants become the ones that snap (a fit leaves the scale inside the power
+    undetermined against the coefficient outside).
+
+    >>> x = sympy.Symbol("x")
+    >>> unit_inner_scales(0.5 / sympy.sqrt(0.04 * x**2 + 0.04))
+    2.5/sqrt(1.0*x**2 + 1.0)
+    """
+
+    def rescaled(power: sympy.Expr) -> sympy.Expr:
+        base, exponent = power.as_base_exp()
+        terms = [t for t in sympy.Add.make_args(base) if t.free_symbols]
+        if not isinstance(base, sympy.Add) or not terms or exponent.is_Integer:
+            return power
+        scale = terms[0].as_coeff_Mul()[0]
+        if not (scale.is_Float and scale > 0) or scale == 1:
+            return power
+        inner = sympy.Add(*[t / scale for t in sympy.Add.make_args(base)])
+        return cast(sympy.Expr, scale**exponent * inner**exponent)
+
+    return cast(sympy.Expr, expr.replace(lambda e: e.is_Pow, rescaled))
+
+
 def law_residual(expr: sympy.Expr, symbols: list[sympy.Symbol], x: Tensor, f: Tensor) -> float:
     """Conservation residual (:func:`conservation_residual`) of the formula ``expr`` of
     ``symbols`` on states ``x`` (n, d) with the flow ``f`` there."""
@@ -142,7 +169,9 @@ def _law(
 ) -> RefitLaw | None:
     terms, weights = _refit_inner(terms, weights, symbols, x, f, steps)
     combination = combine_terms([(sympy.Float(float(w), 15), t) for w, t in zip(weights, terms)])
-    fitted = normalize_scale(combination, symbols)
+    # numbers as floats (the search writes constants as sums such as 446.8 - 1400.6/pi,
+    # which the snap cannot merge), then the scales inside powers moved outside
+    fitted = normalize_scale(unit_inner_scales(sympy.N(combination, 15)), symbols)
     residual = law_residual(fitted, symbols, x, f)
     snapped, _ = snap_expression(fitted, rel_tol=1e-2)
     snapped_residual = law_residual(snapped, symbols, x, f)
