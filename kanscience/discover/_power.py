@@ -113,31 +113,6 @@ def _lambdas(alpha: Tensor, k: Tensor) -> list[float]:
     return [0.0] + [lam for lam in best if abs(lam) > 0.005][:MAX_LAMBDAS]
 
 
-def _misfit_on_y(
-    search: Search,
-    params: Tensor,
-    rows: list[tuple[float, float, int, str]],
-    group: Tensor,
-    base: Tensor,
-    power_law: Tensor,
-    y: Tensor,
-) -> Tensor:
-    """RMSE on ``|y|`` (samples of ``group``) of every fit ``(function, row)`` of
-    ``F^way q^-lam`` made into a law, its overall constant refitted by least squares."""
-    lam = torch.tensor([r[1] for r in rows], dtype=y.dtype)[:, None]
-    way = torch.tensor([r[2] for r in rows], dtype=y.dtype)[:, None]
-    misfit = torch.full(params.shape[:2], math.inf, dtype=y.dtype)
-    for f_index, name in enumerate(search.library.names):
-        a, b, c, d = (v[:, None] for v in params[f_index].unbind(-1))
-        with torch.no_grad():
-            f = search.library[name].torch_fn(a * group + b)
-            law = power_law * (c * f + d) ** way * torch.exp(lam * base)
-            constant = (law @ y) / law.pow(2).sum(1)
-            error = (y - constant[:, None] * law).pow(2).mean(1).sqrt()
-        misfit[f_index] = torch.where(torch.isfinite(error), error, math.inf)
-    return misfit
-
-
 def _fit(search: Search, z: Tensor, t: Tensor, on_y: Callable[[Tensor], float]) -> KAN | None:
     """The best of a few random starts (LM at the initial grid), refined and retrained;
     None when no start fits (by :data:`GIVE_UP`, relative, on the standardized ``log|y|``
@@ -253,31 +228,17 @@ def power_branch(search: Search) -> None:
     best_score = scores.min(1).values
     by_score = [f for f in best_score.argsort().tolist() if math.isfinite(float(best_score[f]))]
     by_r2 = sorted(by_score, key=lambda f: -float(fits.r2[f].max()))
-    # on noisy data the KAN's F is rough where |y| is small, and the fits of F alone do
-    # not tell which law fits the data: the fits are also judged on y itself
-    on_y = _misfit_on_y(
-        search,
-        fits.params,
-        rows,
-        q / scale,
-        base,
-        torch.exp(z[:AFFINE_SAMPLES] @ (std * alpha)),
-        sign * search.fit_y[:AFFINE_SAMPLES],
-    )
-    by_y = sorted(by_score, key=lambda f: float(on_y[f].min()))
-    functions = list(dict.fromkeys(itertools.chain.from_iterable(zip(by_y, by_score, by_r2))))
+    functions = list(dict.fromkeys(itertools.chain.from_iterable(zip(by_score, by_r2))))
     order = []
     for f_index in functions:
         misfit = [float(e) for e in 1 - fits.r2[f_index]]
         by_fit = sorted(range(len(rows)), key=lambda r: (misfit[r], size[r]))
         # fits within 10x of the best are equally good (the KAN's own error limits them):
         # the smallest formulas among them (the group itself before its powers), then the
-        # best fit, and the best fit on y
+        # best fit
         close = [r for r in by_fit if misfit[r] <= 10 * misfit[by_fit[0]] + 1e-12]
         picks = (
-            sorted(close, key=lambda r: (size[r], abs(rows[r][0]) != 1, misfit[r]))[:2]
-            + by_fit[:1]
-            + [int(on_y[f_index].argmin())]
+            sorted(close, key=lambda r: (size[r], abs(rows[r][0]) != 1, misfit[r]))[:2] + by_fit[:1]
         )
         order.extend(f_index * len(rows) + r for r in dict.fromkeys(picks))
     order = order[:SCREEN]
