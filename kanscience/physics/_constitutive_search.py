@@ -7,10 +7,8 @@ that order: a scaling adds a factor to the law, so the plain stress comes first.
 formula of a search's Pareto front is divided back by its scaling, its logarithms of
 products split (``log(c J) = log c + log J``), and its coefficients refitted on the
 fitting samples by least squares (all constants by Levenberg-Marquardt where a term
-keeps one inside); a function of one variable is replaced by low powers of it where the
-data cannot tell them apart (a small-argument ``cos(a x)`` stands in for ``x^2``:
-:mod:`kanscience.physics._constitutive_polynomial`), terms are dropped while the law still
-explains the data, and the constants snapped to simple fractions where that keeps it so.
+keeps one inside); terms are then dropped while the law still explains the data, and the
+constants snapped to simple fractions where that keeps it so.
 
 A formula *explains* the data when its residuals are at rounding level (RMSE at most
 :data:`EXACT` of the stress's spread) or indistinguishable from noise: no correlation
@@ -41,7 +39,6 @@ from ..discover import (
     residual_structure,
 )
 from ..symbolic import expression_complexity, fit_constants
-from ._constitutive_polynomial import replace_stand_ins
 from ._expressions import combine_terms, split_terms, term_matrix
 from ._snap import snap_expression
 from ._term_library import independent_terms
@@ -206,7 +203,7 @@ def _refit(expr: sympy.Expr, scaling: sympy.Expr, data: _Data) -> LawFit | None:
                 best = trial
         except (ValueError, RuntimeError, TypeError):
             pass
-    return _simplest(best, data)
+    return _pruned(best, data) if best.explains else best
 
 
 def _pooled(formulas: Sequence[sympy.Expr], scaling: sympy.Expr, data: _Data) -> LawFit | None:
@@ -223,24 +220,11 @@ def _pooled(formulas: Sequence[sympy.Expr], scaling: sympy.Expr, data: _Data) ->
     pool = independent_terms(list(terms), data.symbols, data.x[data.train])
     if not pool:
         return None
-    pool = [sympy.S.One, *pool]  # independent_terms measures against a constant, never keeps it
     fitted = _linear_refit([(sympy.S.One, t) for t in pool], data)
     if fitted is None:
         return None
-    return _simplest(_check(fitted, fitted, scaling, data), data)
-
-
-def _simplest(fit: LawFit, data: _Data) -> LawFit:
-    """``fit``, when it explains the data, with small-argument stand-ins for low powers
-    replaced (:mod:`kanscience.physics._constitutive_polynomial`), then pruned."""
-    if not fit.explains:
-        return fit
-
-    def refit(terms: list[sympy.Expr]) -> LawFit | None:
-        fitted = _linear_refit([(sympy.S.One, t) for t in terms], data)
-        return None if fitted is None else _check(fitted, fitted, fit.scaling, data)
-
-    return _pruned(replace_stand_ins(fit, data.symbols, refit), data)
+    fit = _check(fitted, fitted, scaling, data)
+    return _pruned(fit, data) if fit.explains else fit
 
 
 def _pruned(fit: LawFit, data: _Data) -> LawFit:
