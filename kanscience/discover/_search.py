@@ -150,12 +150,7 @@ class Search:
         validation data with no structure (:func:`~kanscience.discover._noise.residual_structure`),
         and a validation error that the best one does not beat by more than twice the
         standard error of a mean squared error (``sqrt(2 / n)``, relative)."""
-        n = self.fit_x.shape[0] + self.val_x.shape[0]
-        if n <= 4 * NEIGHBOURS:  # too few samples to tell noise from a misfit
-            return ()
-        if self.graph is None:
-            self.graph = neighbour_graph(torch.cat([self.fit_x, self.val_x]))
-        if self.graph.indices.shape[0] != n:  # fitting on a subset of rows for a while
+        if self._neighbours() is None:
             return ()
         bound = self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
         chosen = []
@@ -178,12 +173,8 @@ class Search:
     def structure_z(self, fn: Callable[[Tensor], Tensor]) -> float:
         """The z-score of the residual structure of a model ``x -> y`` on the fitting and
         validation data (``inf`` when it cannot be evaluated there)."""
-        n = self.fit_x.shape[0] + self.val_x.shape[0]
-        if n <= 4 * NEIGHBOURS:
-            return math.inf
-        if self.graph is None:
-            self.graph = neighbour_graph(torch.cat([self.fit_x, self.val_x]))
-        if self.graph.indices.shape[0] != n:
+        graph = self._neighbours()
+        if graph is None:
             return math.inf
         x = torch.cat([self.fit_x, self.val_x])
         try:
@@ -193,7 +184,17 @@ class Search:
             return math.inf
         if residual.shape != (x.shape[0],):
             return math.inf
-        return residual_structure(residual, self.graph)
+        return residual_structure(residual, graph)
+
+    def _neighbours(self) -> NeighbourGraph | None:
+        """The neighbour graph of the fitting and validation rows (built once); None when
+        they are too few to tell noise from a misfit, or while fitting on a subset."""
+        n = self.fit_x.shape[0] + self.val_x.shape[0]
+        if n <= 4 * NEIGHBOURS:
+            return None
+        if self.graph is None:
+            self.graph = neighbour_graph(torch.cat([self.fit_x, self.val_x]))
+        return self.graph if self.graph.indices.shape[0] == n else None
 
     def noise_bound(self) -> float:
         """An upper bound on the noise's RMS: the smallest validation RMSE of a formula or a
