@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -123,9 +123,17 @@ def train_lm(search: Search, model: KAN, x: Tensor, y: Tensor, steps: int) -> No
 
 
 def train(
-    search: Search, model: KAN, x: Tensor, t: Tensor, hidden: bool, refine_grid: int | None = None
+    search: Search,
+    model: KAN,
+    x: Tensor,
+    t: Tensor,
+    hidden: bool,
+    refine_grid: int | None = None,
+    validate: Callable[[KAN], float] | None = None,
 ) -> KAN:
-    """Train ``model`` on standardized targets ``t`` (see the module docstring)."""
+    """Train ``model`` on standardized targets ``t`` (see the module docstring); with
+    ``validate`` (a model's validation error) the grid is refined only as far as the
+    validation error improves (:func:`refined`)."""
     options = search.options
     y = t[:, None]
     try:
@@ -146,11 +154,43 @@ def train(
             model = _prune(model, x)
         else:
             train_lm(search, model, x, y, options.lm_steps)
-        model = model.refine(refine_grid or options.refine_grid, x)
-        train_lm(search, model, x, y, options.lm_steps)
     except (TrainingDivergedError, OutOfTime):
-        pass
-    return model
+        return model
+    return refined(search, model, x, y, refine_grid or options.refine_grid, validate)
+
+
+def refined(
+    search: Search,
+    model: KAN,
+    x: Tensor,
+    y: Tensor,
+    grid: int,
+    validate: Callable[[KAN], float] | None = None,
+) -> KAN:
+    """``model`` refined to ``grid`` intervals and retrained by Levenberg-Marquardt.
+
+    On noisy data a finer grid fits the noise (``grid + k`` coefficients per edge against
+    the samples): with ``validate``, the refined model is kept only if its validation
+    error is no worse than the coarse one's, else the grid half way is tried, else the
+    coarse model is kept. Without it, the refined model as trained (as far as time allowed).
+    """
+    coarse = model
+    current = coarse.layers[0].num
+    best_error = validate(coarse) if validate is not None else math.inf
+    for new_grid in dict.fromkeys((grid, (current + grid) // 2)):
+        if new_grid <= current:
+            break
+        fine = coarse.refine(new_grid, x)
+        stopped = False
+        try:
+            train_lm(search, fine, x, y, search.options.lm_steps)
+        except (TrainingDivergedError, OutOfTime):
+            stopped = True
+        if validate is None or validate(fine) <= best_error:
+            return fine
+        if stopped:
+            break
+    return coarse
 
 
 def _prune(model: KAN, x: Tensor) -> KAN:
@@ -159,15 +199,33 @@ def _prune(model: KAN, x: Tensor) -> KAN:
     return prune(model, x, node_th=1e-2, edge_th=3e-2).model
 
 
-def remember(search: Search, model: KAN, transform: tuple, mean: float, std: float) -> None:
-    """Keep a trained model as a candidate surrogate ``x -> y`` (with its validation RMSE)."""
+def as_surrogate(
+    model: KAN, transform: tuple, mean: float, std: float
+) -> Callable[[Tensor], Tensor]:
+    """``x -> y`` of a model trained on the standardized ``transform`` of ``y``."""
     name, _, _, sign = transform
-    model = model.copy().requires_grad_(False)
 
     def surrogate(z: Tensor) -> Tensor:
         value = std * model(z)[:, 0] + mean
         return sign * torch.exp(value) if name != "y" else value
 
+    return surrogate
+
+
+def validator(search: Search, transform: tuple, mean: float, std: float) -> Callable[[KAN], float]:
+    """A model's validation RMSE on ``y`` (NaN-safe: a non-finite error is ``inf``)."""
+
+    def error(model: KAN) -> float:
+        with torch.no_grad():
+            value = rmse(as_surrogate(model, transform, mean, std)(search.val_x), search.val_y)
+        return value if math.isfinite(value) else math.inf
+
+    return error
+
+
+def remember(search: Search, model: KAN, transform: tuple, mean: float, std: float) -> None:
+    """Keep a trained model as a candidate surrogate ``x -> y`` (with its validation RMSE)."""
+    surrogate = as_surrogate(model.copy().requires_grad_(False), transform, mean, std)
     with torch.no_grad():
         error = rmse(surrogate(search.val_x), search.val_y)
     if math.isfinite(error):
@@ -241,7 +299,9 @@ def kan_branch(
             dtype=torch.float64,
             library=search.library,
         )
-    model = train(search, model, search.fit_x, t_std, hidden)
+    model = train(
+        search, model, search.fit_x, t_std, hidden, validate=validator(search, transform, mean, std)
+    )
     remember(search, model, transform, mean, std)
     source = f"{name}~{label or f'KAN{width}'}"
     symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
@@ -264,7 +324,8 @@ def surrogate_branch(search: Search, width: list, transform: tuple) -> None:
         dtype=torch.float64,
         library=search.library,
     )
-    model = train(search, model, search.fit_x, t_std, False, SURROGATE_GRID)
+    validate = validator(search, transform, mean, std)
+    model = train(search, model, search.fit_x, t_std, False, SURROGATE_GRID, validate)
     remember(search, model, transform, mean, std)
     search.log.append(f"{transform[0]}~surrogate{width}: {time.perf_counter() - start:.1f}s")
 
