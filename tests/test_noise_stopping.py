@@ -187,6 +187,34 @@ def test_a_surrogate_that_explains_noisy_data_is_used_however_large_its_error():
     assert context.best_surrogate(search, 0.03) is None
 
 
+def test_a_surrogate_is_judged_by_the_part_of_its_error_that_is_not_noise():
+    """A model missing a small smooth term of noisy data: its residuals have structure and
+    its error is mostly noise; what is not noise (the Gamma test's estimate) is the
+    missing term's RMS, which decides whether it may serve as a surrogate."""
+    from kanscience.discover._kan_fits import transforms
+    from kanscience.discover._structure import Context
+
+    gen = _generator(9)
+    x = torch.rand(12000, 2, generator=gen, dtype=torch.float64)
+    law = torch.sin(3 * x[:, 0]) + x[:, 1]
+    y = law + 0.3 * float(law.std()) * torch.randn(12000, generator=gen, dtype=torch.float64)
+    search = make_search(x, y, ["a", "b"])
+    context = Context(2, 1, 4, transforms(search.fit_y), None, None, lambda *a, **k: None)
+    term = 0.1 * float(law.std()) * torch.cos(4 * x[:, 1])
+    missing = float(term.pow(2).mean().sqrt())
+    amplitude = 0.1 * float(law.std())
+
+    def close(z):
+        return torch.sin(3 * z[:, 0]) + z[:, 1] - amplitude * torch.cos(4 * z[:, 1])
+
+    error = float((close(search.val_x) - search.val_y).pow(2).mean().sqrt())
+    assert error > 0.1 * search.spread and search.structure_z(close) > STRUCTURE_Z
+    assert search.misfit(close) == pytest.approx(missing, rel=0.3)
+    search.models = [(error, close)]
+    assert context.best_surrogate(search, 0.1) is not None
+    assert context.best_surrogate(search, 0.03) is None
+
+
 def test_a_direct_structure_under_way_outlives_the_grace_period():
     """After the grace period no structure starts, but a direct one (cheap, the source of
     the simplest laws) that is under way runs to its own deadline."""

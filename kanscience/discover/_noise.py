@@ -23,7 +23,14 @@ import torch
 from scipy.spatial import KDTree
 from torch import Tensor
 
-__all__ = ["NEIGHBOURS", "STRUCTURE_Z", "NeighbourGraph", "neighbour_graph", "residual_structure"]
+__all__ = [
+    "NEIGHBOURS",
+    "STRUCTURE_Z",
+    "NeighbourGraph",
+    "neighbour_graph",
+    "noise_variance",
+    "residual_structure",
+]
 
 NEIGHBOURS = 8
 """Neighbours per sample in the graph of the structure test."""
@@ -112,3 +119,45 @@ def residual_structure(residual: Tensor, graph: NeighbourGraph) -> float:
         return 0.0
     statistic = float((residual * residual[graph.indices].mean(1)).sum())
     return statistic / (power * math.sqrt(2) * graph.frobenius)
+
+
+def noise_variance(residual: Tensor, x: Tensor, graph: NeighbourGraph) -> float:
+    """The variance of the independent (noise) part of ``residual`` by the Gamma test.
+
+    Half the mean squared difference of the residuals of a sample and its ``m``-th nearest
+    neighbour is the noise variance plus a smooth misfit's change over their distance; its
+    regression on the mean squared distance to the ``m``-th neighbour, ``m = 1 .. k``,
+    extrapolated to distance zero, leaves the noise (Stefansson, Koncar and Jones, 1997).
+
+    Parameters
+    ----------
+    residual : Tensor
+        ``(n,)`` residuals at the rows of ``x``.
+    x : Tensor
+        ``(n, d)`` samples the graph was built on.
+    graph : NeighbourGraph
+
+    Returns
+    -------
+    float
+        Between 0 and the residuals' mean square (``inf`` for non-finite residuals).
+
+    Examples
+    --------
+    >>> x = torch.rand(4000, 2, generator=torch.Generator().manual_seed(0))
+    >>> noise = 0.1 * torch.randn(4000, generator=torch.Generator().manual_seed(1))
+    >>> misfit = torch.sin(6 * x[:, 0])
+    >>> round(noise_variance(noise + misfit, x, neighbour_graph(x)) ** 0.5, 2)
+    0.1
+    """
+    if not bool(torch.isfinite(residual).all()):
+        return math.inf
+    scale = x.std(0)
+    scaled = x / torch.where(scale > 0, scale, torch.ones_like(scale))
+    neighbours = graph.indices.T  # (k, n): the m-th nearest neighbour of every row
+    distance = (scaled[None] - scaled[neighbours]).pow(2).sum(-1).mean(1)
+    gamma = 0.5 * (residual[None] - residual[neighbours]).pow(2).mean(1)
+    centred = distance - distance.mean()
+    slope = float((centred * (gamma - gamma.mean())).sum() / centred.pow(2).sum().clamp_min(1e-300))
+    intercept = float(gamma.mean()) - slope * float(distance.mean())
+    return min(max(intercept, 0.0), float(residual.pow(2).mean()))

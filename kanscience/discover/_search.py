@@ -22,7 +22,14 @@ import torch
 from torch import Tensor
 
 from ..symbolic import fit_constants, formula_to_torch, snap_constants
-from ._noise import NEIGHBOURS, STRUCTURE_Z, NeighbourGraph, neighbour_graph, residual_structure
+from ._noise import (
+    NEIGHBOURS,
+    STRUCTURE_Z,
+    NeighbourGraph,
+    neighbour_graph,
+    noise_variance,
+    residual_structure,
+)
 from ._options import DiscoverOptions
 from ._ranking import Candidate, complexity, error_bound, rank_consistent_first
 
@@ -173,18 +180,32 @@ class Search:
     def structure_z(self, fn: Callable[[Tensor], Tensor]) -> float:
         """The z-score of the residual structure of a model ``x -> y`` on the fitting and
         validation data (``inf`` when it cannot be evaluated there)."""
-        graph = self._neighbours()
-        if graph is None:
+        graph, residual = self._neighbours(), self._residual(fn)
+        if graph is None or residual is None:
             return math.inf
+        return residual_structure(residual, graph)
+
+    def misfit(self, fn: Callable[[Tensor], Tensor]) -> float:
+        """The RMS of what is not noise in a model's residual on the fitting and validation
+        data (:func:`~kanscience.discover._noise.noise_variance` removed from its mean
+        square; ``inf`` when it cannot be evaluated there)."""
+        graph, residual = self._neighbours(), self._residual(fn)
+        if graph is None or residual is None:
+            return math.inf
+        x = torch.cat([self.fit_x, self.val_x])
+        noise = noise_variance(residual, x, graph)
+        return math.sqrt(max(float(residual.pow(2).mean()) - noise, 0.0))
+
+    def _residual(self, fn: Callable[[Tensor], Tensor]) -> Tensor | None:
         x = torch.cat([self.fit_x, self.val_x])
         try:
             with torch.no_grad():
                 residual = fn(x) - torch.cat([self.fit_y, self.val_y])
         except (ValueError, TypeError, RuntimeError, OverflowError):
-            return math.inf
-        if residual.shape != (x.shape[0],):
-            return math.inf
-        return residual_structure(residual, graph)
+            return None
+        if residual.shape != (x.shape[0],) or not bool(torch.isfinite(residual).all()):
+            return None
+        return residual
 
     def _neighbours(self) -> NeighbourGraph | None:
         """The neighbour graph of the fitting and validation rows (built once); None when

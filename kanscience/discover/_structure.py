@@ -67,14 +67,15 @@ class Context:
     def best_surrogate(self, search: Search, max_error: float) -> SurrogateModel | None:
         """The given surrogate, else the most accurate trained model if its validation
         RMSE is at most ``max_error`` times the target's spread, or if its residuals are
-        indistinguishable from noise (on noisy data no model gets below the noise, however
-        accurate it is)."""
+        indistinguishable from noise, or if what is not noise in them is that small (on
+        noisy data no model gets below the noise, however accurate it is)."""
         if self.surrogate is not None:
             return self.surrogate
         if not search.models:
             return None
         error, fn = min(search.models, key=lambda m: m[0])
-        if error <= max_error * search.spread or search.structure_z(fn) < STRUCTURE_Z:
+        limit = max_error * search.spread
+        if error <= limit or search.structure_z(fn) < STRUCTURE_Z or search.misfit(fn) <= limit:
             return fn, error
         return None
 
