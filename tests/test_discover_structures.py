@@ -94,3 +94,24 @@ def test_discover_reports_bad_options_by_name():
     x = torch.rand(50, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="lm_steps"):
         discover((x, x[:, 0] ** 2), lm_steps=0)
+
+
+def test_power_monomial_fits_are_also_judged_on_y_itself():
+    """A fit ``F = c f(a q + b) + d`` of the law's function made into a law (times the
+    power law, to the power ``way``, the overall constant refitted) is scored by its error
+    on ``y``: zero for the law, large for its reciprocal."""
+    from kanscience.discover._power import _misfit_on_y
+
+    x = torch.linspace(0.5, 3.0, 200, dtype=torch.float64)
+    y = 3 * x**2 * torch.exp(-x)
+    search = make_search(x[:, None], y, ["x"])
+    names = search.library.names
+    params = torch.zeros(len(names), 2, 4, dtype=torch.float64)
+    params[:, :, 0] = params[:, :, 2] = 1.0
+    params[names.index("exp"), :, 0] = -1.0  # F = exp(-q)
+    rows = [(1.0, 0.0, 1, "max"), (1.0, 0.0, -1, "max")]
+    misfit = _misfit_on_y(search, params, rows, torch.stack([x, x]), torch.log(x), x**2, y)
+    exp_row = misfit[names.index("exp")]
+    assert float(exp_row[0]) < 1e-10 * float(y.abs().max())
+    assert float(exp_row[1]) > 0.1 * float(y.std())
+    assert bool((misfit[:, 0] >= exp_row[0]).all())

@@ -42,6 +42,8 @@ EXPONENTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0)
 """Simple exponents of the power law: ``lam`` is chosen to make one of them appear."""
 SCREEN, BEST = 24, 6
 """Fits made into formulas and refitted, and formulas then polished (by rank)."""
+ON_Y = 4
+"""Fits screened besides, those closest to ``y`` itself."""
 RESTARTS = 4
 """Random starts of the KAN (the direction of the monomial is found by the fit)."""
 GIVE_UP = 0.05
@@ -111,6 +113,32 @@ def _lambdas(alpha: Tensor, k: Tensor) -> list[float]:
 
     best = sorted(found.values(), key=quality)
     return [0.0] + [lam for lam in best if abs(lam) > 0.005][:MAX_LAMBDAS]
+
+
+def _misfit_on_y(
+    search: Search,
+    params: Tensor,
+    rows: list[tuple[float, float, int, str]],
+    group: Tensor,
+    base: Tensor,
+    power_law: Tensor,
+    y: Tensor,
+) -> Tensor:
+    """RMSE on ``|y|`` (samples of ``group``) of every fit ``(function, row)`` of
+    ``F^way q^-lam`` made into a law, its overall constant refitted by least squares
+    (``inf`` where it cannot be evaluated)."""
+    lam = torch.tensor([r[1] for r in rows], dtype=y.dtype)[:, None]
+    way = torch.tensor([r[2] for r in rows], dtype=y.dtype)[:, None]
+    misfit = torch.full(params.shape[:2], math.inf, dtype=y.dtype)
+    for f_index, name in enumerate(search.library.names):
+        a, b, c, d = (v[:, None] for v in params[f_index].unbind(-1))
+        with torch.no_grad():
+            law = power_law * (c * search.library[name].torch_fn(a * group + b) + d) ** way
+            law = law * torch.exp(lam * base)
+            constant = (law @ y) / law.pow(2).sum(1)
+            error = (y - constant[:, None] * law).pow(2).mean(1).sqrt()
+        misfit[f_index] = torch.where(torch.isfinite(error), error, math.inf)
+    return misfit
 
 
 def _fit(search: Search, z: Tensor, t: Tensor, on_y: Callable[[Tensor], float]) -> KAN | None:
@@ -242,6 +270,19 @@ def power_branch(search: Search) -> None:
         )
         order.extend(f_index * len(rows) + r for r in dict.fromkeys(picks))
     order = order[:SCREEN]
+    # F is known to the KAN's accuracy, which noise makes rough where |y| is small: the
+    # fits closest to y itself (overall constant refitted) are screened too
+    misfit_on_y = _misfit_on_y(
+        search,
+        fits.params,
+        rows,
+        q / scale,
+        base,
+        torch.exp(z[:AFFINE_SAMPLES] @ (std * alpha)),
+        sign * search.fit_y[:AFFINE_SAMPLES],
+    )
+    closest = [i for i in misfit_on_y.reshape(-1).argsort().tolist() if i not in order]
+    order.extend(i for i in closest[:ON_Y] if math.isfinite(float(misfit_on_y.reshape(-1)[i])))
     constant = sympy.Float(
         sign * float(torch.exp(torch.tensor(mean + std * (beta + offset + float(g.mean())))))
     )
