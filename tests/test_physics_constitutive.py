@@ -7,12 +7,15 @@ import pytest
 import sympy
 import torch
 
+from kanscience.discover import neighbour_graph
 from kanscience.physics import (
     deformation_symbols,
     determinant_feature,
     fit_constitutive,
     linear_elastic_prior,
 )
+from kanscience.physics._constitutive_search import _Data, _refit
+from kanscience.physics._constitutive_taylor import taylor_replacements
 from physics_examples import neo_hookean
 
 
@@ -71,3 +74,24 @@ def test_fit_constitutive_rejects_bad_input():
         fit_constitutive(folded, tau[:, 0, 0], aux={"J_log": sympy.log(determinant_feature())})
     with pytest.raises(ValueError, match="interactions"):
         fit_constitutive(F, tau[:, 0, 0], interactions="sometimes")
+
+
+def test_a_cosine_product_standing_in_for_a_quadratic_is_replaced_by_its_monomials():
+    # J sigma = mu (a^2 + b^2 - 1) + lambda log J: a search may return cos(a) cos(b), which
+    # reaches 1 - a^2/2 - b^2/2 only to fourth order (the refit cannot explain the data);
+    # its degree-2 monomials in (a, b) do, and the pruning keeps only a^2 and b^2
+    a, b, j = symbols = list(sympy.symbols("a b J", real=True))
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(600, 3, generator=generator, dtype=torch.float64) * 0.6 - 0.3
+    x[:, 2] += 1.0
+    mu, lam = 5 / 12, 5 / 18
+    y = (mu * (x[:, 0] ** 2 + x[:, 1] ** 2 - 1) + lam * torch.log(x[:, 2])) / x[:, 2]
+    rows = torch.randperm(600, generator=generator)
+    data = _Data(symbols, x, y, rows[120:], rows[:120], neighbour_graph(x), float(y.std()))
+    stand_in = mu * a**2 + lam * sympy.log(j) - 0.85 * sympy.cos(a) * sympy.cos(b) + 0.43
+    assert taylor_replacements(sympy.cos(a) * sympy.cos(b), symbols)[:3] == [1, a, b]
+    fit = _refit(stand_in, j, data)
+    assert fit is not None and fit.explains and fit.n_terms == 4
+    expected = (mu * (a**2 + b**2 - 1) + lam * sympy.log(j)) / j
+    difference = sympy.expand(fit.fitted - expected)
+    assert max(abs(float(c)) for c in difference.atoms(sympy.Float) | {sympy.Float(0)}) < 1e-9

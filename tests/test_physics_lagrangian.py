@@ -19,6 +19,7 @@ from kanscience.physics import (
     lagrangian_energy,
     rollout,
 )
+from kanscience.physics._lagrangian_prune import held_out_error, prune_terms, significantly_worse
 from kanscience.symbolic import formula_to_torch
 from physics_examples import pendulum, relativistic_particle, uniform
 
@@ -144,3 +145,41 @@ def test_fit_lagrangian_with_two_decoupled_degrees_of_freedom(no_files_written):
     ]
     assert found.expression is not None and sympy.expand(found.expression - sum(parts)) == 0
     assert found.error < 1e-10
+
+
+def test_pruning_refits_and_removes_a_reduced_lagrangian_added_by_a_cyclic_coordinate():
+    # cart-pole: x is cyclic, so the reduced (Routhian) Lagrangian R of theta fits the
+    # same accelerations; L + nu R does for every nu, with an extra thd^2 cos(2 theta)
+    # term that no single deletion removes (the other coefficients must change with it)
+    x, th, xd, thd = symbols = list(sympy.symbols("x theta xd thd", real=True))
+    truth = (
+        xd**2 / 2
+        + xd * thd * sympy.cos(th) / 3
+        + thd**2 / 6
+        + sympy.Rational(49, 15) * sympy.cos(th)
+    )
+    routhian = thd**2 * (5 - sympy.cos(2 * th)) / 36 + sympy.Rational(49, 15) * sympy.cos(th)
+    states = uniform(1200, [(-1, 1), (-math.pi, math.pi), (-2, 2), (-2, 2)], 7)
+    qs, vs = states[:, :2], states[:, 2:]
+    accelerations = lagrangian_accelerations(formula_to_torch(truth, symbols), qs, vs)
+    train = (qs[:800], vs[:800], accelerations[:800])
+    test = (qs[800:], vs[800:], accelerations[800:])
+    degenerate = sympy.expand(truth + sympy.Rational(9, 2) * routhian)
+    assert held_out_error(degenerate, symbols, test) < 1e-10  # the data cannot tell them apart
+    error, pruned = prune_terms(degenerate, symbols, train, test, 1e-3)
+    law = canonical_lagrangian(pruned, [x, th], [xd, thd])
+    assert error < 1e-10
+    assert len(sympy.Add.make_args(law)) == 4
+    assert float(max(abs(c) for c in (law - truth).atoms(sympy.Float)) or 0) < 1e-8
+    # a law that needs every term keeps them all
+    kept = prune_terms(truth, symbols, train, test, 1e-3)[1]
+    assert sympy.expand(kept - truth) == 0
+
+
+def test_a_removal_is_significantly_worse_only_beyond_the_residuals_own_spread():
+    generator = torch.Generator().manual_seed(0)
+    current = torch.randn(4000, 2, generator=generator, dtype=torch.float64)
+    same = torch.randn(4000, 2, generator=generator, dtype=torch.float64)
+    assert not significantly_worse(same, current)
+    assert not significantly_worse(0.9 * current, current)
+    assert significantly_worse(1.1 * current, current)

@@ -7,8 +7,10 @@ that order: a scaling adds a factor to the law, so the plain stress comes first.
 formula of a search's Pareto front is divided back by its scaling, its logarithms of
 products split (``log(c J) = log c + log J``), and its coefficients refitted on the
 fitting samples by least squares (all constants by Levenberg-Marquardt where a term
-keeps one inside); terms are then dropped while the law still explains the data, and the
-constants snapped to simple fractions where that keeps it so.
+keeps one inside); a formula that does not explain the data is tried with one term's
+non-polynomial factors replaced by their low-degree monomials (a small-argument stand-in,
+:mod:`kanscience.physics._constitutive_taylor`); terms are then dropped while the law still
+explains the data, and the constants snapped to simple fractions where that keeps it so.
 
 A formula *explains* the data when its residuals are at rounding level (RMSE at most
 :data:`EXACT` of the stress's spread) or indistinguishable from noise: no correlation
@@ -39,6 +41,7 @@ from ..discover import (
     residual_structure,
 )
 from ..symbolic import expression_complexity, fit_constants
+from ._constitutive_taylor import taylor_replacements
 from ._expressions import combine_terms, split_terms, term_matrix
 from ._snap import snap_expression
 from ._term_library import independent_terms
@@ -203,7 +206,30 @@ def _refit(expr: sympy.Expr, scaling: sympy.Expr, data: _Data) -> LawFit | None:
                 best = trial
         except (ValueError, RuntimeError, TypeError):
             pass
+    if not best.explains:
+        best = _taylor_repaired(expr, scaling, data) or best
     return _pruned(best, data) if best.explains else best
+
+
+def _taylor_repaired(expr: sympy.Expr, scaling: sympy.Expr, data: _Data) -> LawFit | None:
+    """The formula with one term's non-polynomial factors replaced by their low-degree
+    monomials (:mod:`kanscience.physics._constitutive_taylor`), costliest term first, where
+    the refitted law then explains the data; None when no replacement does."""
+    terms = [t for _, t in split_terms(_expanded(expr, data), data.symbols)]
+    for k in sorted(range(len(terms)), key=lambda k: -expression_complexity(terms[k])):
+        offered = taylor_replacements(terms[k], data.symbols)
+        if not offered:
+            continue
+        kept = terms[:k] + terms[k + 1 :]
+        kept += [t for t in offered if t not in kept]
+        law = _expanded(cast(sympy.Expr, sympy.Add(*kept) / scaling), data)
+        fitted = _linear_refit(split_terms(law, data.symbols), data)
+        if fitted is None:
+            continue
+        trial = _check(fitted, fitted, scaling, data)
+        if trial.explains:
+            return trial
+    return None
 
 
 def _pooled(formulas: Sequence[sympy.Expr], scaling: sympy.Expr, data: _Data) -> LawFit | None:

@@ -21,7 +21,10 @@ The terms of the Pareto-front formulas (times their velocity monomials) form a s
 library; the coefficients are refitted jointly under the physics loss itself: the
 Euler-Lagrange residual on the *data* is linear in them, so the law is the minimal-support
 null vector of that operator (:func:`kanscience.physics.sparse_null_vectors`), put in the
-gauge of :func:`canonical_lagrangian` and snapped. A law is accepted only when its
+gauge of :func:`canonical_lagrangian`, pruned of the terms the held-out accelerations do
+not need (each removal refitted: a sum of null vectors, e.g. a Lagrangian plus the
+reduced Lagrangian of a cyclic coordinate, can carry a term no single law needs;
+:mod:`kanscience.physics._lagrangian_prune`) and snapped. A law is accepted only when its
 accelerations match held-out data to ``tolerance``; the simplest accepted one wins, and
 when none passes the result says so, with the reason.
 """
@@ -39,8 +42,8 @@ import torch
 from torch import Tensor
 
 from ..symbolic import formula_to_torch
-from ._euler_lagrange import euler_lagrange, lagrangian_accelerations
-from ._expressions import combine_terms, split_terms
+from ._euler_lagrange import lagrangian_accelerations
+from ._expressions import combine_terms
 from ._lagrangian_coefficients import (
     MARGIN,
     coefficient_fronts,
@@ -49,6 +52,7 @@ from ._lagrangian_coefficients import (
     velocity_expansion,
 )
 from ._lagrangian_gauge import canonical_lagrangian
+from ._lagrangian_prune import held_out_error, prune_terms, relative_error, term_operator
 from ._snap import snap_expression
 from ._sparse import sparse_null_vectors
 
@@ -73,27 +77,6 @@ class FormulaSearch:
     log: list[str] = field(default_factory=list)
 
 
-def relative_error(predicted: Tensor, true: Tensor) -> float:
-    """Relative RMS error ``sqrt(mean |p - t|^2 / mean |t|^2)`` (inf where ``p`` is not finite)."""
-    if not bool(torch.isfinite(predicted).all()):
-        return math.inf
-    return float(
-        (predicted - true).pow(2).sum(1).mean().sqrt()
-        / true.pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
-    )
-
-
-def _term_operator(
-    terms: Sequence[sympy.Expr], symbols: list[sympy.Symbol], q: Tensor, v: Tensor, a: Tensor
-) -> Tensor:
-    """Euler-Lagrange residual ``M a - F`` of each term: (n * d, n_terms)."""
-    columns = []
-    for term in terms:
-        mass, force = euler_lagrange(formula_to_torch(term, symbols), q, v)
-        columns.append((torch.einsum("njk,nk->nj", mass, a) - force).reshape(-1))
-    return torch.stack(columns, 1)
-
-
 @dataclass
 class _Problem:
     """The data and settings shared by every candidate library."""
@@ -106,47 +89,7 @@ class _Problem:
 
 
 def _held_out_error(problem: _Problem, expr: sympy.Expr) -> float:
-    q_test, v_test, a_test = problem.test
-    try:
-        predicted = lagrangian_accelerations(
-            formula_to_torch(expr, problem.symbols), q_test, v_test, on_singular="ignore"
-        )
-    except (ValueError, RuntimeError):
-        return math.inf
-    return relative_error(predicted, a_test)
-
-
-def _prune(problem: _Problem, expr: sympy.Expr, error: float) -> tuple[float, sympy.Expr]:
-    """Drop the terms whose removal keeps the held-out error within a tenth of the
-    tolerance (or within the current error, if larger): effects the tolerance says the data
-    cannot resolve are not part of the law."""
-    allowed = max(problem.tolerance / 10, error)
-    changed = True
-    while changed:
-        changed = False
-        pairs = split_terms(expr, problem.symbols)
-        if len(pairs) <= 1:
-            break
-        trials = [combine_terms(pairs[:k] + pairs[k + 1 :]) for k in range(len(pairs))]
-        # a float inside a function (a phase, a rate): the nearest integer, or a simple
-        # multiple of pi; the held-out error decides
-        inner = [
-            c
-            for c in expr.atoms(sympy.Float)
-            if not any(c == coefficient for coefficient, _ in pairs)
-        ]
-        for c in inner:
-            for simple in (
-                sympy.Integer(round(float(c))),
-                sympy.nsimplify(c, [sympy.pi], tolerance=1e-3 * max(1.0, abs(float(c)))),
-            ):
-                trials.append(cast(sympy.Expr, expr.xreplace({c: simple})))
-        for trial in trials:
-            trial_error = _held_out_error(problem, trial)
-            if trial != expr and trial_error <= allowed:
-                expr, error, changed = trial, trial_error, True
-                break
-    return error, expr
+    return held_out_error(expr, problem.symbols, problem.test)
 
 
 SNAP_VARIANT = 1e-2
@@ -193,7 +136,7 @@ def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
         return result
     terms = _one_fit_per_term(terms)
     result.terms = list(terms)
-    operator = _term_operator(terms, problem.symbols, *problem.train)
+    operator = term_operator(terms, problem.symbols, *problem.train)
     if not bool(torch.isfinite(operator).all()):
         result.reason = "a candidate term is not finite on the data"
         return result
@@ -226,7 +169,10 @@ def _solve_library(problem: _Problem, terms: list[sympy.Expr]) -> FormulaSearch:
         ((_held_out_error(problem, o), o) for o in options), key=lambda pair: pair[0]
     )
     if fitted_error <= problem.tolerance:
-        fitted = canonical_lagrangian(_prune(problem, fitted, fitted_error)[1], qs, vs)
+        pruned = prune_terms(
+            fitted, problem.symbols, problem.train, problem.test, problem.tolerance
+        )
+        fitted = canonical_lagrangian(pruned[1], qs, vs)
     q_test, v_test, a_test = problem.test
     best = None
     for expr in (snap_expression(fitted)[0], fitted):
