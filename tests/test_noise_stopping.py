@@ -164,19 +164,25 @@ def test_rows_beyond_max_train_validate_and_are_disjoint_from_the_fit():
     assert sorted(fit.tolist() + val.tolist()) == list(range(900))
 
 
+def _noisy_sine_problem(seed: int, n: int):
+    """``sin(3 a) + b`` with noise of 30% of its spread: the search, its context and the law."""
+    from kanscience.discover._kan_fits import transforms
+    from kanscience.discover._structure import Context
+
+    gen = _generator(seed)
+    x = torch.rand(n, 2, generator=gen, dtype=torch.float64)
+    law = torch.sin(3 * x[:, 0]) + x[:, 1]
+    y = law + 0.3 * float(law.std()) * torch.randn(n, generator=gen, dtype=torch.float64)
+    search = make_search(x, y, ["a", "b"])
+    context = Context(2, 1, 4, transforms(search.fit_y), None, None, lambda *a, **k: None)
+    return search, context, law
+
+
 def test_a_surrogate_that_explains_noisy_data_is_used_however_large_its_error():
     """At 10% noise no model's validation RMSE is a small share of the spread; a trained
     model whose residuals are noise is still an accurate surrogate, and one that misses
     a term is not."""
-    from kanscience.discover._kan_fits import transforms
-    from kanscience.discover._structure import Context
-
-    gen = _generator(8)
-    x = torch.rand(3000, 2, generator=gen, dtype=torch.float64)
-    law = torch.sin(3 * x[:, 0]) + x[:, 1]
-    y = law + 0.3 * float(law.std()) * torch.randn(3000, generator=gen, dtype=torch.float64)
-    search = make_search(x, y, ["a", "b"])
-    context = Context(2, 1, 4, transforms(search.fit_y), None, None, lambda *a, **k: None)
+    search, context, _ = _noisy_sine_problem(8, 3000)
     accurate = lambda z: torch.sin(3 * z[:, 0]) + z[:, 1]  # noqa: E731
     rough = lambda z: 1.8 * z[:, 0] + z[:, 1]  # noqa: E731
     error = float((accurate(search.val_x) - search.val_y).pow(2).mean().sqrt())
@@ -191,18 +197,10 @@ def test_a_surrogate_is_judged_by_the_part_of_its_error_that_is_not_noise():
     """A model missing a small smooth term of noisy data: its residuals have structure and
     its error is mostly noise; what is not noise (the Gamma test's estimate) is the
     missing term's RMS, which decides whether it may serve as a surrogate."""
-    from kanscience.discover._kan_fits import transforms
-    from kanscience.discover._structure import Context
-
-    gen = _generator(9)
-    x = torch.rand(12000, 2, generator=gen, dtype=torch.float64)
-    law = torch.sin(3 * x[:, 0]) + x[:, 1]
-    y = law + 0.3 * float(law.std()) * torch.randn(12000, generator=gen, dtype=torch.float64)
-    search = make_search(x, y, ["a", "b"])
-    context = Context(2, 1, 4, transforms(search.fit_y), None, None, lambda *a, **k: None)
-    term = 0.1 * float(law.std()) * torch.cos(4 * x[:, 1])
-    missing = float(term.pow(2).mean().sqrt())
+    search, context, law = _noisy_sine_problem(9, 12000)
     amplitude = 0.1 * float(law.std())
+    x = torch.cat([search.val_x, search.fit_x])
+    missing = amplitude * float(torch.cos(4 * x[:, 1]).pow(2).mean().sqrt())
 
     def close(z):
         return torch.sin(3 * z[:, 0]) + z[:, 1] - amplitude * torch.cos(4 * z[:, 1])
