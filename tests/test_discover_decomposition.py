@@ -85,3 +85,23 @@ def test_two_function_sums_of_one_variable_are_found_by_pursuit(f, truth):
     (q,) = result.variables
     _assert_law(result, truth(q))
     assert result.best.source.startswith("pursuit/")
+
+
+def test_a_split_that_passes_the_local_scores_but_does_not_assemble_is_rejected():
+    """``x (cos s + a cos^2 s)`` with ``s = u v``: the averaged mixed derivatives of
+    ``log|f|`` score ``a`` and ``s`` just under the threshold (``1 + a cos s`` is nearly
+    ``a cos s`` where ``a cos s`` is large), the global assembly check does not."""
+    from kanscience.discover._split import THRESHOLD, assembles
+    from kanscience.structure import detect_separability
+
+    x = 1 + 2 * torch.rand(400, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def f(z):
+        s = z[:, 1] * z[:, 2]
+        return z[:, 0] * (torch.cos(s) + z[:, 3] * torch.cos(s) ** 2)
+
+    local = detect_separability(f, x[:300].clone(), threshold=THRESHOLD)
+    assert local.label == "multiplicative" and local.groups == ((0,), (1, 2), (3,))
+    assert not assembles(f, x, [[0], [1, 2], [3]], True, 0.0)
+    assert assembles(f, x, [[0], [1, 2, 3]], True, 0.0)
+    assert not assembles(f, x, [[0], [1, 2, 3]], False, 0.0)

@@ -7,6 +7,10 @@ variables from the data, the others at their medians), recursively: a group of t
 more variables may split again, tested on the same surrogate restricted to the group.
 The parts found for the groups are added or multiplied, and every combination's
 constants are refitted on the real data.
+
+The separability scores are local (mixed second derivatives, averaged over samples), so
+a function that is nearly separable on much of its domain can pass them; before any group
+is searched, the split is checked globally on the surrogate (:func:`assembles`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ __all__: list[str] = []
 # threshold
 THRESHOLD = 0.2
 MAX_COMBINATIONS = 16
+ASSEMBLY_TOLERANCE = 0.1
+"""RMS misfit, as a share of the surrogate's spread, allowed to a split's assembly beyond
+what the surrogate's own error accounts for."""
 
 
 def restrict(
@@ -44,6 +51,49 @@ def restrict(
         return fn(full)
 
     return restricted
+
+
+def assembles(
+    fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    groups: list[list[int]],
+    multiplicative: bool,
+    error: float,
+) -> bool:
+    """Whether ``fn`` is the sum (or product) of its restrictions to ``groups``: with every
+    variable outside a group at an anchor ``a``, ``f(x) = sum_k f(x_k, a) - (K - 1) f(a)``
+    (or ``f(x) f(a)^(K - 1) = prod_k f(x_k, a)``), within :data:`ASSEMBLY_TOLERANCE` of the
+    spread of ``f`` on ``x`` plus ``2 (K + 1)`` times the surrogate's ``error`` (the
+    identity takes ``K + 1`` values of it). The anchor is the median for a sum and, for a
+    product, the sample where ``|f|`` is largest (no division by a value near zero).
+
+    Examples
+    --------
+    >>> x = torch.rand(200, 3, dtype=torch.float64) + 1
+    >>> f = lambda z: z[:, 0] * torch.cos(z[:, 1] * z[:, 2])
+    >>> assembles(f, x, [[0], [1, 2]], True, 0.0), assembles(f, x, [[0], [1], [2]], True, 0.0)
+    (True, False)
+    """
+    with torch.no_grad():
+        values = fn(x)
+        if not bool(torch.isfinite(values).all()):
+            return False
+        anchor = x[values.abs().argmax()] if multiplicative else x.median(0).values
+        at_anchor = fn(anchor[None])[0]
+        parts = []
+        for group in groups:
+            z = anchor.expand_as(x).clone()
+            z[:, group] = x[:, group]
+            parts.append(fn(z))
+        stacked = torch.stack(parts)
+        k = len(groups)
+        if multiplicative:
+            assembled = stacked.prod(0) / at_anchor ** (k - 1)
+        else:
+            assembled = stacked.sum(0) - (k - 1) * at_anchor
+        misfit = float((assembled - values).pow(2).mean().sqrt())
+    allowed = ASSEMBLY_TOLERANCE * float(values.std()) + 2 * (k + 1) * error
+    return misfit <= allowed
 
 
 def split_branch(
@@ -61,6 +111,9 @@ def split_branch(
         return
     groups = [list(g) for g in report.groups]
     if report.label == "none" or len(groups) < 2:
+        return
+    if not assembles(fn, search.fit_x[:400], groups, report.label == "multiplicative", error):
+        search.log.append(f"split{groups} rejected: the surrogate does not assemble from it")
         return
     median = search.fit_x.median(0).values
     parts = []
