@@ -1,6 +1,7 @@
-"""The invariant cases of PHYSICS_CASES.md at reduced size: the law asserted symbolically
-(D1), the honest "none" (D7), and the engine's
-pieces (the conserved combinations of candidate terms; the domain samples)."""
+"""The invariant cases of PHYSICS_CASES.md at reduced size: the laws asserted symbolically
+(D1, D2), the honest "none" (D7), and the engine's pieces (the conserved combinations of
+candidate terms; the domain samples; the separable combinations of mixed invariants; the
+derived variable of a module)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from kanscience.physics._invariant_formula import domain_samples, module_target
 from kanscience.physics._invariant_refit import conserved_combinations, law_residual
-from physics_examples import damped_oscillator, sir_epidemic, uniform
+from physics_examples import damped_oscillator, plummer, sir_epidemic, uniform
 
 
 def test_sir_logarithmic_invariant(no_files_written):
@@ -22,6 +23,38 @@ def test_sir_logarithmic_invariant(no_files_written):
     assert sympy.simplify(invariant.law - (s + i - sympy.log(s) / 2)) == 0
     assert invariant.residual < 1e-10 and invariant.r2 > 0.9999
     assert invariant.groups == ((0,), (1,))  # the modules the search was given
+
+
+def _gauge_equal(law: sympy.Expr, truth: sympy.Expr, symbols, states: torch.Tensor) -> bool:
+    """J1: ``a * law + b`` fitted to ``truth`` on ``states``, ``a, b`` snapped to simple
+    rationals (2%), equal to ``truth`` up to a constant."""
+    predicted = sympy.lambdify(symbols, law, "numpy")(*states.T.numpy())
+    true = sympy.lambdify(symbols, truth, "numpy")(*states.T.numpy())
+    design = torch.stack(
+        [torch.as_tensor(predicted, dtype=torch.float64), torch.ones(states.shape[0])], 1
+    ).to(torch.float64)
+    a, b = torch.linalg.lstsq(design, torch.as_tensor(true)[:, None]).solution[:, 0].tolist()
+    scale = sympy.nsimplify(a, rational=True, tolerance=0.02 * abs(a))
+    difference = sympy.simplify(scale * law - truth)  # -b once the scale is right
+    return bool(difference.is_number) and abs(float(difference) + b) <= 0.02 * abs(b) + 1e-6
+
+
+def test_plummer_energy_and_angular_momentum_exactly_two(no_files_written):
+    result = plummer.main(steps=10, n=1000, seed=0, budget=8)
+    found = result.details
+    assert found.count == 2, found.summary  # the rank test stops at two
+    assert len(found.expressions) == 2, found.summary
+    states = plummer.sample(500, 7)
+    symbols = list(plummer.SYMBOLS)
+    matched = sorted(
+        name
+        for law in found.expressions
+        for name, truth in plummer.REFERENCE.items()
+        if _gauge_equal(law, truth, symbols, states)
+    )
+    assert matched == ["H", "L"], found.summary
+    assert all(q.residual < 1e-10 for q in found.invariants)
+    assert result.passed, result.report()
 
 
 def test_damped_oscillator_reports_no_invariant(no_files_written):
@@ -152,3 +185,56 @@ def test_unit_inner_scales_moves_the_scale_out_of_a_power_so_constants_snap():
     )
     assert sympy.nsimplify(moved, rational=True, tolerance=1e-2) == p**2 - 2 / sympy.sqrt(q**2 + 1)
     assert unit_inner_scales(p**2 + q) == p**2 + q  # nothing to move
+
+
+def _plummer_invariants(states):
+    qx, qy, px, py = states.T
+    energy = (px**2 + py**2) / 2 - 1 / torch.sqrt(qx**2 + qy**2 + 1)
+    return energy, qx * py - qy * px
+
+
+def test_separable_combinations_unmix_two_invariants_mixed_by_the_deflation():
+    from kanscience.physics._invariant_unmixing import separable_combinations
+    from kanscience.structure import separability
+
+    states = plummer.sample(400, 3)
+    mixed = [
+        lambda s: 1.16 * _plummer_invariants(s)[0] - 0.007 * _plummer_invariants(s)[1] + 0.8,
+        lambda s: -0.48 * _plummer_invariants(s)[0] - 0.7 * _plummer_invariants(s)[1],
+    ]
+    assert not separability(mixed[0], states, method="difference").separable
+    networks, accuracies, mixing = separable_combinations(mixed, [1e-6, 1e-6], states)
+    energy, momentum = _plummer_invariants(states)
+    design = torch.stack([energy, momentum, torch.ones_like(energy)], 1)
+    weights = [
+        torch.linalg.lstsq(design, network(states)[:, None]).solution[:2, 0] for network in networks
+    ]
+    # the first combination is H alone, the second L alone (to the float64 accuracy)
+    assert abs(float(weights[0][1] / weights[0][0])) < 1e-9
+    assert abs(float(weights[1][0] / weights[1][1])) < 1e-9
+    groups = [separability(n, states, method="difference").groups for n in networks]
+    assert groups == [((0, 1), (2,), (3,)), ((0, 3), (1, 2))]
+    assert mixing.shape == (2, 2) and all(a < 1e-4 for a in accuracies)
+    # networks that are already separable are returned as they are
+    same, same_accuracies, identity = separable_combinations(networks, [1e-3, 2e-3], states)
+    assert same == networks and same_accuracies == [1e-3, 2e-3]
+    assert torch.equal(identity, torch.eye(2, dtype=torch.float64))
+
+
+def test_derived_variable_finds_the_squared_norm_a_module_depends_on():
+    from kanscience.physics._invariant_derived import derived_variable
+
+    qx, qy, px, py = symbols = list(plummer.SYMBOLS)
+    states = plummer.sample(300, 4)
+    candidates = [qx * qy, qx**2 + qy**2, qx * py]
+    found = derived_variable(
+        lambda s: _plummer_invariants(s)[0], states, (0, 1), candidates, symbols, 1e-3
+    )
+    assert found is not None and found[0] == qx**2 + qy**2 and found[2] < 1e-12
+    values = states[:, 0] ** 2 + states[:, 1] ** 2
+    assert torch.allclose(found[1], values, rtol=0, atol=1e-12)
+    # a module of two variables that is no function of one of them: none
+    other = derived_variable(
+        lambda s: s[:, 0] ** 2 + torch.sin(s[:, 1]), states, (0, 1), candidates, symbols, 1e-3
+    )
+    assert other is None

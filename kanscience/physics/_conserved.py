@@ -7,7 +7,10 @@
    (:mod:`kanscience.physics._invariant_learning`): the **count** comes from the rank test
    on the learned gradients, and is 0, with the stages as evidence, for a flow without
    invariants;
-2. turns each network into a law through the symbolic search used for data
+2. replaces the networks by their most separable independent combinations (any
+   combination of invariants is one, and the deflation leaves them mixed:
+   :mod:`kanscience.physics._invariant_unmixing`), then turns each into a law through
+   the symbolic search used for data
    (:mod:`kanscience.physics._invariant_formula`), refits the law's constants under the
    conservation loss (:mod:`kanscience.physics._invariant_refit`) and verifies it on fresh
    states (:mod:`kanscience.physics._invariant_laws`). Each of the ``count``
@@ -37,6 +40,7 @@ from ._flows import FlowEstimate, TrajectoriesLike, estimate_flow
 from ._invariant_formula import domain_samples
 from ._invariant_laws import Invariant, extract_laws
 from ._invariant_learning import FEATURE_KINDS, ConservedStage, learn_invariants
+from ._invariant_unmixing import separable_combinations
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,6 +80,10 @@ class ConservedQuantities:
         The flow estimated from trajectories, when trajectories were given.
     tolerance : float
         The conservation residual a law had to reach.
+    mixing : Tensor (count, count) or None
+        Row ``i``: the combination of ``models`` whose law is ``invariants[i]`` (the
+        identity unless a combination is more separable,
+        :mod:`kanscience.physics._invariant_unmixing`).
     """
 
     count: int
@@ -91,15 +99,16 @@ class ConservedQuantities:
     invariants: list[Invariant] = field(default_factory=list)
     flow: FlowEstimate | None = None
     tolerance: float = float("nan")
+    mixing: Tensor | None = None
 
     def kan_values(self, index: int, x: Tensor) -> Tensor:
-        """Values of the ``index``-th learned quantity (a KAN) at states ``x`` (n, d)."""
+        """Values of the ``index``-th learned quantity (a KAN) at states ``x`` (n, d),
+        differentiable in ``x``."""
         if not 0 <= index < len(self.models):
             raise ValueError(f"index must be in [0, {len(self.models)}), got {index!r}")
+        _states(x)  # validation only: the values stay differentiable in x
         features = term_matrix(
-            self.feature_terms[index],
-            self.variables,
-            _states(x).to(self.models[index].layers[0].coef.dtype),
+            self.feature_terms[index], self.variables, x.to(self.models[index].layers[0].coef.dtype)
         )
         return self.models[index](features)[:, 0]
 
@@ -320,12 +329,15 @@ def find_conserved_quantities(
         return result
     verify = (fresh, _flow_values(flow, fresh)) if callable(flow) else (x[test], f[test])
     networks = [(lambda states, k=k: result.kan_values(k, states)) for k in range(len(accepted))]
+    networks, accuracies, result.mixing = separable_combinations(
+        networks, [s.residual for s in accepted], fresh[: min(400, fresh.shape[0])], seed
+    )
     rows = permutation[: min(n, 2000)]
     result.invariants = extract_laws(
         result.models,
         networks,
         terms,
-        [s.residual for s in accepted],
+        accuracies,
         symbols,
         fresh,
         (x[rows], f[rows]),

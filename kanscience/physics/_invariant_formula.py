@@ -11,7 +11,9 @@ fit to the network, decides afterwards which terms combine into an invariant:
 :mod:`kanscience.physics._invariant_refit`), with the monomials of each small module.
 Network values are smooth and never look like noise, so given the network's accuracy
 the search on a module stops once a formula is that close to it
-(:func:`module_target`).
+(:func:`module_target`). A module of several coordinates that is a function of one of
+the network's derived inputs (``qx^2 + qy^2``) is searched in that one variable
+(:mod:`kanscience.physics._invariant_derived`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor
 
 from ..discover import discover
 from ..structure import separability
+from ._invariant_derived import derived_variable
 from ._term_library import independent_terms, polynomial_terms, unique_terms
 
 __all__ = ["candidate_terms", "domain_samples"]
@@ -84,13 +87,17 @@ def domain_samples(
     return torch.cat(kept)[:n]
 
 
+def _module_inputs(fresh: Tensor, group: Sequence[int], reference: Tensor) -> Tensor:
+    inputs = reference.expand(fresh.shape[0], -1).clone()
+    inputs[:, list(group)] = fresh[:, list(group)]
+    return inputs
+
+
 def _module_values(
     network: Callable[[Tensor], Tensor], fresh: Tensor, group: Sequence[int], reference: Tensor
 ) -> Tensor:
-    inputs = reference.expand(fresh.shape[0], -1).clone()
-    inputs[:, list(group)] = fresh[:, list(group)]
     with torch.no_grad():
-        return network(inputs).reshape(-1)
+        return network(_module_inputs(fresh, group, reference)).reshape(-1)
 
 
 def _front(
@@ -116,7 +123,7 @@ def module_target(accuracy: float | None, network_spread: float, module: Tensor)
     return accuracy * network_spread / spread if spread > 0 else None
 
 
-def _rename(expr: sympy.Expr, by_name: dict[str, sympy.Symbol]) -> sympy.Expr:
+def _rename(expr: sympy.Expr, by_name: dict[str, sympy.Expr]) -> sympy.Expr:
     """``expr`` in the caller's symbols (discover's carry its own assumptions)."""
     symbols = [s for s in expr.free_symbols if isinstance(s, sympy.Symbol)]
     return cast(
@@ -131,6 +138,8 @@ def candidate_terms(
     budget: float,
     seed: int,
     accuracy: float | None = None,
+    derived: Sequence[sympy.Expr] = (),
+    network_accuracy: float | None = None,
 ) -> tuple[list[sympy.Expr], list[sympy.Expr], tuple[tuple[int, ...], ...]]:
     """The terms of the formulas the search finds for ``network`` (see the module
     docstring), the formulas themselves (each module's Pareto front), and the additive
@@ -150,6 +159,14 @@ def candidate_terms(
         Relative accuracy of the network (its held-out conservation residual): the search
         on a module stops once a formula is that close to the network
         (:func:`module_target`); without it, it runs to its budget on smooth values.
+    derived : sequence of sympy.Expr
+        Derived variables (the network's inputs): a module of several coordinates that
+        is a function of one of them is searched in that one variable
+        (:func:`~kanscience.physics._invariant_derived.derived_variable`, which judges
+        it by ``network_accuracy``, default ``accuracy``).
+    network_accuracy : float, optional
+        The network's relative accuracy when ``accuracy`` is None (a search that runs to
+        its budget).
     """
     split = separability(network, fresh[: min(400, fresh.shape[0])], method="difference")
     groups = split.groups if split.separable else (tuple(range(fresh.shape[1])),)
@@ -164,8 +181,22 @@ def candidate_terms(
         names = [str(symbols[i]) for i in group]
         share = budget * len(group) / fresh.shape[1]
         target = module_target(accuracy, network_spread, values)
-        front = _front(values, fresh[:, list(group)], names, share, target, seed + k)
-        by_name = {n: symbols[i] for n, i in zip(names, group)}
+        inputs = _module_inputs(fresh, group, reference)
+        variable = derived_variable(
+            network,
+            inputs,
+            group,
+            derived,
+            symbols,
+            accuracy if network_accuracy is None else network_accuracy,
+        )
+        by_name: dict[str, sympy.Expr] = {n: symbols[i] for n, i in zip(names, group)}
+        if variable is None:
+            front = _front(values, fresh[:, list(group)], names, share, target, seed + k)
+        else:  # one derived variable, under a name no coordinate has
+            name = "u" + "_" * max(len(str(s)) for s in symbols)
+            by_name = {name: variable[0]}
+            front = _front(values, variable[1][:, None], [name], share, target, seed + k)
         formulas.extend(_rename(sympy.sympify(e), by_name) for e in front)
     terms = unique_terms(formulas, symbols)
     for group in groups:

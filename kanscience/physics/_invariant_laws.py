@@ -47,10 +47,14 @@ class Invariant:
     ----------
     index : int
     model : KAN
-        The learned network (inputs: ``features``).
+        The learned network (inputs: ``features``); the law is sought on the combination
+        of all of them in row ``index`` of ``ConservedQuantities.mixing`` (this network
+        unless a combination is more separable).
     features : list of sympy.Expr
     network_residual : float
-        Conservation residual of the network on held-out states.
+        Conservation residual of the network on held-out states (for a combination of
+        the networks, :func:`~kanscience.physics._invariant_unmixing.separable_combinations`,
+        their residuals added).
     law : sympy.Expr or None
         The verified formula, normalized (first term's coefficient 1, no constant) and
         snapped; None when no formula passed (see ``reason``).
@@ -157,6 +161,7 @@ def _pool(
     refit: tuple[Tensor, Tensor],
     verify: tuple[Tensor, Tensor],
     options: tuple[float, float, int, float],
+    derived: list[sympy.Expr],
 ) -> tuple[list[RefitLaw], tuple[tuple[int, ...], ...], list[sympy.Expr]]:
     """The conserved laws from the terms of the search on ``network``: a short search
     first (:data:`_SHORT_SHARE`); the full one, as if alone, only when no conserved law
@@ -168,7 +173,14 @@ def _pool(
     groups: tuple[tuple[int, ...], ...] = ()
     for share, target in ((_SHORT_SHARE, accuracy), (1.0, None)):
         found, formulas, groups = candidate_terms(
-            network, fresh, symbols, share * budget, seed, accuracy=target
+            network,
+            fresh,
+            symbols,
+            share * budget,
+            seed,
+            accuracy=target,
+            derived=derived,
+            network_accuracy=accuracy,
         )
         candidates += [e for e in formulas if e not in candidates]
         laws = _conserved(found, symbols, refit, verify, tol)
@@ -194,9 +206,11 @@ def extract_laws(
 ) -> list[Invariant]:
     """One :class:`Invariant` per network (see the module docstring)."""
     pools, found = [], []
+    derived = [u for terms in features for u in terms if len(u.free_symbols) >= 2]
+    derived = [u for k, u in enumerate(derived) if u not in derived[:k]]
     for k, network in enumerate(networks):
         options = (tol, budget, seed + k, network_residuals[k])
-        laws, groups, candidates = _pool(network, symbols, fresh, refit, verify, options)
+        laws, groups, candidates = _pool(network, symbols, fresh, refit, verify, options, derived)
         pools.append(laws)
         found.append(
             Invariant(
