@@ -68,17 +68,15 @@ class Context:
         """The given surrogate, else the most accurate trained model if its validation
         RMSE is at most ``max_error`` times the target's spread, or if its residuals are
         indistinguishable from noise, or if what is not noise in them is that small (on
-        noisy data no model gets below the noise, however accurate it is). Its error, as
-        returned, is the smaller of the validation RMSE and what is not noise in it: how far
-        the surrogate is from the law (what the decomposition tests allow for)."""
+        noisy data no model gets below the noise, however accurate it is)."""
         if self.surrogate is not None:
             return self.surrogate
         if not search.models:
             return None
         error, fn = min(search.models, key=lambda m: m[0])
-        limit, misfit = max_error * search.spread, search.misfit(fn)
-        if error <= limit or misfit <= limit or search.structure_z(fn) < STRUCTURE_Z:
-            return fn, min(error, misfit)
+        limit = max_error * search.spread
+        if error <= limit or search.structure_z(fn) < STRUCTURE_Z or search.misfit(fn) <= limit:
+            return fn, error
         return None
 
 
