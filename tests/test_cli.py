@@ -115,6 +115,16 @@ def test_physics_case_checks_its_law_and_writes_the_requested_plot(tmp_path):
     assert (tmp_path / "law.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_an_unknown_physics_case_is_named_with_the_cases_there_are(tmp_path):
+    import physics_examples
+
+    result = run("physics", "no_such_case", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "'no_such_case'" in result.stderr
+    assert all(case in result.stderr for case in physics_examples.CASES)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_discover_report_saves_its_model_through_the_compiler_checkpoint(tmp_path):
     """The report's model is written by the one checkpoint path (``save_compiled``), so it
     keeps its input names and formula, and computes the best formula exactly."""
