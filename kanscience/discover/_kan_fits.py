@@ -225,11 +225,10 @@ def validator(search: Search, transform: tuple, mean: float, std: float) -> Call
 
 def remember(search: Search, model: KAN, transform: tuple, mean: float, std: float) -> None:
     """Keep a trained model as a candidate surrogate ``x -> y`` (with its validation RMSE)."""
-    surrogate = as_surrogate(model.copy().requires_grad_(False), transform, mean, std)
-    with torch.no_grad():
-        error = rmse(surrogate(search.val_x), search.val_y)
+    model = model.copy().requires_grad_(False)
+    error = validator(search, transform, mean, std)(model)
     if math.isfinite(error):
-        search.models.append((error, surrogate))
+        search.models.append((error, as_surrogate(model, transform, mean, std)))
 
 
 def symbolic_model(

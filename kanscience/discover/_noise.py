@@ -71,8 +71,7 @@ def neighbour_graph(x: Tensor, k: int = NEIGHBOURS) -> NeighbourGraph:
     n = x.shape[0]
     if n <= k:
         raise ValueError(f"x must have more than k={k} rows, got {n}")
-    scale = x.std(0)
-    scaled = (x / torch.where(scale > 0, scale, torch.ones_like(scale))).detach().cpu().numpy()
+    scaled = _unit_spread(x).detach().cpu().numpy()
     _, found = KDTree(scaled).query(scaled, k=k + 1)
     # each row's own index leaves its list (with duplicate points it need not come first)
     own = found == np.arange(n)[:, None]
@@ -152,8 +151,7 @@ def noise_variance(residual: Tensor, x: Tensor, graph: NeighbourGraph) -> float:
     """
     if not bool(torch.isfinite(residual).all()):
         return math.inf
-    scale = x.std(0)
-    scaled = x / torch.where(scale > 0, scale, torch.ones_like(scale))
+    scaled = _unit_spread(x)
     neighbours = graph.indices.T  # (k, n): the m-th nearest neighbour of every row
     distance = (scaled[None] - scaled[neighbours]).pow(2).sum(-1).mean(1)
     gamma = 0.5 * (residual[None] - residual[neighbours]).pow(2).mean(1)
@@ -161,3 +159,9 @@ def noise_variance(residual: Tensor, x: Tensor, graph: NeighbourGraph) -> float:
     slope = float((centred * (gamma - gamma.mean())).sum() / centred.pow(2).sum().clamp_min(1e-300))
     intercept = float(gamma.mean()) - slope * float(distance.mean())
     return min(max(intercept, 0.0), float(residual.pow(2).mean()))
+
+
+def _unit_spread(x: Tensor) -> Tensor:
+    """Each column of ``x`` divided by its spread (constant columns as they are)."""
+    scale = x.std(0)
+    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
