@@ -1,14 +1,19 @@
 """discover on exact functions of the kinds a decomposition must find (issue 16): a
 function of a difference times a variable, a function of a ratio, a ratio of sums, a
-function of one variable that no single library function is, and a sum of two products.
-Each law must come back exactly (sympy-equal), through the decomposition named."""
+function of one variable that no single library function is, a sum of two products, and
+a law affine in one variable. Each law must come back exactly (sympy-equal), through the
+decomposition named."""
+
+import time
 
 import pytest
 import sympy
 import torch
 
 from kanscience.discover import discover
-from kanscience.discover._catalogue import TwoFunctionSum
+from kanscience.discover._affine import linear_columns, linearity
+from kanscience.discover._catalogue import AffineSplit, SparseSum, TwoFunctionSum
+from kanscience.discover._split import merge_closest
 
 F64 = torch.float64
 
@@ -105,3 +110,51 @@ def test_a_split_that_passes_the_local_scores_but_does_not_assemble_is_rejected(
     assert not assembles(f, x, [[0], [1, 2], [3]], True, 0.0)
     assert assembles(f, x, [[0], [1, 2, 3]], True, 0.0)
     assert not assembles(f, x, [[0], [1, 2, 3]], False, 0.0)
+    # the split is made coarser by merging the groups that interact most: the one that holds
+    groups = [list(g) for g in local.groups]
+    assert merge_closest(groups, local.multiplicative.interaction_matrix) == [[0], [1, 2, 3]]
+
+
+def test_a_variable_that_enters_affinely_is_found_up_to_the_surrogate_error():
+    """``x0 sin(x1) + x1^2`` is affine in ``x0`` only; a wiggle of 2% of the change across
+    ``x0`` breaks that, unless the surrogate's error is as large as the wiggle."""
+    x = 1 + 2 * torch.rand(400, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+
+    def f(z):
+        return z[:, 0] * torch.sin(z[:, 1]) + z[:, 1] ** 2
+
+    def wiggly(z):
+        return f(z) + 0.05 * torch.sin(5 * z[:, 0])
+
+    assert linear_columns(f, x, 0.0) == [0]
+    departure, change = linearity(wiggly, x, 0)
+    assert 0.01 < departure / change < 0.05
+    assert linear_columns(wiggly, x, 0.0) == []
+    assert linear_columns(wiggly, x, 0.02) == [0]
+
+
+def test_a_law_affine_in_one_variable_is_assembled_from_its_intercept_and_slope():
+    """``(w - u) / sqrt(1 - u^2 / c^2)``: neither separable nor a function of fewer
+    variables, but affine in ``w``. On a surrogate (here the law itself, so that the test
+    is of the decomposition and not of a network's accuracy) the intercept
+    ``-u / sqrt(1 - u^2/c^2)`` and the slope ``1 / sqrt(1 - u^2/c^2)`` are two problems of
+    two variables (each a sparse sum on ``1 / y^2``), and their assembly is exact on the
+    data."""
+    from search_support import make_search
+
+    from kanscience.discover._affine import affine_branch
+    from kanscience.discover._explore import explore
+
+    x = _box(3, 0.0, 1.0, samples=2000, seed=2)
+    x = x * torch.tensor([7.5, 1.0, 17.0], dtype=F64) + torch.tensor([2.5, 1.0, 3.0], dtype=F64)
+
+    def law(z):
+        return (z[:, 0] - z[:, 1]) / torch.sqrt(1 - z[:, 1] ** 2 / z[:, 2] ** 2)
+
+    search = make_search(x, law(x), ["w", "u", "c"], deadline=time.perf_counter() + 60)
+    search.structures = (SparseSum(), AffineSplit())
+    affine_branch(search, (law, 1e-9), 1, explore)
+    best = search.ranked()[0]
+    w, u, c = search.symbols
+    assert best.source.startswith("affine(w)") and best.test_r2 > 1 - 1e-12
+    assert sympy.simplify(best.expr - (w - u) / sympy.sqrt(1 - u**2 / c**2)) == 0

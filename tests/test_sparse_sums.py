@@ -149,6 +149,8 @@ def test_bad_inputs_name_the_argument():
         sparse_sum_fit(x, y, ["x"], max_terms=0)
     with pytest.raises(ValueError, match="max_candidates must be an int >= 3"):
         sparse_sum_fit(x, y, ["x"], max_terms=3, max_candidates=2)
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0, got -1.0"):
+        sparse_sum_fit(x, y, ["x"], noise=-1.0)
     fit = sparse_sum_fit(x, y, ["x"])
     with pytest.raises(ValueError, match="symbols must list 2 symbols"):
         fit.expression(["a"])
@@ -254,6 +256,22 @@ def test_structure_finds_the_square_root_of_a_sparse_sum():
     truth = sympy.sqrt(r**2 + 1 - 2 * r * sympy.cos(d))
     values = {r: 1.7, d: 2.3}
     assert float(best.expr.subs(values)) == pytest.approx(float(truth.subs(values)), rel=1e-10)
+
+
+def test_a_known_noise_level_keeps_terms_from_fitting_the_error():
+    """1 / y^2 = 1 - 1/x^2 from a y with a smooth error of RMS 1.4e-3 (as a surrogate's):
+    without the noise level the criterion buys two more terms to fit the error; with it
+    (on y's scale, the weights equalizing errors on y) the one true term is kept."""
+    x = torch.linspace(1.5, 5.0, 400, dtype=torch.float64)
+    y = 1 / torch.sqrt(1 - 1 / x**2) + 2e-3 * torch.cos(9 * x)
+    library = ["x", "x^2", "1/x", "1/x^2", "exp", "log", "sin", "cos", "tanh"]
+    weights = y**6 / 4  # 1 / g'(y)^2 for g(y) = 1 / y^2
+    loose = sparse_sum_fit(x, 1 / y**2, library, weights=weights)
+    assert len(loose.terms) == 3
+    fit = sparse_sum_fit(x, 1 / y**2, library, weights=weights, noise=2e-3)
+    assert fit.terms == ((("1/x^2", 0),),)
+    assert fit.coefficients[0] == pytest.approx(-1.0, abs=3e-3)
+    assert fit.intercept == pytest.approx(1.0, abs=3e-3)
 
 
 def test_weighted_fit_is_weighted_least_squares():

@@ -15,6 +15,8 @@
   surrogate: the problem again with fewer or better variables (recursive);
 - :class:`Separation` -- additive or multiplicative separability found on the surrogate:
   one problem per group (recursive);
+- :class:`AffineSplit` -- ``A(rest) + x_k B(rest)`` for a variable the surrogate is affine
+  in: two problems of one variable fewer (recursive);
 - :class:`ProductKAN` -- ``prod_i g_i(x_i)`` (on log) and ``f(prod_i g_i(x_i))`` (on y);
 - :class:`FunctionOfSum` -- ``f(sum_i g_i(x_i))`` as ``[n, 1, 1]``;
 - :class:`HiddenKAN` -- sums of pairwise products ``[n, [0, n // 2], 1]`` and a hidden
@@ -23,6 +25,7 @@
 
 from __future__ import annotations
 
+from ._affine import affine_branch
 from ._kan_fits import kan_branch, log_product_branch, product_branch, surrogate_branch
 from ._power import power_branch
 from ._pursuit import pursuit_branch
@@ -34,6 +37,7 @@ from ._structure import Context, Structure
 
 __all__ = [
     "AdditiveKAN",
+    "AffineSplit",
     "FunctionOfSum",
     "HiddenKAN",
     "LogProduct",
@@ -108,10 +112,13 @@ class SurrogateKAN(Structure):
 
 
 class PairReduction(Structure):
+    """Also below the last level of decomposition when the parent gave a surrogate (as
+    :class:`AffineSplit`)."""
+
     name, share = "pair-reduction", 0.7
 
     def applies(self, context: Context) -> bool:
-        return context.depth > 0 and context.n >= 2
+        return context.n >= 2 and (context.depth > 0 or context.surrogate is not None)
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         surrogate = context.best_surrogate(search, _REDUCTION_ERROR)
@@ -129,6 +136,21 @@ class Separation(Structure):
         surrogate = context.best_surrogate(search, _SEPARATION_ERROR)
         if surrogate is not None:
             split_branch(search, surrogate, context.depth, context.explore)
+
+
+class AffineSplit(Structure):
+    """Also below the last level of decomposition when the parent gave a surrogate: each
+    split removes a variable, so the recursion ends."""
+
+    name, share = "affine", 0.7
+
+    def applies(self, context: Context) -> bool:
+        return context.n >= 2 and (context.depth > 0 or context.surrogate is not None)
+
+    def propose_and_fit(self, search: Search, context: Context) -> None:
+        surrogate = context.best_surrogate(search, _SEPARATION_ERROR)
+        if surrogate is not None:
+            affine_branch(search, surrogate, context.depth, context.explore)
 
 
 class ProductKAN(Structure):
@@ -181,6 +203,7 @@ def default_structures() -> tuple[Structure, ...]:
         SurrogateKAN(),
         PairReduction(),
         Separation(),
+        AffineSplit(),
         ProductKAN(on_log=False),
         FunctionOfSum(),
         ProductKAN(on_log=True),

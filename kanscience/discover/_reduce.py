@@ -172,7 +172,7 @@ def symmetry_branch(
     factor = reduction(search, symmetry).factor
     sub = reduced_search(search, symmetry, time.perf_counter() + 0.8 * search.time_left())
     combined = sub.symbols[-1]
-    explore(sub, depth=depth - 1)
+    explore(sub, depth=max(depth - 1, 0))
     source = f"{'scaling' if symmetry.degree else 'symmetry'}{combined}"
     if factor != 1:
         source = f"{factor}*{source}"

@@ -41,7 +41,8 @@ class _Target(NamedTuple):
 class SparseSum(Structure):
     """``c0 + sum_k c_k f_k(x_{i_k})`` with a few library terms (each one
     function of one input, or a product of two of different inputs), on ``y`` and, for a
-    one-signed target, on ``log |y|``, ``y^2`` and ``1 / y``; applies to every problem.
+    one-signed target, on ``log |y|``, ``y^2``, ``1 / y`` and ``1 / y^2``; applies to
+    every problem.
 
     Parameters
     ----------
@@ -60,10 +61,10 @@ class SparseSum(Structure):
 
     def _targets(self, search: Search, context: Context) -> list[_Target]:
         """``y`` and, when usable, ``log |y|`` (on the rows where it is signal, for a target
-        of one sign only up to noise), ``y^2`` and ``1 / y``. The weights make errors of
-        equal size on ``y`` count equally on the transformed target (``1 / g'(y)^2`` for
-        ``g(y)``); on ``log |y|`` a monomial in every variable is a sum of one term per
-        variable, so up to five terms are allowed there."""
+        of one sign only up to noise), ``y^2``, ``1 / y`` and ``1 / y^2``. The weights make
+        errors of equal size on ``y`` count equally on the transformed target
+        (``1 / g'(y)^2`` for ``g(y)``); on ``log |y|`` a monomial in every variable is a
+        sum of one term per variable, so up to five terms are allowed there."""
         x, y = search.fit_x, search.fit_y
         terms = self.max_terms or 3
         targets = [_Target(x, y, torch.ones_like(y), lambda e: e, self.name, terms)]
@@ -78,19 +79,25 @@ class SparseSum(Structure):
                 root = lambda e, s=sign: s * sympy.sqrt(e)  # noqa: E731
                 targets.append(_Target(x, y**2, 1 / y**2, root, f"{self.name}(y^2)", terms))
                 targets.append(_Target(x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
+                inverse_root = lambda e, s=sign: s / sympy.sqrt(e)  # noqa: E731
+                targets.append(
+                    _Target(x, y**-2, y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
+                )
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         start = time.perf_counter()
         targets = self._targets(search, context)
-        # sums of single functions on every target, then with products of two (a larger
-        # pool, slower to screen); a fit is polished at once when it explains the data
-        # (then the search stops), the others afterwards, best first (polishing costs
-        # more than fitting)
+        # sums of single functions on every target (milliseconds each: all are fitted,
+        # since a series may explain the data on y and the law be exact on 1 / y^2), then
+        # with products of two (a larger pool, slower to screen; skipped once a fit is
+        # exact); a fit is polished at once when it explains the data, the others
+        # afterwards, best first (polishing costs more than fitting)
         deferred = []
         for interactions in (False, True):
             for target in targets:
-                if search.time_left() <= 0 or search.solved():
+                exact = search.best_error() <= 1e-9 * search.spread
+                if search.time_left() <= 0 or (interactions and exact):
                     break
                 fit = sparse_sum_fit(
                     target.x,
@@ -99,12 +106,14 @@ class SparseSum(Structure):
                     max_terms=target.max_terms,
                     interactions=interactions,
                     weights=target.weights,
+                    noise=search.target,  # fits within the target are exact
                 )
                 if not fit.terms or (interactions and all(len(t) == 1 for t in fit.terms)):
                     continue
                 expr = target.inverse(fit.expression(search.symbols))
                 error = add(search, expr, target.source)
-                if search.solved():
+                explains = error <= max(search.target, search.as_good_as(search.best_error()))
+                if explains and search.solved():
                     candidates_from(search, expr, target.source)
                 else:
                     deferred.append((error, len(deferred), expr, target.source))

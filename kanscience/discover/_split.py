@@ -3,14 +3,17 @@
 A trained KAN (the most accurate one so far) is a smooth surrogate of the data.
 :func:`kanscience.structure.detect_separability` finds additive or multiplicative groups
 of variables in it; each group's formula is searched on surrogate data (the group's
-variables from the data, the others at their medians), recursively: a group of two or
+variables from the data, the others at an anchor: their medians for a sum, the sample
+where the surrogate is largest in size for a product), recursively: a group of two or
 more variables may split again, tested on the same surrogate restricted to the group.
 The parts found for the groups are added or multiplied, and every combination's
 constants are refitted on the real data.
 
 The separability scores are local (mixed second derivatives, averaged over samples), so
 a function that is nearly separable on much of its domain can pass them; before any group
-is searched, the split is checked globally on the surrogate (:func:`assembles`).
+is searched, the split is checked globally on the surrogate (:func:`assembles`); a split
+that does not assemble is made coarser, the two groups that interact most merged into
+one, until it does (``x1 g(x2, x3)`` whose scores also pass ``x2`` apart from ``x3``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import itertools
 import time
 from collections.abc import Callable
 
+import numpy as np
 import sympy
 import torch
 from torch import Tensor
@@ -53,6 +57,26 @@ def restrict(
     return restricted
 
 
+def _anchor(
+    fn: Callable[[Tensor], Tensor], x: Tensor, multiplicative: bool, values: Tensor | None = None
+) -> Tensor:
+    """Where a split's groups are sliced: the median of ``x`` for a sum; for a product the
+    sample where ``|fn|`` is largest among the half of the samples nearest the median
+    (scaled by each column's spread), so that every group's slice is large against the
+    surrogate's error (at the median the other factors may nearly vanish) and away from
+    the edges of the data (where the surrogate is least accurate)."""
+    median = x.median(0).values
+    if not multiplicative:
+        return median
+    if values is None:
+        with torch.no_grad():
+            values = fn(x)
+    scale = x.std(0).clamp_min(torch.finfo(x.dtype).tiny)
+    distance = ((x - median) / scale).pow(2).sum(1)
+    central = distance <= distance.median()
+    return x[torch.where(central, values.abs(), -1.0).argmax()]
+
+
 def assembles(
     fn: Callable[[Tensor], Tensor],
     x: Tensor,
@@ -78,7 +102,7 @@ def assembles(
         values = fn(x)
         if not bool(torch.isfinite(values).all()):
             return False
-        anchor = x[values.abs().argmax()] if multiplicative else x.median(0).values
+        anchor = _anchor(fn, x, multiplicative, values)
         at_anchor = fn(anchor[None])[0]
         parts = []
         for group in groups:
@@ -94,6 +118,61 @@ def assembles(
         misfit = float((assembled - values).pow(2).mean().sqrt())
     allowed = ASSEMBLY_TOLERANCE * float(values.std()) + 2 * (k + 1) * error
     return misfit <= allowed
+
+
+def merge_closest(groups: list[list[int]], interaction: np.ndarray) -> list[list[int]]:
+    """``groups`` with the two that interact most (the largest ``interaction[i, j]`` between
+    their variables) merged into one: the next coarser split.
+
+    Examples
+    --------
+    >>> m = np.array([[0, 0.1, 0.0], [0.1, 0, 0.15], [0.0, 0.15, 0]])
+    >>> merge_closest([[0], [1], [2]], m)
+    [[0], [1, 2]]
+    """
+    pairs = itertools.combinations(range(len(groups)), 2)
+    a, b = max(pairs, key=lambda p: float(interaction[np.ix_(groups[p[0]], groups[p[1]])].max()))
+    merged = sorted(groups[a] + groups[b])
+    rest = [g for k, g in enumerate(groups) if k not in (a, b)]
+    return sorted([*rest, merged], key=lambda g: g[0])
+
+
+def surrogate_search(
+    search: Search, x: Tensor, values: Tensor, columns: list[int], seconds: float, error: float
+) -> Search:
+    """A sub-problem of ``search`` on surrogate data: inputs ``x`` (the columns ``columns``
+    of the problem), targets ``values`` (a surrogate's, of validation RMSE about
+    ``error``), ``seconds`` to solve it; solved at 1.5 times that error."""
+    n_val = max(1, x.shape[0] // 5)
+    return Search(
+        symbols=[search.symbols[i] for i in columns],
+        fit_x=x[n_val:],
+        fit_y=values[n_val:],
+        val_x=x[:n_val],
+        val_y=values[:n_val],
+        test_x=x[:n_val],
+        test_y=values[:n_val],
+        library=search.library,
+        options=search.options,
+        deadline=time.perf_counter() + seconds,
+        probe_x=probe(x, search.options.seed),
+        target=1.5 * error,
+        tolerance=search.tolerance,
+        structures=search.structures,
+    )
+
+
+def simplest_fits(sub: Search, error: float) -> list[sympy.Expr]:
+    """The formulas of a sub-problem on surrogate data worth assembling: the simplest
+    within twice the surrogate's ``error``, within 1% and within 5% of the spread (the
+    surrogate data carry the surrogate's error)."""
+    options: list[sympy.Expr] = []
+    spread = sub.spread if sub.spread > 0 else 1.0
+    for floor in (2 * error / spread, 1e-2, 5e-2):
+        ranked, _ = rank(list(sub.found.values()), spread, floor=floor)
+        if ranked and ranked[0].expr not in options:
+            options.append(ranked[0].expr)
+    return options
 
 
 def split_branch(
@@ -112,44 +191,26 @@ def split_branch(
     groups = [list(g) for g in report.groups]
     if report.label == "none" or len(groups) < 2:
         return
-    if not assembles(fn, search.fit_x[:400], groups, report.label == "multiplicative", error):
+    multiplicative = report.label == "multiplicative"
+    result = report.multiplicative if multiplicative else report.additive
+    while not assembles(fn, search.fit_x[:400], groups, multiplicative, error):
         search.log.append(f"split{groups} rejected: the surrogate does not assemble from it")
-        return
-    median = search.fit_x.median(0).values
+        if len(groups) <= 2 or result is None:
+            return
+        groups = merge_closest(groups, result.interaction_matrix)
+    anchor = _anchor(fn, search.fit_x[:400], multiplicative)
     parts = []
     for position, group in enumerate(groups):
         share = search.time_left() / (len(groups) - position + 0.5)
-        x = median.expand_as(search.fit_x).clone()
+        x = anchor.expand_as(search.fit_x).clone()
         x[:, group] = search.fit_x[:, group]
         with torch.no_grad():
             values = fn(x)
-        n_val = max(1, x.shape[0] // 5)
-        sub = Search(
-            symbols=[search.symbols[i] for i in group],
-            fit_x=x[n_val:, group],
-            fit_y=values[n_val:],
-            val_x=x[:n_val, group],
-            val_y=values[:n_val],
-            test_x=x[:n_val, group],
-            test_y=values[:n_val],
-            library=search.library,
-            options=search.options,
-            deadline=time.perf_counter() + share,
-            probe_x=probe(x[:, group], search.options.seed),
-            target=1.5 * error,
-            tolerance=search.tolerance,
-            structures=search.structures,
-        )
-        inner = (restrict(fn, median, group), error) if len(group) >= 2 and depth > 1 else None
-        explore(sub, surrogate=inner, depth=depth - 1)
-        # the surrogate data carry the surrogate's error: keep the simplest formulas within
-        # twice that error, within 1% and within 5% of the slice's spread
-        options: list[sympy.Expr] = []
-        spread = sub.spread if sub.spread > 0 else 1.0
-        for floor in (2 * error / spread, 1e-2, 5e-2):
-            ranked, _ = rank(list(sub.found.values()), spread, floor=floor)
-            if ranked and ranked[0].expr not in options:
-                options.append(ranked[0].expr)
+        sub = surrogate_search(search, x[:, group], values, group, share, error)
+        inner = (restrict(fn, anchor, group), error) if len(group) >= 2 else None
+        explore(sub, surrogate=inner, depth=max(depth - 1, 0))
+        search.log.extend(f"  {tuple(group)}: {line}" for line in sub.log)
+        options = simplest_fits(sub, error)
         if not options:
             return
         parts.append(options)

@@ -17,9 +17,9 @@ with coefficients from linear least squares (float64):
    QR factorization for residuals exact to rounding;
 4. the extended Bayesian information criterion picks the size, ``N log(RSS / N) + k log N
    + 2 log C(p, k)`` for ``k`` terms out of ``p`` features (Chen and Chen, 2008), with the
-   residual sum of squares floored at the rounding level of the data so that exact fits
-   tie and the simplest (fewest terms, then least library complexity) wins; sizes stop
-   growing once a subset fits exactly.
+   residual sum of squares floored at the rounding level of the data (or at a known
+   ``noise``) so that exact fits tie and the simplest (fewest terms, then least library
+   complexity) wins; sizes stop growing once a subset fits exactly.
 
 Examples
 --------
@@ -217,17 +217,17 @@ def _exhaustive_pool(size: int) -> int:
     return pool
 
 
-def _check_weights(weights: object, n: int) -> Tensor:
-    """The weights scaled to mean 1 (all ones when not given)."""
+def _check_weights(weights: object, n: int) -> tuple[Tensor, float]:
+    """The weights scaled to mean 1 (all ones when not given), and their mean before."""
     if weights is None:
-        return torch.ones(n, dtype=torch.float64)
+        return torch.ones(n, dtype=torch.float64), 1.0
     if not isinstance(weights, Tensor) or weights.shape != (n,):
         shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
         raise ValueError(f"weights must be a tensor of shape ({n},), got {shape}")
     w = weights.detach().to(torch.float64)
     if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
         raise ValueError("weights must be finite and positive")
-    return w / w.mean()
+    return w / w.mean(), float(w.mean())
 
 
 def _reweighted(features: _Features, weight: Tensor) -> _Features:
@@ -399,6 +399,7 @@ def sparse_sum_fit(
     max_candidates: int | None = None,
     interactions: bool = False,
     weights: Tensor | None = None,
+    noise: float = 0.0,
 ) -> SparseSumFit:
     """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
 
@@ -427,6 +428,11 @@ def sparse_sum_fit(
         Positive weights of a weighted least-squares fit (the inverse variances of the
         target's errors: for a transformed target ``g(y)`` with errors of equal size on
         ``y``, ``1 / g'(y)^2``).
+    noise : float
+        RMS of the target's errors where it is known (data from a surrogate model of
+        known accuracy), on the scale of the errors the weights equalize: subsets whose
+        residuals are within it count as exact fits, so the fewest terms that reach it
+        win (no term is added to fit the surrogate's own error).
 
     Returns
     -------
@@ -459,13 +465,16 @@ def sparse_sum_fit(
     except (ValueError, TypeError) as error:
         raise ValueError(f"library: {error}") from None
     n = xt.shape[0]
-    weight = _check_weights(weights, n)
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    weight, weight_scale = _check_weights(weights, n)
     mean_y = float((weight * yt).mean())
     yc = (yt - mean_y) * weight.sqrt()
     total = float(yc @ yc)
     # rounding level: the target's spread to 1e-12, and at least a few ulps of its values
-    noise = max(_EXACT * math.sqrt(total / n), 16 * _EPS * float(yt.abs().max()))
-    floor = max(n * noise**2, _TINY)  # positive, for the logarithm of an exact fit
+    rounding = max(_EXACT * math.sqrt(total / n), 16 * _EPS * float(yt.abs().max()))
+    # positive, for the logarithm of an exact fit; the weights were scaled to mean 1
+    floor = max(n * rounding**2, n * noise**2 / weight_scale, _TINY)
     # sums of single functions first; products only where those do not fit exactly (a
     # larger pool dilutes the screening of the single terms)
     best: tuple | None = None
