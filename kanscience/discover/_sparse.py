@@ -24,7 +24,7 @@ from ._polish import candidates_from
 from ._search import Search, add
 from ._structure import Context, Structure
 
-__all__ = ["SparseSum"]
+__all__ = ["SparseSum", "square_root"]
 
 
 class _Target(NamedTuple):
@@ -36,6 +36,32 @@ class _Target(NamedTuple):
     inverse: Callable[[sympy.Expr], sympy.Expr]
     source: str
     max_terms: int
+
+
+def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
+    """The positive square root of ``expr`` on the data: a perfect square's root is taken
+    out (``sqrt(chi^2 + 2 chi + 1)`` is ``chi + 1``, with the sign that makes it positive
+    at the data ``row``), any other expression is kept under ``sqrt``.
+
+    Examples
+    --------
+    >>> chi = sympy.Symbol("chi", real=True)
+    >>> square_root(chi**2 - 2 * chi + 1, {chi: 0.5}), square_root(chi + 1, {chi: 0.5})
+    (1 - chi, sqrt(chi + 1))
+    """
+    root = sympy.powdenest(sympy.sqrt(sympy.factor(expr)), force=True)
+    if expr.has(sympy.Abs):  # a library term |x| must stay
+        return sympy.sqrt(expr)
+    root = root.replace(sympy.Abs, lambda inner: inner)  # sqrt(u^2) = |u| = +-u on the data
+    if root.has(sympy.sqrt(sympy.Wild("w"))) or any(
+        isinstance(p, sympy.Pow) and not p.exp.is_integer for p in root.atoms(sympy.Pow)
+    ):
+        return sympy.sqrt(expr)
+    try:
+        value = float(root.subs(row))
+    except (TypeError, ValueError):
+        return sympy.sqrt(expr)
+    return -root if value < 0 else root
 
 
 class SparseSum(Structure):
@@ -76,10 +102,11 @@ class SparseSum(Structure):
             name = f"{self.name}(log)"
             targets.append(_Target(rows, target, signal**2, inverse, name, log_terms))
             if context.rows is None:  # one-signed throughout: a power of a sparse sum
-                root = lambda e, s=sign: s * sympy.sqrt(e)  # noqa: E731
+                row = {v: float(c) for v, c in zip(search.symbols, x[0], strict=True)}
+                root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
                 targets.append(_Target(x, y**2, 1 / y**2, root, f"{self.name}(y^2)", terms))
                 targets.append(_Target(x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
-                inverse_root = lambda e, s=sign: s / sympy.sqrt(e)  # noqa: E731
+                inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
                 targets.append(
                     _Target(x, y**-2, y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
                 )
