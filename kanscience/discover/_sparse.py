@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import sympy
 import torch
@@ -49,16 +49,14 @@ def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
     >>> square_root(chi**2 - 2 * chi + 1, {chi: 0.5}), square_root(chi + 1, {chi: 0.5})
     (1 - chi, sqrt(chi + 1))
     """
-    root = sympy.powdenest(sympy.sqrt(sympy.factor(expr)), force=True)
     if expr.has(sympy.Abs):  # a library term |x| must stay
         return sympy.sqrt(expr)
-    root = root.replace(sympy.Abs, lambda inner: inner)  # sqrt(u^2) = |u| = +-u on the data
-    if root.has(sympy.sqrt(sympy.Wild("w"))) or any(
-        isinstance(p, sympy.Pow) and not p.exp.is_integer for p in root.atoms(sympy.Pow)
-    ):
+    root = cast(sympy.Expr, sympy.powdenest(sympy.sqrt(sympy.factor(expr)), force=True))
+    root = cast(sympy.Expr, root.replace(sympy.Abs, lambda inner: inner))  # |u| is +-u here
+    if any(not p.exp.is_integer for p in root.atoms(sympy.Pow)):
         return sympy.sqrt(expr)
     try:
-        value = float(root.subs(row))
+        value = float(cast(sympy.Float, root.xreplace(cast(dict, row))))
     except (TypeError, ValueError):
         return sympy.sqrt(expr)
     return -root if value < 0 else root
