@@ -274,6 +274,26 @@ def test_a_known_noise_level_keeps_terms_from_fitting_the_error():
     assert fit.intercept == pytest.approx(1.0, abs=3e-3)
 
 
+def test_subsets_the_data_cannot_tell_apart_are_decided_by_simplicity(monkeypatch):
+    """1 - x^2 on [0.1, 0.7] with 1% noise: a cosh x fits nearly as well (cosh x = 1 +
+    x^2/2 + x^4/24 + ...). On this sample the noise favours cosh by a criterion of 0.98,
+    less than BIC_TIE: the simpler x^2 is chosen; with no tie the noise decides."""
+    import kanscience.symbolic._sparse as sparse
+
+    x = torch.linspace(0.1, 0.7, 200, dtype=torch.float64)
+    noise = 0.01 * torch.randn(
+        200, generator=torch.Generator().manual_seed(23), dtype=torch.float64
+    )
+    y = 1 - x**2 + noise
+    fit = sparse_sum_fit(x, y, ["cosh", "x^2"])
+    assert fit.terms == ((("x^2", 0),),)
+    assert fit.coefficients[0] == pytest.approx(-1.0, abs=0.05)
+    monkeypatch.setattr(sparse, "BIC_TIE", 0.0)
+    untied = sparse_sum_fit(x, y, ["cosh", "x^2"])
+    assert untied.terms == ((("cosh", 0),),)
+    assert 0 < fit.criterion - untied.criterion < 2.0
+
+
 def test_weighted_fit_is_weighted_least_squares():
     """With weights, the coefficients are those of weighted least squares (normal
     equations in closed form) on the chosen terms."""

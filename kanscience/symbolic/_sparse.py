@@ -18,7 +18,8 @@ with coefficients from linear least squares (float64):
 4. the extended Bayesian information criterion picks the size, ``N log(RSS / N) + k log N
    + 2 log C(p, k)`` for ``k`` terms out of ``p`` features (Chen and Chen, 2008), with the
    residual sum of squares floored at the rounding level of the data (or at a known
-   ``noise``) so that exact fits tie and the simplest (fewest terms, then least library
+   ``noise``) so that exact fits tie; subsets within :data:`BIC_TIE` of the best criterion
+   also tie (the data cannot tell them apart), and the simplest (least library
    complexity) wins; sizes stop growing once a subset fits exactly.
 
 Examples
@@ -47,7 +48,7 @@ from torch import Tensor
 from ..core import FunctionLibrary, resolve_library
 from ..core._functions import LibraryLike
 
-__all__ = ["MAX_PRODUCTS", "MAX_SUBSETS", "SparseSumFit", "sparse_sum_fit"]
+__all__ = ["BIC_TIE", "MAX_PRODUCTS", "MAX_SUBSETS", "SparseSumFit", "sparse_sum_fit"]
 
 _EPS = torch.finfo(torch.float64).eps
 _TINY = torch.finfo(torch.float64).tiny
@@ -60,6 +61,10 @@ _MIN_EIGEN_RATIO = math.sqrt(_EPS)
 _EXACT = 1e-12
 # subsets of each size solved exactly by QR after the Gram screening
 _KEEP_PER_SIZE = 8
+# criterion differences below this are "not worth more than a bare mention" (Kass and
+# Raftery, 1995): such subsets tie, and the simplest wins (1 - x^2 over 1 - a cosh x on
+# noisy data)
+BIC_TIE = 2.0
 
 
 _Term = tuple[tuple[str, int], ...]
@@ -367,9 +372,9 @@ def _best_subset(
     def criterion(rss: float, k: int) -> float:
         return n * math.log(max(rss, floor) / n) + k * math.log(n) + 2 * math.log(math.comb(p, k))
 
-    best: tuple = (criterion(total, 0), 0, (), (), (), total)
+    entries: list[tuple] = [(criterion(total, 0), 0, (), (), (), total)]
     if total <= floor or p == 0:
-        return best
+        return entries[0]
     gram, moment = features.z.T @ features.z, features.z.T @ yc
     pool = list(range(p))
     if p > max_candidates:
@@ -382,12 +387,14 @@ def _best_subset(
             beta, variance, rss = _solve(z[:, subset], yc)
             chosen = tuple(pool[i] for i in subset)
             cost = sum(features.complexity[i] for i in chosen)
-            entry = (criterion(rss, size), cost, chosen, beta, variance, rss)
-            best = min(best, entry, key=lambda e: e[:2])
+            entries.append((criterion(rss, size), cost, chosen, beta, variance, rss))
             exact = exact or rss <= floor
         if exact:
             break
-    return best
+    # subsets the data cannot tell apart (criterion within BIC_TIE of the best): the
+    # simplest (least library complexity, which counts terms too) wins
+    lowest = min(e[0] for e in entries)
+    return min((e for e in entries if e[0] <= lowest + BIC_TIE), key=lambda e: (e[1], e[0]))
 
 
 def sparse_sum_fit(
