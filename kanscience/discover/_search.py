@@ -79,6 +79,9 @@ class Search:
     train_deadline: float = math.inf
     tolerance: float = 0.1
     """Relative validation RMSE within which formulas count as equally good."""
+    data_error: float = 0.0
+    """RMS error of the data known in advance (a surrogate's, for the surrogate data of a
+    sub-problem); 0 for measured data."""
     structures: tuple = ()
     """The structures to try (:mod:`kanscience.discover._structure`); empty: the default."""
     started: float = field(default_factory=time.perf_counter)

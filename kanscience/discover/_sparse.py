@@ -122,7 +122,11 @@ class SparseSum(Structure):
         for interactions in (False, True):
             for target in targets:
                 exact = search.best_error() <= 1e-9 * search.spread
-                if search.time_left() <= 0 or (interactions and exact):
+                # on measured data the first fit that solves the search ends it (a later
+                # one, within the target error, may carry a spurious term); on a
+                # surrogate's data a series may solve it while the law is exact on 1 / y^2
+                done = search.solved() if search.data_error == 0 else interactions and exact
+                if search.time_left() <= 0 or done:
                     break
                 fit = sparse_sum_fit(
                     target.x,
@@ -131,7 +135,7 @@ class SparseSum(Structure):
                     max_terms=target.max_terms,
                     interactions=interactions,
                     weights=target.weights,
-                    noise=search.target,  # fits within the target are exact
+                    noise=search.data_error,  # a surrogate's error is not to be fitted
                 )
                 if not fit.terms or (interactions and all(len(t) == 1 for t in fit.terms)):
                     continue

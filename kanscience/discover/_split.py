@@ -157,6 +157,7 @@ def surrogate_search(
         deadline=time.perf_counter() + seconds,
         probe_x=probe(x, search.options.seed),
         target=1.5 * error,
+        data_error=1.5 * error,
         tolerance=search.tolerance,
         structures=search.structures,
     )
