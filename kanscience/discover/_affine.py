@@ -12,7 +12,6 @@ split), and ``A + x_k B`` is refitted on the real data.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -22,10 +21,9 @@ import sympy
 import torch
 from torch import Tensor
 
-from ._polish import candidates_from
 from ._reduce import CLEAR_SCORE, MAX_SCORE
-from ._search import Search, SurrogateModel, evaluate, refit
-from ._split import MAX_COMBINATIONS, simplest_fits, surrogate_search
+from ._search import Search, SurrogateModel
+from ._split import assemble_best, simplest_fits, surrogate_search
 
 __all__: list[str] = []
 
@@ -168,18 +166,5 @@ def affine_branch(
         parts.append(options)
     symbol = search.symbols[column]
     source = f"affine({symbol})"
-    search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
-    choices = sorted(
-        itertools.product(*[list(enumerate(p)) for p in parts]), key=lambda c: sum(i for i, _ in c)
-    )[:MAX_COMBINATIONS]
-    best, best_error = None, math.inf
-    for (_, intercept), (_, slope) in choices:
-        if best is not None and search.time_left() <= 0:
-            break
-        fitted = refit(search, intercept + symbol * slope)
-        value = evaluate(search, fitted)[0]
-        if value < best_error:
-            best, best_error = fitted, value
-    if best is not None:
-        candidates_from(search, best, source)
+    assemble_best(search, parts, lambda terms: terms[0] + symbol * terms[1], source)
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")

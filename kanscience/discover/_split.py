@@ -176,6 +176,30 @@ def simplest_fits(sub: Search, error: float) -> list[sympy.Expr]:
     return options
 
 
+def assemble_best(
+    search: Search,
+    parts: list[list[sympy.Expr]],
+    combine: Callable[[list[sympy.Expr]], sympy.Expr],
+    source: str,
+) -> None:
+    """Refit ``combine`` of one option per part on the real data, the combinations of the
+    simplest options first (at most :data:`MAX_COMBINATIONS`), and polish the best."""
+    search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
+    choices = sorted(
+        itertools.product(*[list(enumerate(p)) for p in parts]), key=lambda c: sum(i for i, _ in c)
+    )[:MAX_COMBINATIONS]
+    best, best_error = None, float("inf")
+    for choice in choices:
+        if best is not None and search.time_left() <= 0:
+            break
+        fitted = refit(search, combine([expr for _, expr in choice]))
+        value = evaluate(search, fitted)[0]
+        if value < best_error:
+            best, best_error = fitted, value
+    if best is not None:
+        candidates_from(search, best, source)
+
+
 def split_branch(
     search: Search, surrogate: SurrogateModel, depth: int, explore: Callable[..., None]
 ) -> None:
@@ -215,27 +239,13 @@ def split_branch(
         if not options:
             return
         parts.append(options)
-    join = sympy.Mul if report.label == "multiplicative" else sympy.Add
-    label = "*" if report.label == "multiplicative" else "+"
+    label = "*" if multiplicative else "+"
     source = f"split{label.join(str(tuple(g)) for g in groups)}"
-    search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
-    choices = sorted(
-        itertools.product(*[list(enumerate(p)) for p in parts]), key=lambda c: sum(i for i, _ in c)
-    )[:MAX_COMBINATIONS]
-    best, best_error = None, float("inf")
-    for choice in choices:
-        if best is not None and search.time_left() <= 0:
-            break
-        terms = [expr for _, expr in choice]
-        combo = (
-            sympy.Float(1.0) * join(*terms)
-            if join is sympy.Mul
-            else join(*terms) + sympy.Float(1.0)
-        )
-        fitted = refit(search, combo)
-        value = evaluate(search, fitted)[0]
-        if value < best_error:
-            best, best_error = fitted, value
-    if best is not None:
-        candidates_from(search, best, source)
+
+    def combine(terms: list[sympy.Expr]) -> sympy.Expr:
+        if multiplicative:
+            return sympy.Float(1.0) * sympy.Mul(*terms)
+        return sympy.Add(*terms) + sympy.Float(1.0)
+
+    assemble_best(search, parts, combine, source)
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
