@@ -45,6 +45,29 @@ def test_the_search_runs_on_groups_and_every_law_is_consistent():
     assert result.best.test_r2 > 0.999
 
 
+def test_the_scaled_target_is_weighted_by_the_square_of_its_scale():
+    """y / m_0 carries noise sigma / m_0: its rows are weighted by m_0^2, so on noisy data
+    the law m_0 / sqrt(1 - v^2/c^2) is found exactly (not 0.7 / sqrt(cos(v/c) - 0.51),
+    which fits the lightly weighted rows as well)."""
+    from kanscience.core import Dataset
+    from kanscience.discover._units import dimensionless_data
+
+    gen = torch.Generator().manual_seed(4)
+    low, high = torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64), torch.tensor([5.0, 2.0, 10.0])
+    x = low + (high - low) * torch.rand(4000, 3, generator=gen, dtype=torch.float64)
+    y = x[:, 0] / torch.sqrt(1 - (x[:, 1] / x[:, 2]) ** 2)
+    y = y + 0.01 * y.pow(2).mean().sqrt() * torch.randn(4000, generator=gen, dtype=torch.float64)
+    names, units = ["m_0", "v", "c"], {"m_0": "kg", "v": "m/s", "c": "m/s"}
+    dims = parse_units(units, target="kg", names=names)
+    data = Dataset(x[:3000], y[:3000, None], x[3000:], y[3000:, None])
+    reduced = dimensionless_data(data, names, dims)
+    assert reduced is not None
+    assert torch.allclose(reduced.train_weight, x[:3000, 0] ** 2, rtol=1e-14)
+    result = discover(data, names, units=units, target_units="kg", time_budget=40, seed=0)
+    m0, v, c = sympy.symbols("m_0 v c", real=True)
+    assert sympy.simplify(result.best.expr - m0 / sympy.sqrt(1 - v**2 / c**2)) == 0
+
+
 def test_units_of_the_wrong_variables_are_a_clear_error():
     x, y = _data(lambda x: x[:, 0] * x[:, 1], 2)
     with pytest.raises(DimensionError, match=r"lacks the variables \['b'\]"):

@@ -197,6 +197,34 @@ def test_formula_to_torch_matches_lambdify_and_rejects_unknown_heads():
         formula_to_torch(t + u, [t, u])(torch.ones(3))
 
 
+def test_weighted_fit_constants_is_weighted_least_squares():
+    """With weights, a model linear in its constants gets the weighted least-squares
+    coefficients (closed form), which differ from the unweighted ones on this data."""
+    t = sympy.Symbol("t", real=True)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.linspace(0.5, 3, 120, dtype=F64)[:, None]
+    y = (
+        1.7 * x[:, 0]
+        + 0.4 * torch.exp(-x[:, 0])
+        + 0.05 * torch.randn(120, generator=gen, dtype=F64)
+    )
+    weights = 1 / x[:, 0] ** 2
+    fitted = fit_constants(1.1 * t + 0.9 * sympy.exp(-t) + 0.5, [t], x, y, weights=weights)
+    design = torch.stack([x[:, 0], torch.exp(-x[:, 0]), torch.ones(120, dtype=F64)], 1)
+    root = weights.sqrt()[:, None]
+    reference = torch.linalg.lstsq(design * root, y[:, None] * root).solution[:, 0]
+    got = [
+        float(fitted.coeff(t)),
+        float(fitted.coeff(sympy.exp(-t))),
+        float(fitted.as_coeff_Add()[0]),
+    ]
+    assert got == pytest.approx(reference.tolist(), rel=1e-8)
+    plain = fit_constants(1.1 * t + 0.9 * sympy.exp(-t) + 0.5, [t], x, y)
+    assert abs(float(plain.coeff(t)) - got[0]) > 1e-4
+    with pytest.raises(ValueError, match="weights must be 120 finite positive"):
+        fit_constants(1.0 * t, [t], x, y, weights=-weights)
+
+
 def test_fit_constants_recovers_floats_and_keeps_rationals():
     t = sympy.Symbol("t", real=True)
     x = torch.linspace(0, 2, 80, dtype=F64)[:, None]

@@ -294,6 +294,29 @@ def test_subsets_the_data_cannot_tell_apart_are_decided_by_simplicity(monkeypatc
     assert 0 < fit.criterion - untied.criterion < 2.0
 
 
+def test_ties_keep_the_subsets_the_data_cannot_tell_apart():
+    """1 - x^2 with 1% noise, where a + b cosh x fits nearly as well (the sample of the
+    test above): x^2 is chosen and cosh comes back among the ties, a fit of its own whose
+    coefficients are its least squares; with ties=0 none is kept."""
+    x = torch.linspace(0.1, 0.7, 200, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(23)
+    y = 1 - x**2 + 0.01 * torch.randn(200, generator=gen, dtype=torch.float64)
+    fit = sparse_sum_fit(x, y, ["cosh", "x^2"], ties=2)
+    assert fit.terms == ((("x^2", 0),),)
+    tied = {t.terms: t for t in fit.ties}
+    assert ((("cosh", 0),),) in tied
+    lowest = min(fit.criterion, *(t.criterion for t in fit.ties))
+    assert all(t.criterion <= lowest + 2.0 for t in (fit, *fit.ties))
+    cosh_fit = tied[((("cosh", 0),),)]
+    design = torch.stack([torch.ones_like(x), torch.cosh(x)], 1)
+    reference = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+    assert cosh_fit.intercept == pytest.approx(float(reference[0]), rel=1e-9)
+    assert cosh_fit.coefficients[0] == pytest.approx(float(reference[1]), rel=1e-9)
+    assert sparse_sum_fit(x, y, ["cosh", "x^2"]).ties == ()
+    with pytest.raises(ValueError, match="ties"):
+        sparse_sum_fit(x, y, ["cosh"], ties=-1)
+
+
 def test_weighted_fit_is_weighted_least_squares():
     """With weights, the coefficients are those of weighted least squares (normal
     equations in closed form) on the chosen terms."""

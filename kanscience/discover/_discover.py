@@ -196,7 +196,13 @@ def _discover_dimensionless(
     log = [f"dimensionless: y / ({scale}) as a function of {groups or 'no group (a constant)'}"]
     if reduced.group_names:
         inner = _search(
-            reduced.dataset, list(reduced.group_names), options, library, started, structures
+            reduced.dataset,
+            list(reduced.group_names),
+            options,
+            library,
+            started,
+            structures,
+            weight=reduced.train_weight,
         )
         found, everything, log = inner.candidates, inner.all_candidates, log + list(inner.log)
     else:
@@ -326,6 +332,10 @@ def discover(
     return _search(dataset, names, options, library, started, structures)
 
 
+def _mean_one(weight: torch.Tensor) -> torch.Tensor:
+    return weight / weight.mean()
+
+
 def _search(
     dataset: Dataset,
     names: Sequence[str],
@@ -333,9 +343,11 @@ def _search(
     library: FunctionLibrary,
     started: float,
     structures: Sequence[Structure] | None = None,
+    weight: torch.Tensor | None = None,
 ) -> DiscoveryResult:
     """The search on the data (a subsample of the training split; see the module
-    docstring), with restarts while time is left, then the final polish."""
+    docstring), with restarts while time is left, then the final polish. ``weight``: of
+    the training rows' squared errors, where their noise is not of equal size."""
     seed = options.seed
     fit_rows, val_rows = fit_validation_rows(dataset.train_input.shape[0], options.max_train, seed)
     x, y = dataset.train_input, dataset.train_label[:, 0]
@@ -355,6 +367,8 @@ def _search(
         deadline=started + (1 - _POLISH_SHARE) * budget,
         probe_x=probe(x[fit_rows], seed),
         structures=tuple(structures or ()),
+        fit_weight=None if weight is None else _mean_one(weight[fit_rows]),
+        val_weight=None if weight is None else _mean_one(weight[val_rows]),
     )
     if options.target_error is not None:
         search.target = options.target_error * search.spread

@@ -76,12 +76,13 @@ def only_rows(search: Search, rows: Tensor | None) -> Iterator[None]:
     if rows is None:
         yield
         return
-    x, y = search.fit_x, search.fit_y
+    x, y, weight = search.fit_x, search.fit_y, search.fit_weight
     search.fit_x, search.fit_y = x[rows], y[rows]
+    search.fit_weight = None if weight is None else weight[rows]
     try:
         yield
     finally:
-        search.fit_x, search.fit_y = x, y
+        search.fit_x, search.fit_y, search.fit_weight = x, y, weight
 
 
 def standardize(t: Tensor) -> tuple[Tensor, float, float]:
@@ -217,7 +218,11 @@ def validator(search: Search, transform: tuple, mean: float, std: float) -> Call
 
     def error(model: KAN) -> float:
         with torch.no_grad():
-            value = rmse(as_surrogate(model, transform, mean, std)(search.val_x), search.val_y)
+            value = rmse(
+                as_surrogate(model, transform, mean, std)(search.val_x),
+                search.val_y,
+                search.val_weight,
+            )
         return value if math.isfinite(value) else math.inf
 
     return error

@@ -34,7 +34,7 @@ from ._forms import (
     positive_symbols,
     simplify,
 )
-from ._ranking import Candidate, family, n_floats, rank, scale_and_offset, simplicity
+from ._ranking import Candidate, family, rank, scale_and_offset, simplicity
 from ._search import Search, add, refit
 
 __all__ = [
@@ -80,6 +80,7 @@ GREEDY_TOLERANCE = 5e-2
 GREEDY_OPTIONS = 12
 GREEDY_ERROR = 0.1  # only formulas with R^2 > 0.99 are snapped one constant at a time
 ZERO_SNAP = 0.25  # additive constants inside a formula up to this size are tried as 0
+SNAP_ROUNDS = 3  # snaps at one tolerance, each followed by a refit of the other constants
 EXACT_SNAP = 1e-9  # a refitted constant this close to a simple number is it (as in refit)
 
 
@@ -140,15 +141,21 @@ def _snap_options(
     """(relative distance, float, simple number) for each float near a simple number (a
     fraction, a fraction times pi or 1/pi and the closest fraction times any of
     :data:`CLOSED_FORMS`, except for exponents), and 0 for a small additive constant
-    inside the formula, except the overall factor and offset; and 0 for an overall offset
-    smaller than the formula's ``error`` (below the noise, it may be no part of the law)."""
+    inside the formula; the overall factor snaps to a fraction only, and an overall offset
+    to 0 where it is smaller than the formula's ``error`` (below the noise, it may be no
+    part of the law)."""
     exponents = {p.exp for p in expr.atoms(sympy.Pow)}
     additive = _additive_constants(expr)
+    free = scale_and_offset(expr)
     offset, _ = expr.as_coeff_Add()
+    factor, _ = expr.as_coeff_Mul()
     out = []
     if isinstance(offset, sympy.Float) and 0 < abs(float(offset)) <= error:
         out.append((abs(float(offset)), offset, sympy.S.Zero))
-    for f in float_constants(expr) - scale_and_offset(expr):
+    if factor in free and (snapped := snap_constants(factor, tol=GREEDY_TOLERANCE)) != factor:
+        # an overall factor the data cannot tell from a fraction (1.00001 on noisy data)
+        out.append((abs(float(snapped) / float(factor) - 1), factor, snapped))
+    for f in float_constants(expr) - free:
         options = {snap_constants(f, tol=GREEDY_TOLERANCE)}
         if f not in exponents:
             options.add(snap_constants(f, tol=GREEDY_TOLERANCE, constants=GREEDY_CONSTANTS))
@@ -252,15 +259,22 @@ def candidates_from(search: Search, expr: sympy.Expr, source: str) -> None:
     """Polish ``expr``, then add it and its snapped variants (see the module docstring)."""
     expr = prepare(search, expr)
     add(search, expr, source)
-    free = scale_and_offset(expr)
     for number, (tol, constants, whole) in enumerate(SNAPS):
         if number >= 3 and search.time_left() <= 0:
             break
-        snapped = snap_floats(expr, tol, constants, frozenset() if whole else free)
-        if snapped == expr:
-            continue
         name = f"{source}/snap{tol:g}{'pi' if constants else ''}{'' if whole else 'inner'}"
-        add(search, refit_merged(search, snapped), name)
+        current = expr
+        # the refit after a snap moves the other constants, maybe onto simple numbers
+        # (1.00025 / sqrt(1 - 0.9975 q^2): the factor snaps at 1e-3, then the refitted
+        # 0.99995 does)
+        for _ in range(SNAP_ROUNDS):
+            snapped = snap_floats(
+                current, tol, constants, frozenset() if whole else scale_and_offset(current)
+            )
+            if snapped == current:
+                break
+            current = refit_merged(search, snapped)
+            add(search, current, name)
 
 
 def _nearly_simple(search: Search, count: int) -> list[Candidate]:
@@ -280,7 +294,8 @@ def _nearly_simple(search: Search, count: int) -> list[Candidate]:
             best[family(c)] = c
 
     def unsnapped(c: Candidate) -> int:
-        return n_floats(c.expr) - len({f for _, f, _ in _snap_options(c.expr)})
+        inner = float_constants(c.expr) - scale_and_offset(c.expr)
+        return len(inner - {f for _, f, _ in _snap_options(c.expr)})
 
     return sorted(best.values(), key=lambda c: (unsnapped(c), c.complexity, c.val_rmse))[:count]
 

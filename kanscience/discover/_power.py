@@ -201,7 +201,7 @@ def power_branch(search: Search) -> None:
         return sign * torch.exp(std * model(torch.log(points))[:, 0] + mean)
 
     with torch.no_grad():
-        error = rmse(surrogate(search.val_x), search.val_y)
+        error = rmse(surrogate(search.val_x), search.val_y, search.val_weight)
         layers = trace(model, z[: search.options.max_symbolic])
     search.models.append((error, surrogate))
     z = z[: search.options.max_symbolic]

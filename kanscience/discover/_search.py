@@ -93,6 +93,12 @@ class Search:
     residual_z: dict = field(default_factory=dict)
     """z-score of each candidate's residual structure (:mod:`kanscience.discover._noise`)."""
     graph: NeighbourGraph | None = None
+    fit_weight: Tensor | None = None
+    """Relative weights of the fitting rows' squared errors (the inverse variances of their
+    noise, mean 1), where the noise is not equal throughout (a dimensionless target:
+    ``y / scale(x)`` carries noise ``sigma / |scale(x)|``); None: equal."""
+    val_weight: Tensor | None = None
+    """The same for the validation rows: validation errors are weighted RMSEs."""
 
     def time_left(self) -> float:
         end = min(self.deadline, self.branch_deadline, self._grace_end())
@@ -200,6 +206,8 @@ class Search:
         return math.sqrt(max(float(residual.pow(2).mean()) - noise, 0.0))
 
     def _residual(self, fn: Callable[[Tensor], Tensor]) -> Tensor | None:
+        """The residual on the fitting and validation rows, weighted (times the square root
+        of the weights) so that its noise is of equal size throughout."""
         x = torch.cat([self.fit_x, self.val_x])
         try:
             with torch.no_grad():
@@ -208,6 +216,10 @@ class Search:
             return None
         if residual.shape != (x.shape[0],) or not bool(torch.isfinite(residual).all()):
             return None
+        if self.fit_weight is not None and self.val_weight is not None:
+            weight = torch.cat([self.fit_weight, self.val_weight])
+            if weight.shape == residual.shape:
+                residual = residual * weight.sqrt()
         return residual
 
     def _neighbours(self) -> NeighbourGraph | None:
@@ -230,8 +242,11 @@ class Search:
         return error_bound(error, self.spread, self.tolerance)
 
 
-def rmse(prediction: Tensor, target: Tensor) -> float:
-    value = float(((prediction - target) ** 2).mean().sqrt())
+def rmse(prediction: Tensor, target: Tensor, weight: Tensor | None = None) -> float:
+    """Root mean squared error (weighted by ``weight``, of mean 1, where given); inf where
+    it is not finite."""
+    squared = (prediction - target) ** 2
+    value = float((squared if weight is None else weight * squared).mean().sqrt())
     return value if math.isfinite(value) else math.inf
 
 
@@ -252,7 +267,7 @@ def evaluate(search: Search, expr: sympy.Expr) -> tuple[float, float, float]:
         with torch.no_grad():
             if search.probe_x is not None and not bool(torch.isfinite(fn(search.probe_x)).all()):
                 return math.inf, math.inf, -math.inf
-            val = rmse(fn(search.val_x), search.val_y)
+            val = rmse(fn(search.val_x), search.val_y, search.val_weight)
             test_pred = fn(search.test_x)
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return math.inf, math.inf, -math.inf
@@ -280,7 +295,12 @@ def refit(search: Search, expr: sympy.Expr) -> sympy.Expr:
     exponent that went to 1e-16, say) then become that number."""
     try:
         fitted = fit_constants(
-            expr, search.symbols, search.fit_x, search.fit_y, steps=search.options.polish_steps
+            expr,
+            search.symbols,
+            search.fit_x,
+            search.fit_y,
+            steps=search.options.polish_steps,
+            weights=search.fit_weight,
         )
     except (ValueError, TypeError, RuntimeError, OverflowError):
         return expr

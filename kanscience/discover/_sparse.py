@@ -24,7 +24,12 @@ from ._polish import candidates_from
 from ._search import Search, add
 from ._structure import Context, Structure
 
-__all__ = ["SparseSum", "square_root"]
+__all__ = ["TIES", "SparseSum", "square_root"]
+
+TIES = 2
+"""Subsets a sparse-sum fit cannot tell apart from its choice (on the fitting rows) that
+are kept as candidates beside it: the validation rows, several times as many, may
+(``1 - x^2`` and ``a + b cos x`` on noisy data)."""
 
 
 class _Target(NamedTuple):
@@ -88,25 +93,31 @@ class SparseSum(Structure):
         of one sign only up to noise), ``y^2``, ``1 / y`` and ``1 / y^2``. The weights make
         errors of equal size on ``y`` count equally on the transformed target
         (``1 / g'(y)^2`` for ``g(y)``); on ``log |y|`` a monomial in every variable is a
-        sum of one term per variable, so up to five terms are allowed there."""
+        sum of one term per variable, so up to five terms are allowed there. Where the
+        noise of ``y`` is not of equal size (:attr:`Search.fit_weight`), its weights
+        multiply these."""
         x, y = search.fit_x, search.fit_y
+        w = torch.ones_like(y) if search.fit_weight is None else search.fit_weight
         terms = self.max_terms or 3
-        targets = [_Target(x, y, torch.ones_like(y), lambda e: e, self.name, terms)]
+        targets = [_Target(x, y, w, lambda e: e, self.name, terms)]
         if context.has_log:
             _, target, inverse, sign = context.transforms[1]
             rows = x if context.rows is None else x[context.rows]
             signal = y if context.rows is None else y[context.rows]
+            weight = w if context.rows is None else w[context.rows]
             log_terms = self.max_terms or min(max(3, context.n), 5)
             name = f"{self.name}(log)"
-            targets.append(_Target(rows, target, signal**2, inverse, name, log_terms))
+            targets.append(_Target(rows, target, weight * signal**2, inverse, name, log_terms))
             if context.rows is None:  # one-signed throughout: a power of a sparse sum
                 row = {v: float(c) for v, c in zip(search.symbols, x[0], strict=True)}
                 root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
-                targets.append(_Target(x, y**2, 1 / y**2, root, f"{self.name}(y^2)", terms))
-                targets.append(_Target(x, 1 / y, y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
+                targets.append(_Target(x, y**2, w / y**2, root, f"{self.name}(y^2)", terms))
+                targets.append(
+                    _Target(x, 1 / y, w * y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms)
+                )
                 inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
                 targets.append(
-                    _Target(x, y**-2, y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
+                    _Target(x, y**-2, w * y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
                 )
         return targets
 
@@ -136,16 +147,19 @@ class SparseSum(Structure):
                     interactions=interactions,
                     weights=target.weights,
                     noise=search.data_error,  # a surrogate's error is not to be fitted
+                    ties=TIES,
                 )
-                if not fit.terms or (interactions and all(len(t) == 1 for t in fit.terms)):
-                    continue
-                expr = target.inverse(fit.expression(search.symbols))
-                error = add(search, expr, target.source)
-                explains = error <= max(search.target, search.as_good_as(search.best_error()))
-                if explains and search.solved():
-                    candidates_from(search, expr, target.source)
-                else:
-                    deferred.append((error, len(deferred), expr, target.source))
+                for rank, tied in enumerate((fit, *fit.ties)):
+                    if not tied.terms or (interactions and all(len(t) == 1 for t in tied.terms)):
+                        continue
+                    expr = target.inverse(tied.expression(search.symbols))
+                    source = target.source if rank == 0 else f"{target.source}/tie{rank}"
+                    error = add(search, expr, source)
+                    explains = error <= max(search.target, search.as_good_as(search.best_error()))
+                    if rank == 0 and explains and search.solved():
+                        candidates_from(search, expr, source)
+                    else:
+                        deferred.append((error, len(deferred), expr, source))
         for _, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
             if search.time_left() <= 0 or search.solved():
                 break

@@ -34,12 +34,15 @@ __all__ = ["DimensionlessData", "constant_law", "dimensionless_data", "restore_c
 
 @dataclass(frozen=True)
 class DimensionlessData:
-    """The dimensionless problem of a dataset: groups as inputs, ``y / scale`` as target."""
+    """The dimensionless problem of a dataset: groups as inputs, ``y / scale`` as target;
+    ``train_weight``, ``scale^2`` on the training rows, weighs the target's errors (noise
+    of equal size on ``y`` is ``sigma / |scale|`` on ``y / scale``)."""
 
     problem: DimensionlessProblem
     names: tuple[str, ...]  # of the original inputs, in column order
     group_names: tuple[str, ...]
     dataset: Dataset
+    train_weight: Tensor
 
     def symbols(self) -> dict[str, sympy.Symbol]:
         return {n: sympy.Symbol(n, real=True) for n in self.names}
@@ -76,10 +79,13 @@ def dimensionless_data(
 
     train_x, train_y = transform(dataset.train_input, dataset.train_label)
     test_x, test_y = transform(dataset.test_input, dataset.test_label)
+    weight = _monomial(dataset.train_input, problem.target_scale, names) ** 2
     tensors = (train_x, train_y, test_x, test_y)
-    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+    if not all(bool(torch.isfinite(t).all()) for t in (*tensors, weight)) or not bool(
+        (weight > 0).all()
+    ):
         return None
-    return DimensionlessData(problem, tuple(names), group_names, Dataset(*tensors))
+    return DimensionlessData(problem, tuple(names), group_names, Dataset(*tensors), weight)
 
 
 def constant_law(reduced: DimensionlessData) -> sympy.Expr:

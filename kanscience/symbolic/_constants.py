@@ -203,6 +203,7 @@ def fit_constants(
     y: Tensor,
     steps: int = 30,
     library: LibraryLike = None,
+    weights: Tensor | None = None,
 ) -> sympy.Expr:
     """Refit every float of ``expr`` to the data by least squares (Levenberg-Marquardt).
 
@@ -217,6 +218,11 @@ def fit_constants(
     y : Tensor (batch,) or (batch, 1)
     steps : int
         Maximum Levenberg-Marquardt iterations.
+    library : library specification, optional
+        Where the functions of ``expr`` come from (default: the default library).
+    weights : Tensor (batch,), optional
+        Positive weights of the squared residuals (inverse variances of the errors of
+        ``y``); default: equal.
 
     Returns
     -------
@@ -235,9 +241,16 @@ def fit_constants(
     template, params, start = constant_template(expr)
     if not params:
         return expr
-    theta = fit_template(template, params, start, symbols, x, y, steps, library)
+    theta = fit_template(template, params, start, symbols, x, y, steps, library, weights)
     fitted = {p: number(v) for p, v in zip(params, theta.tolist())}
     return cast(sympy.Expr, template.xreplace(fitted))
+
+
+def _root_weights(weights: Tensor, n: int) -> Tensor:
+    w = torch.as_tensor(weights).detach().to(torch.float64).reshape(-1)
+    if w.shape[0] != n or not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
+        raise ValueError(f"weights must be {n} finite positive numbers, got shape {tuple(w.shape)}")
+    return w.sqrt()
 
 
 def constant_template(
@@ -259,9 +272,10 @@ def residual_jacobian(
     x: Tensor,
     y: Tensor,
     library: LibraryLike = None,
+    weights: Tensor | None = None,
 ) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
     """A function ``theta (P,) -> (residual (batch,), Jacobian (batch, P))`` of the
-    template's residual ``f(x; theta) - y`` in float64."""
+    template's residual ``f(x; theta) - y`` in float64 (times ``sqrt(weights)``, given)."""
     compiled = compile_expression(
         template, {s: k for k, s in enumerate([*symbols, *params])}, torch_function_table(library)
     )
@@ -272,6 +286,7 @@ def residual_jacobian(
             f"x must be (batch, {len(symbols)}) and y (batch,), got "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
+    root = None if weights is None else _root_weights(weights, y.shape[0])
 
     def evaluate(theta: Tensor) -> tuple[Tensor, Tensor]:
         # sample i reads its own copy (row i) of the constants, so one backward pass of the
@@ -280,7 +295,9 @@ def residual_jacobian(
             rows = theta.reshape(1, -1).expand(x.shape[0], -1).clone().requires_grad_(True)
             residual = compiled(torch.cat([x, rows], dim=1)) - y
             (jacobian,) = torch.autograd.grad(residual.sum(), rows)
-        return residual.detach(), jacobian
+        if root is None:
+            return residual.detach(), jacobian
+        return residual.detach() * root, jacobian * root[:, None]
 
     return evaluate
 
@@ -294,10 +311,12 @@ def fit_template(
     y: Tensor,
     steps: int = 30,
     library: LibraryLike = None,
+    weights: Tensor | None = None,
 ) -> Tensor:
     """The parameters of ``template`` (P,) fitted to the data by Levenberg-Marquardt from
-    ``start``, in float64; only steps that lower the error are accepted."""
-    residual_and_jacobian = residual_jacobian(template, params, symbols, x, y, library)
+    ``start``, in float64 (residuals weighted by ``weights``, given); only steps that lower
+    the error are accepted."""
+    residual_and_jacobian = residual_jacobian(template, params, symbols, x, y, library, weights)
 
     def evaluate(theta: Tensor, rows: Tensor | None) -> NormalEquations:
         residual, jacobian = residual_and_jacobian(theta[0])

@@ -100,6 +100,10 @@ class SparseSumFit:
         The extended BIC of the chosen subset (lower is better).
     n_columns : int
         Number of input columns of the data.
+    ties : tuple of SparseSumFit
+        The other subsets the data cannot tell apart from the chosen one (criterion within
+        :data:`BIC_TIE` of the best), simplest first, at most ``ties`` of them (an argument
+        of :func:`sparse_sum_fit`); each with no ties of its own.
     """
 
     terms: tuple[_Term, ...]
@@ -111,6 +115,7 @@ class SparseSumFit:
     criterion: float
     n_columns: int
     library: FunctionLibrary = field(repr=False, compare=False)
+    ties: tuple[SparseSumFit, ...] = ()
 
     def expression(self, symbols: Sequence[sympy.Symbol | str]) -> sympy.Expr:
         """The sum as a sympy expression of ``symbols`` (one per input column), built from
@@ -356,17 +361,17 @@ def _solve(z: Tensor, yc: Tensor) -> tuple[Tensor, Tensor, float]:
     return beta, (r_inv**2).sum(1), float(residual @ residual)
 
 
-def _best_subset(
+def _best_subsets(
     features: _Features,
     yc: Tensor,
     total: float,
     floor: float,
     max_terms: int,
     max_candidates: int,
-) -> tuple:
+) -> list[tuple]:
     """(criterion, complexity, chosen feature indices, beta, covariance diagonal, RSS) of
-    the best subset of ``features`` for the centred target ``yc`` (see the module
-    docstring)."""
+    the subsets of ``features`` for the centred target ``yc`` that tie with the best,
+    best first (see the module docstring)."""
     n, p = features.z.shape
 
     def criterion(rss: float, k: int) -> float:
@@ -374,7 +379,7 @@ def _best_subset(
 
     entries: list[tuple] = [(criterion(total, 0), 0, (), (), (), total)]
     if total <= floor or p == 0:
-        return entries[0]
+        return entries
     gram, moment = features.z.T @ features.z, features.z.T @ yc
     pool = list(range(p))
     if p > max_candidates:
@@ -394,7 +399,7 @@ def _best_subset(
     # subsets the data cannot tell apart (criterion within BIC_TIE of the best): the
     # simplest (least library complexity, which counts terms too) wins
     lowest = min(e[0] for e in entries)
-    return min((e for e in entries if e[0] <= lowest + BIC_TIE), key=lambda e: (e[1], e[0]))
+    return sorted((e for e in entries if e[0] <= lowest + BIC_TIE), key=lambda e: (e[1], e[0]))
 
 
 def sparse_sum_fit(
@@ -407,6 +412,7 @@ def sparse_sum_fit(
     interactions: bool = False,
     weights: Tensor | None = None,
     noise: float = 0.0,
+    ties: int = 0,
 ) -> SparseSumFit:
     """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
 
@@ -440,6 +446,9 @@ def sparse_sum_fit(
         known accuracy), on the scale of the errors the weights equalize: subsets whose
         residuals are within it count as exact fits, so the fewest terms that reach it
         win (no term is added to fit the surrogate's own error).
+    ties : int
+        Keep up to this many of the other subsets that tie with the chosen one
+        (:attr:`SparseSumFit.ties`), for a caller that can tell them apart on other data.
 
     Returns
     -------
@@ -452,7 +461,7 @@ def sparse_sum_fit(
     ValueError
         For inputs of the wrong shape, non-finite ``x`` or ``y``, an unknown function in
         ``library``, ``max_terms < 1``, ``max_candidates < max_terms``, or weights of
-        another shape or not finite and positive.
+        another shape or not finite and positive, ``ties < 0``.
 
     Examples
     --------
@@ -467,6 +476,7 @@ def sparse_sum_fit(
     if max_candidates is None:
         max_candidates = _exhaustive_pool(max_terms)
     max_candidates = _check_count(max_candidates, "max_candidates", max_terms)
+    ties = _check_count(ties, "ties", 0)
     try:
         lib = resolve_library(library)
     except (ValueError, TypeError) as error:
@@ -487,13 +497,32 @@ def sparse_sum_fit(
     best: tuple | None = None
     for with_products in (False, True) if interactions else (False,):
         features = _reweighted(_features(xt, lib, with_products), weight)
-        entry = _best_subset(features, yc, total, floor, max_terms, max_candidates)
-        if best is None or entry[:2] < best[:2]:
-            best = (*entry, features)
-        if best[5] <= floor:
+        entries = _best_subsets(features, yc, total, floor, max_terms, max_candidates)
+        if best is None or entries[0][:2] < best[0][0][:2]:
+            best = (entries, features)
+        if best[0][0][5] <= floor:
             break
     assert best is not None
-    _, _, chosen, beta, variance, rss, features = best
+    entries, features = best
+    fits = [
+        _fit_of(entry, features, mean_y, total, n, xt.shape[1], lib)
+        for entry in entries[: ties + 1]
+    ]
+    return dataclasses.replace(fits[0], ties=tuple(fits[1:]))
+
+
+def _fit_of(
+    entry: tuple,
+    features: _Features,
+    mean_y: float,
+    total: float,
+    n: int,
+    n_columns: int,
+    lib: FunctionLibrary,
+) -> SparseSumFit:
+    """The :class:`SparseSumFit` of one subset entry of :func:`_best_subsets`, its
+    coefficients on the scale of the unstandardized features."""
+    criterion, _, chosen, beta, variance, rss = entry
     order = sorted(range(len(chosen)), key=lambda i: chosen[i])  # by column, library order
     chosen = [chosen[i] for i in order]
     beta, variance = [beta[i] for i in order], [variance[i] for i in order]
@@ -511,7 +540,7 @@ def sparse_sum_fit(
         standard_errors=tuple(errors),
         rss=rss,
         r2=1.0 - rss / total if total > 0 else 1.0,
-        criterion=best[0],
-        n_columns=xt.shape[1],
+        criterion=criterion,
+        n_columns=n_columns,
         library=lib,
     )
