@@ -258,6 +258,48 @@ def test_structure_finds_the_square_root_of_a_sparse_sum():
     assert float(best.expr.subs(values)) == pytest.approx(float(truth.subs(values)), rel=1e-10)
 
 
+def test_a_target_of_one_sign_up_to_noise_is_inverted_where_it_is_signal():
+    """1 / (2 cosh q) on q in [0.1, 9] with noise of 1% of its RMS: where it decays below
+    the noise some samples are negative, so 1 / y is fitted where y is well above the
+    noise (near it the noise biases 1 / y), and 1 / y = 2 cosh q comes back, snapped."""
+    from kanscience.discover import discover
+
+    x = _uniform(2000, 1, 0.1, 9.0, seed=5)
+    y = 1 / (2 * torch.cosh(x[:, 0]))
+    gen = torch.Generator().manual_seed(6)
+    y = y + 0.01 * y.pow(2).mean().sqrt() * torch.randn(2000, generator=gen, dtype=F64)
+    assert bool((y < 0).any())
+    result = discover((x, y), ["q"], time_budget=30, structures=[SparseSum()])
+    (q,) = result.variables
+    assert result.best.source.startswith("sparse-sum(1/y)")
+    assert sympy.simplify(result.best.expr - 1 / (2 * sympy.cosh(q))) == 0
+
+
+def test_functions_of_the_reciprocal_of_a_positive_variable():
+    """2 cosh(1 / x) - x: the structure's library holds every function of 1 / x too
+    (which way up a variable enters is arbitrary), copies of library terms left out;
+    not for a variable that changes sign."""
+    from kanscience.core import resolve_library
+    from kanscience.discover._sparse import with_reciprocals
+
+    x = _uniform(1000, 1, 0.3, 2.0, seed=12)
+    search = _search(x, 2 * torch.cosh(1 / x[:, 0]) - x[:, 0], ["x"])
+    SparseSum().fit(search, _context(search))
+    (t,) = search.symbols
+    best = search.ranked()[0]
+    assert sympy.simplify(best.expr - (2 * sympy.cosh(1 / t) - t)) == 0
+    assert best.val_rmse < 1e-10
+    library = with_reciprocals(resolve_library(["x^2", "cosh"]))
+    assert library.names == ("x^2", "cosh", "x^2(1/x)", "cosh(1/x)")
+    assert library["cosh(1/x)"].complexity == library["cosh"].complexity + 1
+    values = torch.tensor([0.5, 2.0], dtype=F64)
+    assert torch.allclose(library["cosh(1/x)"].torch_fn(values), torch.cosh(1 / values))
+    crossing = _search(x - 1.0, torch.cosh(1 / (x[:, 0] - 1.0)).clamp(max=1e6), ["x"])
+    SparseSum().fit(crossing, _context(crossing))
+    assert not any("(1/x)" in str(c.source) for c in crossing.found.values())
+    assert not any(c.expr.has(sympy.cosh(1 / crossing.symbols[0])) for c in crossing.found.values())
+
+
 def test_a_known_noise_level_keeps_terms_from_fitting_the_error():
     """1 / y^2 = 1 - 1/x^2 from a y with a smooth error of RMS 1.4e-3 (as a surrogate's):
     without the noise level the criterion buys two more terms to fit the error; with it

@@ -51,11 +51,11 @@ def transforms(y: Tensor) -> list[tuple[str, Tensor, Any, int]]:
     return out
 
 
-def signal_rows(y: Tensor, decades: float = 1.0) -> Tensor | None:
+def signal_rows(y: Tensor, decades: float = 1.0, margin: float = 2.0) -> Tensor | None:
     """For a target of one sign up to noise (the samples of the minority sign are all
     smaller, by at least ``decades`` decades, than the largest of the majority sign:
     noise around zero, however many of them a law that decays to zero has): the samples
-    whose magnitude exceeds twice that of every sample of the other sign, where
+    whose magnitude exceeds ``margin`` times that of every sample of the other sign, where
     ``log|y|`` is not dominated by the noise. None when ``y`` has one sign throughout (all
     samples are usable) or really has both."""
     positive = float((y > 0).double().mean())
@@ -65,7 +65,7 @@ def signal_rows(y: Tensor, decades: float = 1.0) -> Tensor | None:
     noise = float((-sign * y).clamp_min(0).max())
     if noise > 10.0**-decades * float((sign * y).max()):
         return None
-    rows = sign * y > 2 * noise
+    rows = sign * y > margin * noise
     return rows if int(rows.sum()) >= 20 else None
 
 

@@ -140,12 +140,14 @@ def n_floats(expr: sympy.Expr) -> int:
     return len(float_constants(expr) - scale_and_offset(expr))
 
 
-def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, int]:
+def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, int, int]:
     """Sort key of simpler formulas: nodes (:func:`complexity`, given as ``nodes`` if
-    known), fitted constants, then the size of the exact constants (1/2 before 11/(7 pi));
-    a rational pi fraction is as cheap as a number for the node count."""
+    known), fitted constants, a fitted overall factor or offset (``1 / (2 cosh q)``
+    before ``0.5002 / cosh q``), then the size of the exact constants (1/2 before
+    11/(7 pi)); a rational pi fraction is as cheap as a number for the node count."""
     nodes = complexity(expr) if nodes is None else nodes
-    return nodes, n_floats(expr), expression_complexity(expr) - nodes
+    free = len(scale_and_offset(expr))
+    return nodes, n_floats(expr), free, expression_complexity(expr) - nodes
 
 
 def readable(candidate: Candidate) -> Candidate:
@@ -201,7 +203,7 @@ def rank(
         front,
         key=lambda c: (
             c.val_rmse > tolerance,
-            simple[id(c)] if c.val_rmse <= tolerance else (c.val_rmse, 0, 0),
+            simple[id(c)] if c.val_rmse <= tolerance else (c.val_rmse, 0, 0, 0),
         ),
     )
     return tuple(ranked), tuple(by_complexity)

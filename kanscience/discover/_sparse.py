@@ -19,13 +19,18 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..core import FunctionLibrary, SymbolicFunction
 from ..symbolic import sparse_sum_fit
+from ._kan_fits import signal_rows
 from ._polish import candidates_from
 from ._search import Search, add
 from ._structure import Context, Structure
 
-__all__ = ["TIES", "SparseSum", "square_root"]
+__all__ = ["TIES", "SparseSum", "square_root", "with_reciprocals"]
 
+POWER_MARGIN = 10.0
+"""On a target of one sign up to noise, its powers are fitted where it exceeds this
+multiple of the largest sample of the other sign (a few noise deviations)."""
 TIES = 2
 """Subsets a sparse-sum fit cannot tell apart from its choice (on the fitting rows) that
 are kept as candidates beside it: the validation rows, several times as many, may
@@ -67,6 +72,27 @@ def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
     return -root if value < 0 else root
 
 
+def with_reciprocals(library: FunctionLibrary) -> FunctionLibrary:
+    """``library`` and every function of it applied to ``1 / x`` (one more unit of
+    complexity; used where no variable changes sign): which way up a variable enters is
+    arbitrary (a dimensionless group
+    ``mu B / (k T)`` or its inverse; Arrhenius' ``exp(-E / T)``). The sparse sum drops
+    the copies that are already there (``x^2(1/x)`` is ``1/x^2``, ``log(1/x)`` is
+    ``-log x``)."""
+    reciprocals = [
+        SymbolicFunction(
+            f"{name}(1/x)",
+            lambda x, f=fn.torch_fn: f(1 / x),
+            lambda e, f=fn.sympy_fn: f(1 / e),
+            fn.complexity + 1,
+            lambda x, y_th, f=fn.torch_fn: f(1 / x),
+        )
+        for name, fn in library.items()
+        if "(1/x)" not in name
+    ]
+    return library.with_functions(*reciprocals)
+
+
 class SparseSum(Structure):
     """``c0 + sum_k c_k f_k(x_{i_k})`` with a few library terms (each one
     function of one input, or a product of two of different inputs), on ``y`` and, for a
@@ -89,8 +115,8 @@ class SparseSum(Structure):
         return context.n >= 1
 
     def _targets(self, search: Search, context: Context) -> list[_Target]:
-        """``y`` and, when usable, ``log |y|`` (on the rows where it is signal, for a target
-        of one sign only up to noise), ``y^2``, ``1 / y`` and ``1 / y^2``. The weights make
+        """``y`` and, when usable, ``log |y|``, ``y^2``, ``1 / y`` and ``1 / y^2`` (on the
+        rows where ``y`` is signal, for a target of one sign only up to noise). The weights make
         errors of equal size on ``y`` count equally on the transformed target
         (``1 / g'(y)^2`` for ``g(y)``); on ``log |y|`` a monomial in every variable is a
         sum of one term per variable, so up to five terms are allowed there. Where the
@@ -100,37 +126,51 @@ class SparseSum(Structure):
         w = torch.ones_like(y) if search.fit_weight is None else search.fit_weight
         terms = self.max_terms or 3
         targets = [_Target(x, y, w, lambda e: e, self.name, terms)]
-        if context.has_log:
+        if context.has_log:  # one-signed (up to noise: then on the rows where y is signal)
             _, target, inverse, sign = context.transforms[1]
-            rows = x if context.rows is None else x[context.rows]
-            signal = y if context.rows is None else y[context.rows]
-            weight = w if context.rows is None else w[context.rows]
+            x = x if context.rows is None else x[context.rows]
+            y = y if context.rows is None else y[context.rows]
+            w = w if context.rows is None else w[context.rows]
             log_terms = self.max_terms or min(max(3, context.n), 5)
             name = f"{self.name}(log)"
-            targets.append(_Target(rows, target, weight * signal**2, inverse, name, log_terms))
-            if context.rows is None:  # one-signed throughout: a power of a sparse sum
-                row = {v: float(c) for v, c in zip(search.symbols, x[0], strict=True)}
-                root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
-                targets.append(_Target(x, y**2, w / y**2, root, f"{self.name}(y^2)", terms))
-                targets.append(
-                    _Target(x, 1 / y, w * y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms)
-                )
-                inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
-                targets.append(
-                    _Target(x, y**-2, w * y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
-                )
+            targets.append(_Target(x, target, w * y**2, inverse, name, log_terms))
+            # powers of a sparse sum; on noisy data where y is well above the noise (near
+            # it, the noise biases 1 / y: by sigma^2 / y^3)
+            if context.rows is not None:
+                strong = signal_rows(search.fit_y, margin=POWER_MARGIN)
+                if strong is None:
+                    return targets
+                x, y = search.fit_x[strong], search.fit_y[strong]
+                w = None if search.fit_weight is None else search.fit_weight[strong]
+                w = torch.ones_like(y) if w is None else w
+            row = {v: float(c) for v, c in zip(search.symbols, x[0], strict=True)}
+            root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
+            targets.append(_Target(x, y**2, w / y**2, root, f"{self.name}(y^2)", terms))
+            targets.append(_Target(x, 1 / y, w * y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
+            inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
+            targets.append(
+                _Target(x, y**-2, w * y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
+            )
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         start = time.perf_counter()
         targets = self._targets(search, context)
+        x = search.fit_x
+        one_signed = bool(((x > 0).all(0) | (x < 0).all(0)).all())
+        # functions of 1 / x in sums of single functions, and in products only after the
+        # products without them (they would crowd simpler functions out of the pool)
+        reciprocal = with_reciprocals(search.library) if one_signed else search.library
+        passes = [(reciprocal, False), (search.library, True)]
+        if one_signed:
+            passes.append((reciprocal, True))
         # sums of single functions on every target (milliseconds each: all are fitted,
         # since a series may explain the data on y and the law be exact on 1 / y^2), then
         # with products of two (a larger pool, slower to screen; skipped once a fit is
         # exact); a fit is polished at once when it explains the data, the others
         # afterwards, best first (polishing costs more than fitting)
         deferred = []
-        for interactions in (False, True):
+        for library, interactions in passes:
             for target in targets:
                 exact = search.best_error() <= 1e-9 * search.spread
                 # on measured data the first fit that solves the search ends it (a later
@@ -142,7 +182,7 @@ class SparseSum(Structure):
                 fit = sparse_sum_fit(
                     target.x,
                     target.y,
-                    search.library,
+                    library,
                     max_terms=target.max_terms,
                     interactions=interactions,
                     weights=target.weights,

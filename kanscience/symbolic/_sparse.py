@@ -346,7 +346,9 @@ def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
     if not bool(usable.any()):
         return subsets[:0]
     subsets, g, b = subsets[usable], g[usable], b[usable]
-    beta = torch.linalg.solve(g, b[:, :, None])[:, :, 0]
+    solution, info = torch.linalg.solve_ex(g, b[:, :, None])
+    solved = info == 0  # singular in the factorization despite the eigenvalue test
+    subsets, b, beta = subsets[solved], b[solved], solution[solved][:, :, 0]
     rss = total - (b * beta).sum(1)
     order = torch.argsort(rss)[:_KEEP_PER_SIZE]
     return subsets[order]
