@@ -202,3 +202,21 @@ def test_polishing_keeps_a_constant_that_is_no_simple_number():
     (constant,) = best.atoms(sympy.Float)
     assert float(constant) == pytest.approx(0.739085133215161, rel=1e-9)
     assert sympy.simplify(best - (constant * sympy.sin(a) + b)) == 0
+
+
+def test_simplest_number_within_a_tolerance_is_the_simplest_not_the_closest():
+    """A mean known to a standard error snaps to the simplest number it allows: 1 for
+    1.0004 (22/(7 pi) is closer), 4 pi for 12.58 (169 sqrt(2)/19 is closer), 3/(20 pi)
+    when the tolerance excludes the simpler 1/(7 pi); a Float when nothing is that close."""
+    from kanscience.symbolic import SIMPLE_CONSTANTS, simplest_number
+
+    assert simplest_number(1.0004, 1e-3, SIMPLE_CONSTANTS) == 1
+    assert simplest_number(12.58, 0.02, SIMPLE_CONSTANTS, max_denominator=20) == 4 * sympy.pi
+    value = 3 / (20 * math.pi) + 1e-5
+    got = simplest_number(value, 1e-4, SIMPLE_CONSTANTS, max_denominator=20)
+    assert got == sympy.Rational(3, 20) / sympy.pi
+    assert simplest_number(value, 3e-3, SIMPLE_CONSTANTS, max_denominator=20) == 1 / (7 * sympy.pi)
+    assert simplest_number(0.123456789, 1e-12, SIMPLE_CONSTANTS) == sympy.Float(0.123456789)
+    assert simplest_number(-2.5, 1e-9) == sympy.Rational(-5, 2)
+    with pytest.raises(ValueError, match="tolerance"):
+        simplest_number(1.0, -1.0)

@@ -24,7 +24,7 @@ from ..symbolic import (
     Dimensions,
     buckingham_pi,
     is_dimensionally_consistent,
-    snap_constants,
+    simplest_number,
 )
 from ._forms import simplify
 from ._ranking import Candidate, complexity
@@ -88,15 +88,26 @@ def dimensionless_data(
     return DimensionlessData(problem, tuple(names), group_names, Dataset(*tensors), weight)
 
 
+DENOMINATOR = 20
+"""Largest denominator of the fraction a law without groups snaps its constant to."""
+
+
 def constant_law(reduced: DimensionlessData) -> sympy.Expr:
-    """No group: the target is its scale times a constant: the mean ratio, snapped to a
-    simple number (a fraction, or one times pi, sqrt(2), e...) within four standard errors
-    of the mean, so noise-free data snap tightly and noisy data as far as they allow."""
+    """No group: the target is its scale times a constant: the mean ratio (weighted as
+    the search weighs it, :attr:`DimensionlessData.train_weight`), snapped to the
+    simplest number (a fraction of denominator up to :data:`DENOMINATOR`, or one times pi,
+    1/pi, pi^2, 1/pi^2, sqrt(2), e: the smallest numerator and denominator; 3/(20 pi) is
+    3/5 of 1/(4 pi)) within four standard errors of the mean,
+    so noise-free data snap tightly and noisy data as far as they allow."""
     ratio = reduced.dataset.train_label[:, 0]
-    mean = float(ratio.mean())
-    standard_error = float(ratio.std()) / math.sqrt(ratio.shape[0]) if ratio.shape[0] > 1 else 0.0
-    tolerance = max(4 * standard_error / max(abs(mean), 1e-300), 1e-9)
-    return snap_constants(sympy.Float(mean), tol=tolerance, constants=SIMPLE_CONSTANTS)
+    weight = reduced.train_weight / reduced.train_weight.mean()
+    mean = float((weight * ratio).sum() / weight.sum())
+    n = ratio.shape[0]
+    spread = float((weight * (ratio - mean) ** 2).sum())
+    standard_error = math.sqrt(spread / ((n - 1) * float(weight.sum()))) if n > 1 else 0.0
+    tolerance = max(4 * standard_error, 1e-9 * abs(mean))
+    constants = (*SIMPLE_CONSTANTS, 1 / sympy.pi**2)
+    return simplest_number(mean, tolerance, constants, max_denominator=DENOMINATOR)
 
 
 def restore_candidates(

@@ -18,6 +18,7 @@ from ._constants import (
     fit_constants,
     float_constants,
     merge_constants,
+    simplest_number,
     snap_constants,
 )
 from ._dimensions import (
@@ -103,6 +104,7 @@ __all__ = [
     "formula_to_torch",
     "parse_auxiliary",
     "simplify_formula",
+    "simplest_number",
     "snap_constants",
     "sparse_sum_fit",
     "suggest_symbolic",

@@ -27,6 +27,7 @@ __all__ = [
     "fit_constants",
     "float_constants",
     "merge_constants",
+    "simplest_number",
     "snap_constants",
 ]
 
@@ -152,6 +153,38 @@ def _snap(
             best = sympy.Rational(guess.numerator, guess.denominator) * constant
             best_error = error
     return best
+
+
+def simplest_number(
+    value: float,
+    tolerance: float,
+    constants: Iterable[sympy.Expr] = (),
+    max_denominator: int = 10,
+) -> sympy.Expr:
+    """The simplest number within ``tolerance`` (absolute) of ``value``: a fraction
+    ``p / q`` with ``q <= max_denominator``, or one times a member of ``constants``, with
+    the smallest ``|p| + q`` (then the closest); ``value`` as a Float when there is none.
+    Where :func:`snap_constants` takes the closest simple number, this takes the simplest
+    the data allow (a mean known to a standard error).
+
+    >>> simplest_number(1.0004, 0.001, [sympy.pi])
+    1
+    >>> simplest_number(0.04775, 1e-4, [1 / sympy.pi], max_denominator=20)
+    3/(20*pi)
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+    found = []
+    for constant in (sympy.S.One, *constants):
+        unit = float(constant)
+        for q in range(1, max_denominator + 1):
+            p = round(value * q / unit)
+            distance = abs(p * unit / q - value)
+            if p != 0 and distance <= tolerance:
+                found.append((abs(p) + q, distance, sympy.Rational(p, q) * constant))
+    if not found:
+        return sympy.Float(value)
+    return min(found, key=lambda f: f[:2])[2]
 
 
 def snap_constants(
