@@ -387,3 +387,15 @@ def test_collinear_terms_are_not_screened_out():
     fit = sparse_sum_fit(x, y, DISCOVERY_LIBRARY, max_terms=3)
     assert fit.terms == ((("x", 0),), (("log", 0),), (("x", 1),)) and fit.r2 > 1 - 1e-12
     assert list(fit.coefficients) == pytest.approx([1.0, -0.5, 1.0], abs=1e-9)
+
+
+def test_gram_matrices_that_overflow_or_are_singular_are_not_usable():
+    """A batch with a well-conditioned, a singular and an overflowing Gram matrix: only
+    the first is usable (an eigenvalue solver that fails on one does not fail the batch)."""
+    from kanscience.symbolic._sparse import _well_conditioned
+
+    good = torch.tensor([[1.0, 0.2], [0.2, 1.0]], dtype=F64)
+    singular = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=F64)
+    overflow = torch.tensor([[math.inf, 0.0], [0.0, 1.0]], dtype=F64)
+    usable = _well_conditioned(torch.stack([good, singular, overflow]))
+    assert usable.tolist() == [True, False, False]

@@ -203,7 +203,7 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
     mean = products.mean(0)
     norm = (products - mean).norm(dim=0)
     varying = norm > 1e-12 * products.abs().amax(0) * math.sqrt(x.shape[0])
-    keep = varying.nonzero()[:, 0]
+    keep = (varying & torch.isfinite(norm)).nonzero()[:, 0]  # overflowing products: none
     return _Features(
         z=torch.cat([singles.z, (products[:, keep] - mean[keep]) / norm[keep]], 1),
         mean=torch.cat([singles.mean, mean[keep]]),
@@ -332,6 +332,26 @@ def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
     return pool
 
 
+def _well_conditioned(g: Tensor) -> Tensor:
+    """Which of a batch of Gram matrices are finite with an eigenvalue ratio of at least
+    :data:`_MIN_EIGEN_RATIO` (the solver may fail to converge on a nearly singular one:
+    then each is tried alone, and the failures are not usable)."""
+    finite = torch.isfinite(g).flatten(1).all(1)
+    g = torch.where(finite[:, None, None], g, torch.eye(g.shape[1], dtype=g.dtype))
+    try:
+        eigen = torch.linalg.eigvalsh(g)
+        return finite & (eigen[:, 0] >= _MIN_EIGEN_RATIO * eigen[:, -1])
+    except torch.linalg.LinAlgError:
+        usable = torch.zeros(g.shape[0], dtype=torch.bool)
+        for i in torch.nonzero(finite)[:, 0].tolist():
+            try:
+                eigen = torch.linalg.eigvalsh(g[i])
+            except torch.linalg.LinAlgError:
+                continue
+            usable[i] = bool(eigen[0] >= _MIN_EIGEN_RATIO * eigen[-1])
+        return usable
+
+
 def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
     """The subsets of ``size`` pool features with the smallest residual sum of squares by
     the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped)."""
@@ -341,8 +361,7 @@ def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
     ).reshape(-1, size)
     g = gram[subsets[:, :, None], subsets[:, None, :]]
     b = moment[subsets]
-    eigen = torch.linalg.eigvalsh(g)
-    usable = eigen[:, 0] >= _MIN_EIGEN_RATIO * eigen[:, -1]
+    usable = _well_conditioned(g)
     if not bool(usable.any()):
         return subsets[:0]
     subsets, g, b = subsets[usable], g[usable], b[usable]
