@@ -4,8 +4,10 @@
 :func:`kanscience.symbolic.sparse_sum_fit` (exhaustive over small subsets of library
 features, chosen by an information criterion), on ``y`` and, for a one-signed target, on
 ``log |y|`` (where a sum of logarithms and powers is a product of powers and
-exponentials). No network is trained, so it costs milliseconds; each formula found is
-then polished, refitted and snapped like any other
+exponentials), ``y^2``, ``1 / y`` and ``1 / y^2``, with functions of ``1 / x`` beside those
+of ``x`` (:func:`with_reciprocals`). The subsets the fitting rows cannot tell apart are
+kept too (:data:`TIES`): the validation rows decide. No network is trained, so it costs
+milliseconds; each formula found is then polished, refitted and snapped like any other
 (:func:`kanscience.discover._polish.candidates_from`).
 """
 

@@ -20,7 +20,8 @@ with coefficients from linear least squares (float64):
    residual sum of squares floored at the rounding level of the data (or at a known
    ``noise``) so that exact fits tie; subsets within :data:`BIC_TIE` of the best criterion
    also tie (the data cannot tell them apart), and the simplest (least library
-   complexity) wins; sizes stop growing once a subset fits exactly.
+   complexity) wins, the others coming back as ``ties`` on request (for a caller that
+   can tell them apart on other data); sizes stop growing once a subset fits exactly.
 
 Examples
 --------
