@@ -342,12 +342,12 @@ def _well_conditioned(g: Tensor) -> Tensor:
     try:
         eigen = torch.linalg.eigvalsh(g)
         return finite & (eigen[:, 0] >= _MIN_EIGEN_RATIO * eigen[:, -1])
-    except torch.linalg.LinAlgError:
+    except RuntimeError:  # torch.linalg.LinAlgError
         usable = torch.zeros(g.shape[0], dtype=torch.bool)
         for i in torch.nonzero(finite)[:, 0].tolist():
             try:
                 eigen = torch.linalg.eigvalsh(g[i])
-            except torch.linalg.LinAlgError:
+            except RuntimeError:  # torch.linalg.LinAlgError
                 continue
             usable[i] = bool(eigen[0] >= _MIN_EIGEN_RATIO * eigen[-1])
         return usable
