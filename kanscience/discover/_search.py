@@ -217,9 +217,7 @@ class Search:
         if residual.shape != (x.shape[0],) or not bool(torch.isfinite(residual).all()):
             return None
         if self.fit_weight is not None and self.val_weight is not None:
-            weight = torch.cat([self.fit_weight, self.val_weight])
-            if weight.shape == residual.shape:
-                residual = residual * weight.sqrt()
+            residual = residual * torch.cat([self.fit_weight, self.val_weight]).sqrt()
         return residual
 
     def _neighbours(self) -> NeighbourGraph | None:

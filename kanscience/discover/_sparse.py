@@ -126,33 +126,34 @@ class SparseSum(Structure):
         multiply these."""
         x, y = search.fit_x, search.fit_y
         w = torch.ones_like(y) if search.fit_weight is None else search.fit_weight
+
+        def on(rows: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+            return (x, y, w) if rows is None else (x[rows], y[rows], w[rows])
+
         terms = self.max_terms or 3
         targets = [_Target(x, y, w, lambda e: e, self.name, terms)]
-        if context.has_log:  # one-signed (up to noise: then on the rows where y is signal)
-            _, target, inverse, sign = context.transforms[1]
-            x = x if context.rows is None else x[context.rows]
-            y = y if context.rows is None else y[context.rows]
-            w = w if context.rows is None else w[context.rows]
-            log_terms = self.max_terms or min(max(3, context.n), 5)
-            name = f"{self.name}(log)"
-            targets.append(_Target(x, target, w * y**2, inverse, name, log_terms))
-            # powers of a sparse sum; on noisy data where y is well above the noise (near
-            # it, the noise biases 1 / y: by sigma^2 / y^3)
-            if context.rows is not None:
-                strong = signal_rows(search.fit_y, margin=POWER_MARGIN)
-                if strong is None:
-                    return targets
-                x, y = search.fit_x[strong], search.fit_y[strong]
-                w = None if search.fit_weight is None else search.fit_weight[strong]
-                w = torch.ones_like(y) if w is None else w
-            row = {v: float(c) for v, c in zip(search.symbols, x[0], strict=True)}
-            root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
-            targets.append(_Target(x, y**2, w / y**2, root, f"{self.name}(y^2)", terms))
-            targets.append(_Target(x, 1 / y, w * y**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
-            inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
-            targets.append(
-                _Target(x, y**-2, w * y**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
-            )
+        if not context.has_log:
+            return targets
+        # one-signed (up to noise: then on the rows where y is signal)
+        _, target, inverse, sign = context.transforms[1]
+        log_x, log_y, log_w = on(context.rows)
+        log_terms = self.max_terms or min(max(3, context.n), 5)
+        name = f"{self.name}(log)"
+        targets.append(_Target(log_x, target, log_w * log_y**2, inverse, name, log_terms))
+        # powers of a sparse sum; on noisy data where y is well above the noise (near it,
+        # the noise biases 1 / y: by sigma^2 / y^3)
+        strong = None if context.rows is None else signal_rows(y, margin=POWER_MARGIN)
+        if context.rows is not None and strong is None:
+            return targets
+        px, py, pw = on(strong)
+        row = {v: float(c) for v, c in zip(search.symbols, px[0], strict=True)}
+        root = lambda e, s=sign: s * square_root(e, row)  # noqa: E731
+        targets.append(_Target(px, py**2, pw / py**2, root, f"{self.name}(y^2)", terms))
+        targets.append(_Target(px, 1 / py, pw * py**4, lambda e: 1 / e, f"{self.name}(1/y)", terms))
+        inverse_root = lambda e, s=sign: s / square_root(e, row)  # noqa: E731
+        targets.append(
+            _Target(px, py**-2, pw * py**6 / 4, inverse_root, f"{self.name}(1/y^2)", terms)
+        )
         return targets
 
     def propose_and_fit(self, search: Search, context: Context) -> None:

@@ -279,11 +279,16 @@ def fit_constants(
     return cast(sympy.Expr, template.xreplace(fitted))
 
 
-def _root_weights(weights: Tensor, n: int) -> Tensor:
-    w = torch.as_tensor(weights).detach().to(torch.float64).reshape(-1)
-    if w.shape[0] != n or not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
-        raise ValueError(f"weights must be {n} finite positive numbers, got shape {tuple(w.shape)}")
-    return w.sqrt()
+def checked_weights(weights: object, n: int) -> Tensor:
+    """``weights`` of a least-squares fit of ``n`` samples as float64, checked: a tensor of
+    shape ``(n,)``, finite and positive."""
+    if not isinstance(weights, Tensor) or weights.shape != (n,):
+        shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
+        raise ValueError(f"weights must be a tensor of shape ({n},), got {shape}")
+    w = weights.detach().to(torch.float64)
+    if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
+        raise ValueError("weights must be finite and positive")
+    return w
 
 
 def constant_template(
@@ -319,7 +324,7 @@ def residual_jacobian(
             f"x must be (batch, {len(symbols)}) and y (batch,), got "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
-    root = None if weights is None else _root_weights(weights, y.shape[0])
+    root = None if weights is None else checked_weights(weights, y.shape[0]).sqrt()
 
     def evaluate(theta: Tensor) -> tuple[Tensor, Tensor]:
         # sample i reads its own copy (row i) of the constants, so one backward pass of the

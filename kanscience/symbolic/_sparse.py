@@ -48,6 +48,7 @@ from torch import Tensor
 
 from ..core import FunctionLibrary, resolve_library
 from ..core._functions import LibraryLike
+from ._constants import checked_weights
 
 __all__ = ["BIC_TIE", "MAX_PRODUCTS", "MAX_SUBSETS", "SparseSumFit", "sparse_sum_fit"]
 
@@ -232,12 +233,7 @@ def _check_weights(weights: object, n: int) -> tuple[Tensor, float]:
     """The weights scaled to mean 1 (all ones when not given), and their mean before."""
     if weights is None:
         return torch.ones(n, dtype=torch.float64), 1.0
-    if not isinstance(weights, Tensor) or weights.shape != (n,):
-        shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
-        raise ValueError(f"weights must be a tensor of shape ({n},), got {shape}")
-    w = weights.detach().to(torch.float64)
-    if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
-        raise ValueError("weights must be finite and positive")
+    w = checked_weights(weights, n)
     return w / w.mean(), float(w.mean())
 
 
