@@ -33,6 +33,10 @@ __all__ = ["TIES", "SparseSum", "square_root", "with_reciprocals"]
 POWER_MARGIN = 10.0
 """On a target of one sign up to noise, its powers are fitted where it exceeds this
 multiple of the largest sample of the other sign (a few noise deviations)."""
+POLISH_RATIO = 2.0
+"""Sparse sums whose validation error exceeds the best one's by more than this factor are
+not polished (refitting and snapping cannot bring them near it; on noisy data the sums
+that fit up to noise are within a few percent of each other, and all are polished)."""
 TIES = 2
 """Subsets a sparse-sum fit cannot tell apart from its choice (on the fitting rows) that
 are kept as candidates beside it: the validation rows, several times as many, may
@@ -51,9 +55,10 @@ class _Target(NamedTuple):
 
 
 def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
-    """The positive square root of ``expr`` on the data: a perfect square's root is taken
-    out (``sqrt(chi^2 + 2 chi + 1)`` is ``chi + 1``, with the sign that makes it positive
-    at the data ``row``), any other expression is kept under ``sqrt``.
+    """The positive square root of ``expr`` on the data: the root of a polynomial that is a
+    perfect square is taken out (``sqrt(chi^2 + 2 chi + 1)`` is ``chi + 1``, with the sign
+    that makes it positive at the data ``row``), any other expression is kept under
+    ``sqrt``.
 
     Examples
     --------
@@ -61,7 +66,8 @@ def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
     >>> square_root(chi**2 - 2 * chi + 1, {chi: 0.5}), square_root(chi + 1, {chi: 0.5})
     (1 - chi, sqrt(chi + 1))
     """
-    if expr.has(sympy.Abs):  # a library term |x| must stay
+    # a library term |x| must stay; factoring functions of the variables costs 0.1 s
+    if expr.has(sympy.Abs) or not expr.is_polynomial():
         return sympy.sqrt(expr)
     root = cast(sympy.Expr, sympy.powdenest(sympy.sqrt(sympy.factor(expr)), force=True))
     root = cast(sympy.Expr, root.replace(sympy.Abs, lambda inner: inner))  # |u| is +-u here
@@ -172,7 +178,7 @@ class SparseSum(Structure):
         # with products of two (a larger pool, slower to screen; skipped once a fit is
         # exact); a fit is polished at once when it explains the data, the others
         # afterwards, best first (polishing costs more than fitting)
-        deferred = []
+        deferred, features = [], {}
         for library, interactions in passes:
             for target in targets:
                 exact = search.best_error() <= 1e-9 * search.spread
@@ -191,6 +197,7 @@ class SparseSum(Structure):
                     weights=target.weights,
                     noise=search.data_error,  # a surrogate's error is not to be fitted
                     ties=TIES,
+                    cache=features,
                 )
                 for rank, tied in enumerate((fit, *fit.ties)):
                     if not tied.terms or (interactions and all(len(t) == 1 for t in tied.terms)):
@@ -203,8 +210,12 @@ class SparseSum(Structure):
                         candidates_from(search, expr, source)
                     else:
                         deferred.append((error, len(deferred), expr, source))
-        for _, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
+        for error, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
             if search.time_left() <= 0 or search.solved():
+                break
+            # a refit and snaps hardly move a sum fitted by least squares: one several
+            # times worse than the best found is not polished (it stays a candidate)
+            if error > max(search.target, POLISH_RATIO * search.best_error()):
                 break
             candidates_from(search, expr, source)
         search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s")

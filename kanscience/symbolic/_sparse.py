@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -176,11 +177,34 @@ def _check_count(value: object, name: str, low: int) -> int:
     return value
 
 
-def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Features:
+def _features(
+    x: Tensor,
+    library: FunctionLibrary,
+    interactions: bool,
+    cache: dict | None = None,
+    key: tuple = (),
+) -> _Features:
     """Every finite, non-constant feature, affine copies dropped (the simplest copy, then
     the first in column and library order, is kept): one library function of one column,
     and with ``interactions`` the products of two of those of different columns (at most
-    :data:`MAX_PRODUCTS`, of the simplest functions: :func:`_product_pairs`)."""
+    :data:`MAX_PRODUCTS`, of the simplest functions: :func:`_product_pairs`). With a
+    ``cache``, those of the objects ``key`` (the caller's ``x`` and library) are kept in
+    it and computed once."""
+    if cache is not None:
+        entry = cache.get((*map(id, key), interactions))
+        if entry is not None and all(a is b for a, b in zip(entry[0], key, strict=True)):
+            return entry[1]
+    if interactions:
+        features = _with_products(_features(x, library, False, cache, key))
+    else:
+        features = _single_features(x, library)
+    if cache is not None:
+        cache[(*map(id, key), interactions)] = (key, features)
+    return features
+
+
+def _single_features(x: Tensor, library: FunctionLibrary) -> _Features:
+    """One library function of one column: the finite, non-constant, distinct ones."""
     values, terms, complexity = [], [], []
     for name, fn in library.items():
         with torch.no_grad():
@@ -191,8 +215,12 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
             values.append(table[:, column])
             terms.append(((name, column),))
             complexity.append(fn.complexity)
-    singles = _distinct(x.shape[0], values, terms, complexity)
-    if not interactions or singles.z.shape[1] < 2:
+    return _distinct(x.shape[0], values, terms, complexity)
+
+
+def _with_products(singles: _Features) -> _Features:
+    """``singles`` and the products of two of them of different columns."""
+    if singles.z.shape[1] < 2:
         return singles
     raw = singles.z * singles.scale + singles.mean
     pairs = _product_pairs(singles)
@@ -204,7 +232,7 @@ def _features(x: Tensor, library: FunctionLibrary, interactions: bool) -> _Featu
     # other or of a single function: only constant ones are dropped
     mean = products.mean(0)
     norm = (products - mean).norm(dim=0)
-    varying = norm > 1e-12 * products.abs().amax(0) * math.sqrt(x.shape[0])
+    varying = norm > 1e-12 * products.abs().amax(0) * math.sqrt(raw.shape[0])
     keep = (varying & torch.isfinite(norm)).nonzero()[:, 0]  # overflowing products: none
     return _Features(
         z=torch.cat([singles.z, (products[:, keep] - mean[keep]) / norm[keep]], 1),
@@ -300,15 +328,17 @@ def _product_pairs(singles: _Features) -> list[tuple[int, int]]:
     return [(i, j) for a, i in enumerate(chosen) for j in chosen[a + 1 :] if column[i] != column[j]]
 
 
-def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
-    """``count`` feature indices: orthogonal matching pursuit's order and the order of
-    absolute correlation with the target, taken in turn (from the Gram matrix ``gram`` of
-    the standardized features and their inner products ``moment`` with the target)."""
+def _screen(z: Tensor, yc: Tensor, count: int) -> list[int]:
+    """``count`` column indices of the standardized features ``z``: orthogonal matching
+    pursuit's order and the order of absolute correlation with the centred target ``yc``,
+    taken in turn. The pursuit works on the columns, not their Gram matrix: with a thousand
+    products that costs ``count`` matrix-vector products instead of a matrix product."""
+    moment = z.T @ yc
     correlation = torch.argsort(moment.abs(), descending=True).tolist()
+    norms2 = (z * z).sum(0)  # of each column's part outside the chosen columns' span
+    basis: list[Tensor] = []
     pursuit: list[int] = []
-    gram, moment = gram.clone(), moment.clone()
-    for _ in range(min(count, gram.shape[0])):
-        norms2 = gram.diagonal().clone()
+    for _ in range(min(count, z.shape[1])):
         gain = moment**2 / norms2.clamp_min(1e-300)
         gain[norms2 < _MIN_EIGEN_RATIO] = -1.0  # spanned by the features chosen
         if pursuit:
@@ -317,10 +347,15 @@ def _screen(gram: Tensor, moment: Tensor, count: int) -> list[int]:
         if float(gain[best]) < 0:
             break
         pursuit.append(best)
-        # project every feature and the residual off the new (orthonormalized) direction
-        along = gram[best] / math.sqrt(float(norms2[best]))
-        moment = moment - along * (float(moment[best]) / math.sqrt(float(norms2[best])))
-        gram = gram - torch.outer(along, along)
+        direction = z[:, best].clone()
+        for _ in range(2):  # Gram-Schmidt, twice for orthogonality to rounding
+            for q in basis:
+                direction -= q * float(q @ direction)
+        direction /= direction.norm()
+        basis.append(direction)
+        along = z.T @ direction
+        norms2 = norms2 - along**2
+        moment = moment - along * float(direction @ yc)  # z^T of the new residual
     pool: list[int] = []
     for pair in zip(pursuit + correlation[len(pursuit) :], correlation, strict=False):
         for index in pair:
@@ -349,13 +384,20 @@ def _well_conditioned(g: Tensor) -> Tensor:
         return usable
 
 
+@functools.cache
+def _combinations(count: int, size: int) -> Tensor:
+    """The subsets of ``size`` out of ``range(count)``, one per row (shared: not to be
+    modified)."""
+    # itertools builds the index table a hundred times faster than torch.combinations
+    return torch.tensor(list(itertools.combinations(range(count), size)), dtype=torch.long).reshape(
+        -1, size
+    )
+
+
 def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
     """The subsets of ``size`` pool features with the smallest residual sum of squares by
     the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped)."""
-    # itertools builds the index table a hundred times faster than torch.combinations
-    subsets = torch.tensor(
-        list(itertools.combinations(range(gram.shape[0]), size)), dtype=torch.long
-    ).reshape(-1, size)
+    subsets = _combinations(gram.shape[0], size)
     g = gram[subsets[:, :, None], subsets[:, None, :]]
     b = moment[subsets]
     usable = _well_conditioned(g)
@@ -398,12 +440,9 @@ def _best_subsets(
     entries: list[tuple] = [(criterion(total, 0), 0, (), (), (), total)]
     if total <= floor or p == 0:
         return entries
-    gram, moment = features.z.T @ features.z, features.z.T @ yc
-    pool = list(range(p))
-    if p > max_candidates:
-        pool = _screen(gram, moment, max_candidates)
-        gram, moment = gram[pool][:, pool], moment[pool]
+    pool = _screen(features.z, yc, max_candidates) if p > max_candidates else list(range(p))
     z = features.z[:, pool]
+    gram, moment = z.T @ z, z.T @ yc
     for size in range(1, min(max_terms, len(pool), n - 2) + 1):
         exact = False
         for subset in _gram_best(gram, moment, total, size).tolist():
@@ -431,6 +470,7 @@ def sparse_sum_fit(
     weights: Tensor | None = None,
     noise: float = 0.0,
     ties: int = 0,
+    cache: dict | None = None,
 ) -> SparseSumFit:
     """Fit ``y ~ c0 + sum_k c_k f_k(x[:, i_k])`` with a few library functions (float64).
 
@@ -467,6 +507,10 @@ def sparse_sum_fit(
     ties : int
         Keep up to this many of the other subsets that tie with the chosen one
         (:attr:`SparseSumFit.ties`), for a caller that can tell them apart on other data.
+    cache : dict, optional
+        A dict the caller keeps across fits on the same ``x`` and ``library`` objects
+        (unchanged in between: several targets or weights on the same inputs): their
+        library features are computed once and kept in it.
 
     Returns
     -------
@@ -514,7 +558,8 @@ def sparse_sum_fit(
     # larger pool dilutes the screening of the single terms)
     best: tuple | None = None
     for with_products in (False, True) if interactions else (False,):
-        features = _reweighted(_features(xt, lib, with_products), weight)
+        features = _features(xt, lib, with_products, cache, (x, library))
+        features = _reweighted(features, weight)
         entries = _best_subsets(features, yc, total, floor, max_terms, max_candidates)
         if best is None or entries[0][:2] < best[0][0][:2]:
             best = (entries, features)
