@@ -94,3 +94,39 @@ def test_network_gradients_agree_with_and_without_the_kernels(monkeypatch):
     torch.testing.assert_close(out_fast, out_torch, rtol=1e-12, atol=1e-12)
     for fast, slow in zip(grads_fast, grads_torch, strict=True):
         torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_loops_are_kept_in_the_cache_folder_only_when_asked(tmp_path, monkeypatch):
+    """Off by default; with a folder (argument or environment) numba writes the loops
+    there, and loops decorated again (as in a new process) load them: no compilation."""
+    from kanscience.core import kernel_cache, set_kernel_cache
+
+    monkeypatch.setattr(kernels, "_cache_folder", kernels._UNSET)  # restored afterwards
+    monkeypatch.delenv(kernels.CACHE_VARIABLE, raising=False)
+    assert kernel_cache() is None
+    monkeypatch.setenv(kernels.CACHE_VARIABLE, str(tmp_path / "from-env"))
+    assert kernel_cache() == str((tmp_path / "from-env").resolve())
+    grid = _grid(2, 5, 3, seed=0, dtype=torch.float64)
+    table = splines.spline_table(grid, 3)
+    x = _samples(50, 2, seed=1, dtype=torch.float64)
+    folder = tmp_path / "kernels"
+    set_kernel_cache(folder)
+    try:
+        assert kernel_cache() == str(folder.resolve())
+        compiled = kernels.spline_features(x, grid, table, 3, "silu", True)
+        assert list(folder.rglob("*features_loop*.nbi"))
+        set_kernel_cache(folder)  # decorated again: loaded, not compiled
+        loaded = kernels.spline_features(x, grid, table, 3, "silu", True)
+        stats = kernels._loops(3)[0].stats
+        assert len(stats.cache_hits) == 1 and not stats.cache_misses
+        for a, b in zip(compiled, loaded, strict=True):
+            assert a is not None and b is not None and torch.equal(a, b)
+    finally:
+        set_kernel_cache(None)
+    assert kernel_cache() is None
+    assert not list((tmp_path / "from-env").rglob("*"))  # the variable was overridden
+    with pytest.raises(ValueError, match="folder must be a path"):
+        set_kernel_cache("")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="folder must be a folder"):
+        set_kernel_cache(tmp_path / "file")

@@ -29,6 +29,7 @@ from ._functions import (
     torch_function_table,
 )
 from ._indices import check_index
+from ._kernels import kernel_cache, set_kernel_cache
 from ._layer import (
     ZERO_FUNCTION,
     KANLayer,
@@ -98,6 +99,7 @@ __all__ = [
     "fit_coefficients",
     "forward_with_statistics",
     "get_function",
+    "kernel_cache",
     "least_squares",
     "local_bases",
     "node_values",
@@ -108,6 +110,7 @@ __all__ = [
     "propagate_scores",
     "refine_grid",
     "resolve_library",
+    "set_kernel_cache",
     "spline_contract",
     "spline_features",
     "spline_table",

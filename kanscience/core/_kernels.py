@@ -17,18 +17,33 @@ tensors on the CPU in float32 or float64 that need no graph (the autograd functi
 these inside their forward and first-order backward), and batches small enough that
 torch's vectorized, multi-threaded operations are not faster. numba compiles the loops
 for each spline order and dtype on first use (about a second, in memory: nothing is
-written to disk).
+written to disk), unless a cache folder is given (:func:`set_kernel_cache`, or the
+environment variable ``KANSCIENCE_KERNEL_CACHE``): numba then keeps the compiled code
+there, and a new process loads it instead of compiling (numba's own cache: keyed by the
+loops' code, the spline order, the CPU and numba's version).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_ELEMENTS", "features_backward", "spline_features", "usable"]
+__all__ = [
+    "CACHE_VARIABLE",
+    "MAX_ELEMENTS",
+    "features_backward",
+    "kernel_cache",
+    "set_kernel_cache",
+    "spline_features",
+    "usable",
+]
 
 MAX_ELEMENTS = 2**15
 """Largest ``batch * n_in`` sent to the compiled loops (one thread); above it torch's
@@ -48,15 +63,78 @@ def _numba():
     return numba
 
 
+CACHE_VARIABLE = "KANSCIENCE_KERNEL_CACHE"
+"""Environment variable naming the kernel cache folder (read when the loops are first
+compiled; :func:`set_kernel_cache` overrides it)."""
+_UNSET = object()
+_cache_folder: object = _UNSET
+
+
+def set_kernel_cache(folder: str | os.PathLike | None) -> None:
+    """Keep the compiled spline loops in ``folder`` (created when first written), so that
+    a new process loads them instead of compiling them (about a second); None: compile in
+    memory, write nothing (the default, unless :data:`CACHE_VARIABLE` names a folder).
+
+    Loops already compiled in this process are compiled again, or loaded, on next use.
+
+    Parameters
+    ----------
+    folder : str, path or None
+        A folder the user controls, or None to turn the cache off.
+
+    Raises
+    ------
+    ValueError
+        If ``folder`` is an empty string or an existing file.
+    """
+    global _cache_folder
+    if folder is not None:
+        if not isinstance(folder, (str, os.PathLike)) or not str(folder):
+            raise ValueError(f"folder must be a path or None, got {folder!r}")
+        if Path(folder).is_file():
+            raise ValueError(f"folder must be a folder, got the file {str(folder)!r}")
+        folder = str(Path(folder).expanduser().resolve())
+    _cache_folder = folder
+    _loops.cache_clear()
+
+
+def kernel_cache() -> str | None:
+    """The folder the compiled loops are kept in, or None (see :func:`set_kernel_cache`)."""
+    if _cache_folder is not _UNSET:
+        return _cache_folder  # type: ignore[return-value]
+    folder = os.environ.get(CACHE_VARIABLE, "")
+    return str(Path(folder).expanduser().resolve()) if folder else None
+
+
+@contextlib.contextmanager
+def _numba_cache_dir(numba, folder: str) -> Iterator[None]:
+    """numba's cache folder set to ``folder`` while loops are decorated (numba picks a
+    function's cache location then), and restored afterwards."""
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = folder
+    try:
+        yield
+    finally:
+        numba.config.CACHE_DIR = previous
+
+
 @cache
 def _loops(k: int):
     """The two loops for spline order ``k``, compiled on first use (``k`` is a constant
     to numba: its loops unroll, 2.5x faster than a run-time order)."""
     numba = _numba()
     assert numba is not None, "callers check usable() first"
+    folder = kernel_cache()
+    with _numba_cache_dir(numba, folder) if folder else contextlib.nullcontext():
+        return _compiled_loops(numba, k, folder is not None)
+
+
+def _compiled_loops(numba, k: int, on_disk: bool):
+    """The two loops for spline order ``k`` (decorated: numba compiles them on first
+    call, or loads them from its cache when ``on_disk``)."""
     n = k + 1
 
-    @numba.njit(nogil=True, fastmath=_FLAGS)
+    @numba.njit(nogil=True, fastmath=_FLAGS, cache=on_disk)
     def features_loop(x, grid, table, base, features, index, slopes, want_slopes):
         batch, n_in = x.shape
         n_knots = grid.shape[1]
@@ -91,7 +169,7 @@ def _loops(k: int):
                             slope = slope * s + p * table[i, low, 2 + p * n + r]
                         slopes[b, i, r] = slope * table[i, low, 1]
 
-    @numba.njit(nogil=True, fastmath=_FLAGS)
+    @numba.njit(nogil=True, fastmath=_FLAGS, cache=on_disk)
     def backward_loop(grad, x, index, slopes, base, out):
         batch, n_in = x.shape
         for b in range(batch):
