@@ -130,7 +130,7 @@ class Separation(Structure):
     name, share = "separation", 0.7
 
     def applies(self, context: Context) -> bool:
-        return context.depth > 0 and context.n >= 3
+        return context.depth > 0 and context.n >= 2
 
     def propose_and_fit(self, search: Search, context: Context) -> None:
         surrogate = context.best_surrogate(search, _SEPARATION_ERROR)

@@ -19,8 +19,10 @@ one, until it does (``x1 g(x2, x3)`` whose scores also pass ``x2`` apart from ``
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy
@@ -30,6 +32,9 @@ from torch import Tensor
 from ._polish import candidates_from
 from ._ranking import rank
 from ._search import Search, SurrogateModel, evaluate, probe, refit
+
+if TYPE_CHECKING:
+    from ..structure import SeparabilityResult
 
 __all__: list[str] = []
 
@@ -200,6 +205,25 @@ def assemble_best(
         candidates_from(search, best, source)
 
 
+def _assembling_groups(
+    search: Search,
+    fn: Callable[[Tensor], Tensor],
+    error: float,
+    result: SeparabilityResult,
+    multiplicative: bool,
+) -> list[list[int]] | None:
+    """The finest split of ``result`` (made coarser while needed) from which the
+    surrogate ``fn`` assembles (:func:`assembles`), or None."""
+    groups = [list(g) for g in result.groups]
+    while not assembles(fn, search.fit_x[:400], groups, multiplicative, error):
+        kind = "*" if multiplicative else "+"
+        search.log.append(f"split{kind}{groups} rejected: the surrogate does not assemble")
+        if len(groups) <= 2:
+            return None
+        groups = merge_closest(groups, result.interaction_matrix)
+    return groups
+
+
 def split_branch(
     search: Search, surrogate: SurrogateModel, depth: int, explore: Callable[..., None]
 ) -> None:
@@ -213,16 +237,19 @@ def split_branch(
         report = detect_separability(fn, search.fit_x[:300].clone(), threshold=THRESHOLD)
     except ValueError:  # the surrogate is not finite or vanishes on the sample
         return
-    groups = [list(g) for g in report.groups]
-    if report.label == "none" or len(groups) < 2:
+    # every kind the scores pass, the smallest interaction first: the threshold is loose
+    # for rough surrogates, so a nearly additive product may pass as a sum too (and
+    # assemble within the tolerance)
+    kinds = [(False, report.additive), (True, report.multiplicative)]
+    kinds.sort(key=lambda kind: math.inf if kind[1] is None else kind[1].score)
+    for multiplicative, result in kinds:
+        if result is None or not result.separable:
+            continue
+        groups = _assembling_groups(search, fn, error, result, multiplicative)
+        if groups is not None:
+            break
+    else:
         return
-    multiplicative = report.label == "multiplicative"
-    result = report.multiplicative if multiplicative else report.additive
-    while not assembles(fn, search.fit_x[:400], groups, multiplicative, error):
-        search.log.append(f"split{groups} rejected: the surrogate does not assemble from it")
-        if len(groups) <= 2 or result is None:
-            return
-        groups = merge_closest(groups, result.interaction_matrix)
     anchor = _anchor(fn, search.fit_x[:400], multiplicative)
     parts = []
     for position, group in enumerate(groups):
