@@ -164,3 +164,34 @@ def test_a_law_affine_in_one_variable_is_assembled_from_its_intercept_and_slope(
     w, u, c = search.symbols
     assert best.source.startswith("affine(w)") and best.test_r2 > 1 - 1e-12
     assert sympy.simplify(best.expr - (w - u) / sympy.sqrt(1 - u**2 / c**2)) == 0
+
+
+def test_a_product_that_also_passes_as_a_sum_is_split_as_a_product():
+    """``(1 - 1/b) / sqrt(1 - a^2)``: both factors vary little, so the additive score
+    passes the loose threshold as well and the sum even assembles within its tolerance;
+    the multiplicative score is far smaller, so the product is tried first, and each
+    factor comes back exactly (``1 - a^2`` is a sparse sum on ``1 / y^2``)."""
+    from search_support import make_search
+
+    from kanscience.discover._explore import explore
+    from kanscience.discover._split import THRESHOLD, assembles, split_branch
+    from kanscience.structure import detect_separability
+
+    x = torch.stack(
+        [_box(1, 0.05, 0.65, 1000, seed=1)[:, 0], _box(1, 1.25, 10.0, 1000, 2)[:, 0]], 1
+    )
+
+    def truth(z):
+        return (1 - 1 / z[:, 1]) / torch.sqrt(1 - z[:, 0] ** 2)
+
+    local = detect_separability(truth, x[:300].clone(), threshold=THRESHOLD)
+    assert local.label == "additive"  # what a split by the label alone would take
+    assert local.multiplicative.separable
+    assert local.multiplicative.score < 1e-6 < local.additive.score
+    assert assembles(truth, x[:400], [[0], [1]], False, 0.0)  # as a sum, loosely
+    search = make_search(x, truth(x), ["a", "b"], steps=20)
+    split_branch(search, (truth, 0.0), 2, explore)
+    a, b = search.symbols
+    best = search.ranked()[0]
+    assert best.source.startswith("split(0,)*(1,)") and best.val_rmse < 1e-10
+    assert sympy.simplify(best.expr - (1 - 1 / b) / sympy.sqrt(1 - a**2)) == 0
