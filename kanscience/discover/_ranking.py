@@ -152,18 +152,13 @@ def simplicity(expr: sympy.Expr, nodes: int | None = None) -> tuple[int, int, in
 
 def readable(candidate: Candidate) -> Candidate:
     """``candidate`` with its fractions combined if that is shorter (by :func:`complexity`):
-    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``, and with common factors
-    cancelled: ``t u (x / (t u) - 1)`` reads ``x - t u``; and with products of constants
-    folded into one number where that is shorter
+    ``Y / (2 sigma (1 + 1/sigma))`` reads ``Y / (2 (sigma + 1))``; and with products of
+    constants folded into one number where that is shorter
     (:func:`kanscience.symbolic.merge_constants`: ``0.65 pi x`` reads ``2.04 x``). The
     same function."""
     try:
         merged = merge_constants(candidate.expr)
-        forms = [
-            merged,
-            merge_constants(cast(sympy.Expr, sympy.together(merged))),
-            merge_constants(cast(sympy.Expr, sympy.cancel(merged))),
-        ]
+        forms = [merged, merge_constants(cast(sympy.Expr, sympy.together(merged)))]
     except SYMPY_ERRORS:
         return candidate
     best, size = candidate, (candidate.complexity, expression_complexity(candidate.expr))
