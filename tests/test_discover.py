@@ -115,8 +115,9 @@ def test_discover_is_deterministic():
 
 def test_discover_products_with_sign_changes():
     """x * sin(t) changes sign: log|y| does not apply; a sparse sum with a product term
-    (the first structure) finds it, and without it a decomposition does: ``y`` is affine
-    in ``r`` (intercept 0, slope ``sin(theta)``)."""
+    (the first structure) finds it, and without it a decomposition does: the surrogate is
+    a product of a function of each variable, and, without that split, ``y`` is affine in
+    ``r`` (intercept 0, slope ``sin(theta)``)."""
     x = _inputs(600, 2, 1.0, 5.0, seed=1)
     y = x[:, 0] * torch.sin(x[:, 1])
     result = discover((x, y), ["r", "theta"], steps=20, time_budget=120)
@@ -124,6 +125,10 @@ def test_discover_products_with_sign_changes():
     assert sympy.simplify(result.best.expr - r * sympy.sin(theta)) == 0
     assert result.best.source.startswith("sparse-sum")
     without = [s for s in default_structures() if s.name != "sparse-sum"]
+    result = discover((x, y), ["r", "theta"], steps=20, time_budget=120, structures=without)
+    assert sympy.simplify(result.best.expr - r * sympy.sin(theta)) == 0
+    assert result.best.source.startswith("split(0,)*(1,)")
+    without = [s for s in without if s.name != "separation"]
     result = discover((x, y), ["r", "theta"], steps=20, time_budget=120, structures=without)
     assert sympy.simplify(result.best.expr - r * sympy.sin(theta)) == 0
     assert result.best.source.startswith("affine(r)")
