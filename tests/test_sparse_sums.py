@@ -399,3 +399,25 @@ def test_gram_matrices_that_overflow_or_are_singular_are_not_usable():
     overflow = torch.tensor([[math.inf, 0.0], [0.0, 1.0]], dtype=F64)
     usable = _well_conditioned(torch.stack([good, singular, overflow]))
     assert usable.tolist() == [True, False, False]
+
+
+def test_a_feature_cache_gives_the_same_fits_and_is_reused_across_targets():
+    """Two targets and their weights on the same inputs: the fits with a shared cache
+    equal those without (bitwise), and the second fit adds nothing to the cache."""
+    x = _uniform(400, 2, 0.5, 3.0, seed=8)
+    library = resolve_library(DISCOVERY_LIBRARY)
+    targets = [
+        (x[:, 0] * torch.sin(x[:, 1]), None),
+        (1 / (1 + x[:, 0] ** 2), (1 + x[:, 0] ** 2) ** 2),
+    ]
+    cache: dict = {}
+    for y, weights in targets:
+        plain = sparse_sum_fit(x, y, library, interactions=True, weights=weights, ties=2)
+        cached = sparse_sum_fit(
+            x, y, library, interactions=True, weights=weights, ties=2, cache=cache
+        )
+        assert cached == plain
+        assert len(cache) == 2  # singles and products, from the first fit on
+    other = x.clone()  # other inputs (equal values): features of their own
+    sparse_sum_fit(other, targets[0][0], library, interactions=True, cache=cache)
+    assert len(cache) == 4

@@ -190,16 +190,17 @@ def _features(
     :data:`MAX_PRODUCTS`, of the simplest functions: :func:`_product_pairs`). With a
     ``cache``, those of the objects ``key`` (the caller's ``x`` and library) are kept in
     it and computed once."""
-    if cache is not None:
-        entry = cache.get((*map(id, key), interactions))
-        if entry is not None and all(a is b for a, b in zip(entry[0], key, strict=True)):
-            return entry[1]
+    slot = (*map(id, key), interactions)
+    if cache is not None and slot in cache:
+        owners, features = cache[slot]
+        if all(a is b for a, b in zip(owners, key, strict=True)):  # not a reused id
+            return features
     if interactions:
         features = _with_products(_features(x, library, False, cache, key))
     else:
         features = _single_features(x, library)
     if cache is not None:
-        cache[(*map(id, key), interactions)] = (key, features)
+        cache[slot] = (key, features)
     return features
 
 
