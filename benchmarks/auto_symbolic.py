@@ -58,6 +58,10 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
+    if args.pykan_edges is not None and args.pykan_edges < 1:
+        parser.error(
+            f"--pykan-edges must be at least 1 (or left out for all), got {args.pykan_edges}"
+        )
     torch.set_num_threads(args.threads)
     from kan import KAN as PyKAN
 
