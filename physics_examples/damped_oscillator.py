@@ -50,4 +50,4 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000) -> CaseResult:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_as_script(main, __doc__.splitlines()[0]))
+    raise SystemExit(run_as_script(main, (__doc__ or "").splitlines()[0]))

@@ -92,7 +92,7 @@ def _main_with_noise(argv: list[str] | None = None) -> int:
     def run(**options: object) -> CaseResult:
         return main(noise=known.noise, **options)  # type: ignore[arg-type]
 
-    return run_as_script(run, __doc__.splitlines()[0], rest)
+    return run_as_script(run, (__doc__ or "").splitlines()[0], rest)
 
 
 if __name__ == "__main__":

@@ -135,4 +135,4 @@ def main(
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_as_script(main, __doc__.splitlines()[0]))
+    raise SystemExit(run_as_script(main, (__doc__ or "").splitlines()[0]))

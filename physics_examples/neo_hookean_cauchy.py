@@ -131,4 +131,4 @@ def main(seed: int = 0, n: int = 2000, time_budget: float = 60.0) -> CaseResult:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_as_script(main, __doc__.splitlines()[0]))
+    raise SystemExit(run_as_script(main, (__doc__ or "").splitlines()[0]))

@@ -17,6 +17,7 @@ Run: ``python -m physics_examples.schwarzschild [--seed S] [--steps N] [--n N]
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import sympy
 import torch
@@ -94,21 +95,20 @@ def main(
     law = found.expression
     result = CaseResult("schwarzschild", law, REFERENCE, details=found)
     result.metrics["kan_residual"] = found.kan_residual
-    if law is None:
+    if law is None or found.derivative is None:
         result.checks["formula found"] = False
         result.panels = law_panels(found, None)
         result.seconds = time.perf_counter() - start
         return result
-    law = law.xreplace({found.symbol: R})
+    law = cast(sympy.Expr, law.xreplace({found.symbol: R}))
     derivative = sympy.simplify(sympy.diff(law, R))
     reference_derivative = sympy.diff(REFERENCE, R)
     sign = 1 if float(derivative.subs(R, 2)) > 0 else -1
     matches = sympy.simplify(derivative - sign * reference_derivative) == 0
     constant = sympy.simplify(law - sign * REFERENCE)
     transformed = apply_transform(found.derivative.transform, sign * reference_derivative)
-    fitted = compare_laws(
-        found.derivative.transformed.xreplace({found.symbol: R}), transformed, [R], scaled=False
-    )
+    learned = cast(sympy.Expr, found.derivative.transformed.xreplace({found.symbol: R}))
+    fitted = compare_laws(learned, transformed, [R], scaled=False)
     residual = time_shift_residual(
         metric,
         law.subs(R, sympy.sqrt(sum(s**2 for s in XYZ))),
@@ -136,4 +136,4 @@ def main(
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_as_script(main, __doc__.splitlines()[0]))
+    raise SystemExit(run_as_script(main, (__doc__ or "").splitlines()[0]))

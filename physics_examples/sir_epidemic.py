@@ -65,4 +65,4 @@ def main(steps: int = 50, seed: int = 0, n: int = 1000, budget: float = 30.0) ->
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_as_script(main, __doc__.splitlines()[0]))
+    raise SystemExit(run_as_script(main, (__doc__ or "").splitlines()[0]))
