@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import sympy
+from benchmark_support import load_benchmark
 
 from kanscience import load_feynman
-
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "feynman.py"
 
 
 @pytest.fixture(scope="module")
 def judge():
-    spec = importlib.util.spec_from_file_location("feynman_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("feynman", "feynman_benchmark")
 
 
 def _parse(text: str, names: list[str]) -> sympy.Expr:

@@ -6,18 +6,15 @@ all 50 dev equations), with fewer samples, steps and seeds to stay fast.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
+from benchmark_support import load_benchmark
 
 from kanscience import Dataset, Penalty, fit, load_feynman
 from kanscience.structure._hypothesis import detect_separability
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "separability_trained.py"
 FAST = {
     "steps": 15,
     "finetune": 10,
@@ -30,17 +27,9 @@ FAST = {
 }
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("separability_trained", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench():
-    return _benchmark()
+    return load_benchmark("separability_trained", "separability_trained")
 
 
 @pytest.mark.parametrize(
