@@ -39,6 +39,8 @@ _LAZY = {
     "parse_formula": "core",
     # train
     "fit": "train",
+    "fit_stream": "train",
+    "StreamHistory": "train",
     "History": "train",
     "TrainingDivergedError": "train",
     "TrainingCheckpointError": "train",

@@ -1,4 +1,5 @@
-"""Training: ``fit`` and its parts (L-BFGS, Levenberg-Marquardt, penalties, data parallel)."""
+"""Training: ``fit``, ``fit_stream`` (data larger than one batch) and their parts (L-BFGS,
+Levenberg-Marquardt, penalties, data parallel)."""
 
 from ._checkpointing import (
     TrainingCheckpointError,
@@ -37,11 +38,18 @@ from ._records import (
     StepState,
     TrainingDivergedError,
 )
+from ._stream import (
+    GRID_SAMPLE,
+    StreamHistory,
+    StreamState,
+    fit_stream,
+)
 
 __all__ = [
     "Batch",
     "DataParallel",
     "FlatLBFGS",
+    "GRID_SAMPLE",
     "GridSchedule",
     "History",
     "LevenbergMarquardt",
@@ -49,10 +57,13 @@ __all__ = [
     "Penalty",
     "REG_METRICS",
     "StepState",
+    "StreamHistory",
+    "StreamState",
     "TrainingCheckpointError",
     "TrainingDivergedError",
     "coefficient_penalty",
     "fit",
+    "fit_stream",
     "free_coordinates",
     "l1_entropy",
     "output_jacobian",
