@@ -3,6 +3,7 @@
     python benchmarks/speed.py                 # all sections, prints ratios
     python benchmarks/speed.py --quick         # fewer repeats, no pykan wide network
     python benchmarks/speed.py --out results.json --device cuda
+    python benchmarks/speed.py --sections none --peers ~/peers   # only the peers section
 
 Sections (ARCHITECTURE/PERFORMANCE.md targets):
 1. small network [2,5,1], grid 5, k 3, batch 1000: forward, forward+backward, one L-BFGS
@@ -10,7 +11,10 @@ Sections (ARCHITECTURE/PERFORMANCE.md targets):
    our L-BFGS (pykan's algorithm) and with Levenberg-Marquardt (``opt="LM"``);
 2. wide network [64,256,256,64], batch 1024: forward+backward time and peak memory against
    pykan after ``speed()`` and against the dense-GEMM floor of the same FLOP count;
-3. scaling of forward+backward with the batch (256..16384) and the grid (5..50).
+3. scaling of forward+backward with the batch (256..16384) and the grid (5..50);
+4. with ``--peers DIR``: forward+backward of efficient-kan and fast-kan (from checkouts of
+   their repositories in DIR, not copied here) beside kanscience (and pykan on the small
+   network) on the small and wide workloads and the wide one over grids 5..50.
 Peak memory on the CPU is the growth of the peak RSS (VmHWM, reset just before) of a
 fresh child process running one forward+backward.
 """
@@ -295,6 +299,99 @@ def scaling(args) -> dict:
     return out
 
 
+PEERS = {
+    # name: (folder of the checkout, import root inside it, module)
+    "efficient-kan": ("efficient-kan", "src", "efficient_kan"),
+    "fast-kan": ("fast-kan", ".", "fastkan"),
+}
+
+
+def load_peers(folder: str) -> dict:
+    """The peers' model constructors ``make(width, grid, k)`` from their checkouts in
+    ``folder`` (``git clone https://github.com/Blealtan/efficient-kan`` and
+    ``https://github.com/ZiyaoLi/fast-kan`` there; efficient-kan needs ``einops``).
+    fast-kan's Gaussian bases get as many functions per edge as a B-spline of grid ``grid``
+    and order ``k`` has (``grid + k``)."""
+    import importlib.util
+
+    root = Path(folder)
+    modules = {}
+    for name, (checkout, inside, module) in PEERS.items():
+        package = root / checkout / inside / module
+        if not (package / "__init__.py").is_file():
+            raise SystemExit(f"--peers: no {module} package at {package} (a checkout of {name})")
+        spec = importlib.util.spec_from_file_location(
+            module, package / "__init__.py", submodule_search_locations=[str(package)]
+        )
+        assert spec is not None and spec.loader is not None
+        modules[name] = importlib.util.module_from_spec(spec)
+        sys.modules[module] = modules[name]  # for the package's relative imports
+        spec.loader.exec_module(modules[name])
+    efficient, fast = modules["efficient-kan"], modules["fast-kan"]
+    return {
+        "efficient-kan": lambda width, grid, k: efficient.KAN(
+            width, grid_size=grid, spline_order=k
+        ),
+        "fast-kan": lambda width, grid, k: fast.FastKAN(width, num_grids=grid + k),
+    }
+
+
+def compare_all(functions: dict, rounds: int, inner: int = 4) -> dict:
+    """Fastest time per call of each function, timed in interleaved rounds (as
+    :func:`compare`, for any number of sides)."""
+    best = {name: float("inf") for name in functions}
+    for fn in functions.values():
+        fn()  # warm-up
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / inner)
+    return best
+
+
+def peers(args) -> dict:
+    """Forward+backward of kanscience, pykan (small only), efficient-kan and fast-kan on
+    the small and wide workloads and the wide one over grids 5..50, float32, interleaved."""
+    makers = load_peers(args.peers)
+    device = args.device
+    workloads = {
+        "small": ([2, 5, 1], 1000, (5,)),
+        "wide": ([64, 256, 256, 64], 1024, (5,)),
+        "grid": ([64, 256, 256, 64], 1024, (5, 10, 20, 50)),
+    }
+    rounds = 3 if args.quick else 10
+    out: dict = {}
+    for workload, (width, batch, grids) in workloads.items():
+        x = torch.rand(batch, width[0], device=device) * 2 - 1
+        for grid in grids:
+            torch.manual_seed(0)
+            # list(width): pykan's MultKAN rewrites the list it is given in place
+            models: dict[str, torch.nn.Module] = {
+                "kanscience": KAN(list(width), grid=grid, k=3, seed=0).to(device)
+            }
+            if workload == "small":
+                models["pykan"] = pykan_model(list(width), grid, 3, 0, device)
+            models.update(
+                {name: make(list(width), grid, 3).to(device) for name, make in makers.items()}
+            )
+            times = compare_all(
+                {name: functools.partial(_forward_backward, m, x) for name, m in models.items()},
+                rounds,
+            )
+            key = workload if workload != "grid" else f"grid_{grid}"
+            out[key] = {f"{name}_s": t for name, t in times.items()}
+            line = "  ".join(f"{name} {t * 1e3:8.2f} ms" for name, t in times.items())
+            print(f"peers {key:8s} {line}", flush=True)
+    return out
+
+
+def _forward_backward(model, x) -> None:
+    model.zero_grad(set_to_none=True)
+    model(x).square().mean().backward()
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -302,6 +399,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sections", default="small,wide,scaling")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--peers",
+        default=None,
+        metavar="DIR",
+        help="also time efficient-kan and fast-kan from their checkouts in DIR",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = {
@@ -332,6 +435,8 @@ def main(argv=None) -> dict:
     if "scaling" in sections:
         results["scaling"] = scaling(args)
         print("scaling", json.dumps(results["scaling"], indent=1), flush=True)
+    if args.peers:
+        results["peers"] = peers(args)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     return results
