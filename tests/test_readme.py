@@ -33,3 +33,5 @@ def test_python_examples_run(tmp_path, monkeypatch):
             raise AssertionError(f"README python block {index + 1} fails: {error!r}") from error
     assert str(namespace["result"].best.expr) == "m*sin(theta)"
     assert namespace["history"].train_loss[-1] < 1e-2
+    epochs = namespace["streamed"].epoch_loss
+    assert len(epochs) == 3 and epochs[0] > epochs[1] > epochs[2]
