@@ -64,16 +64,28 @@ def compare(ours, theirs, rounds: int, inner: int = 4) -> tuple[float, float]:
     is the least load-sensitive estimate of what the code itself costs (as ``timeit``'s
     documentation advises).
     """
-    best = [float("inf"), float("inf")]
-    for fn in (ours, theirs):
+    times = compare_all({"ours": ours, "theirs": theirs}, rounds, inner)
+    return times["ours"], times["theirs"]
+
+
+def compare_all(functions: dict, rounds: int, inner: int = 4) -> dict:
+    """Fastest time per call of each function, timed in interleaved rounds (the two-sided
+    :func:`compare` for any number of sides)."""
+    best = {name: float("inf") for name in functions}
+    for fn in functions.values():
         fn()  # warm-up
     for _ in range(rounds):
-        for side, fn in enumerate((ours, theirs)):
+        for name, fn in functions.items():
             start = time.perf_counter()
             for _ in range(inner):
                 fn()
-            best[side] = min(best[side], (time.perf_counter() - start) / inner)
-    return best[0], best[1]
+            best[name] = min(best[name], (time.perf_counter() - start) / inner)
+    return best
+
+
+def _forward_backward(model, x) -> None:
+    model.zero_grad(set_to_none=True)
+    model(x).square().mean().backward()
 
 
 def pykan_model(width, grid, k, seed, device):
@@ -100,10 +112,7 @@ def small_network(args) -> dict:
         with torch.no_grad():
             model(x)
 
-    def forward_backward(model):
-        model.zero_grad(set_to_none=True)
-        model(x).square().mean().backward()
-
+    forward_backward = functools.partial(_forward_backward, x=x)
     rounds = 5 if args.quick else 30
     for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
         run_ours, run_theirs = functools.partial(fn, ours), functools.partial(fn, theirs)
@@ -243,9 +252,7 @@ def wide_network(args) -> dict:
     x = torch.rand(1024, 64, device=device) * 2 - 1
     ours = KAN([64, 256, 256, 64], grid=5, k=3, seed=0).to(device)
 
-    def fb(model):
-        model.zero_grad(set_to_none=True)
-        model(x).square().mean().backward()
+    fb = functools.partial(_forward_backward, x=x)
 
     out = {"kanscience_s": timeit(lambda: fb(ours), 3 if args.quick else 10, 1, device)}
     # floor: the same contraction as dense GEMMs, forward and backward
@@ -336,21 +343,6 @@ def load_peers(folder: str) -> dict:
     }
 
 
-def compare_all(functions: dict, rounds: int, inner: int = 4) -> dict:
-    """Fastest time per call of each function, timed in interleaved rounds (as
-    :func:`compare`, for any number of sides)."""
-    best = {name: float("inf") for name in functions}
-    for fn in functions.values():
-        fn()  # warm-up
-    for _ in range(rounds):
-        for name, fn in functions.items():
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            best[name] = min(best[name], (time.perf_counter() - start) / inner)
-    return best
-
-
 def peers(args) -> dict:
     """Forward+backward of kanscience, pykan (small only), efficient-kan and fast-kan on
     the small and wide workloads and the wide one over grids 5..50, float32, interleaved."""
@@ -385,11 +377,6 @@ def peers(args) -> dict:
             line = "  ".join(f"{name} {t * 1e3:8.2f} ms" for name, t in times.items())
             print(f"peers {key:8s} {line}", flush=True)
     return out
-
-
-def _forward_backward(model, x) -> None:
-    model.zero_grad(set_to_none=True)
-    model(x).square().mean().backward()
 
 
 def main(argv=None) -> dict:

@@ -37,7 +37,13 @@ from ._checkpointing import Checkpoints
 from ._distributed import DataParallel, unwrap
 from ._loop import Callback, train
 from ._objective import Objective
-from ._options import GridSchedule, Penalty, check_integer, check_positive
+from ._options import (
+    GridSchedule,
+    Penalty,
+    check_integer,
+    check_penalty_and_schedule,
+    check_positive,
+)
 from ._records import Batch, History
 from ._steps import OPTIMIZERS, least_squares_conflicts, make_step
 
@@ -236,12 +242,7 @@ def _check_options(
     """Validate fit's options; returns ``(steps, batch, max_iter, seed)`` as ints."""
     if opt not in OPTIMIZERS:
         raise ValueError(f"opt must be one of {OPTIMIZERS}, got {opt!r}")
-    if penalty is not None and not isinstance(penalty, Penalty):
-        raise TypeError(f"penalty must be a Penalty or None, got {type(penalty).__name__}")
-    if grid_schedule is not None and not isinstance(grid_schedule, GridSchedule):
-        raise TypeError(
-            f"grid_schedule must be a GridSchedule or None, got {type(grid_schedule).__name__}"
-        )
+    check_penalty_and_schedule(penalty, grid_schedule)
     check_positive("lr", lr)
     check_positive("tolerance_change", tolerance_change, allow_zero=True)
     batch = check_integer("batch", batch, -1)

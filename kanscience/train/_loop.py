@@ -22,7 +22,7 @@ from ._checkpointing import Checkpoints
 from ._distributed import DataParallel
 from ._objective import Objective
 from ._options import GridSchedule
-from ._records import History, StepState, TrainingDivergedError
+from ._records import History, StepState, StreamState, TrainingDivergedError
 from ._steps import Step
 
 __all__ = ["Callback", "LastGood", "train"]
@@ -148,7 +148,9 @@ def train(
     return history
 
 
-def _stop(callbacks: Sequence[Callback], state: StepState, comm: DataParallel | None) -> bool:
+def _stop(
+    callbacks: Sequence[Callable], state: StepState | StreamState, comm: DataParallel | None
+) -> bool:
     """Call every callback; record which one asked to stop (the first), if any.
 
     In data-parallel training every rank stops when any rank's callback asks to.

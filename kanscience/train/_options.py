@@ -49,6 +49,16 @@ def check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
     return number
 
 
+def check_penalty_and_schedule(penalty: Any, grid_schedule: Any) -> None:
+    """A TypeError naming ``penalty`` or ``grid_schedule`` unless each is of its class or None."""
+    if penalty is not None and not isinstance(penalty, Penalty):
+        raise TypeError(f"penalty must be a Penalty or None, got {type(penalty).__name__}")
+    if grid_schedule is not None and not isinstance(grid_schedule, GridSchedule):
+        raise TypeError(
+            f"grid_schedule must be a GridSchedule or None, got {type(grid_schedule).__name__}"
+        )
+
+
 @dataclass(frozen=True)
 class Penalty:
     """pykan's sparsity penalty, added to the loss as ``lamb * reg``.

@@ -1,4 +1,5 @@
-"""The records a fit passes around: a batch, the state after a step, and the History."""
+"""The records a fit passes around: a batch, the state after a step, and the History (of
+``fit`` and of ``fit_stream``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from torch import Tensor
 
 from ..core import KAN
 
-__all__ = ["Batch", "History", "StepState", "TrainingDivergedError"]
+__all__ = [
+    "Batch",
+    "History",
+    "StepState",
+    "StreamHistory",
+    "StreamState",
+    "TrainingDivergedError",
+]
 
 
 @dataclass(frozen=True)
@@ -106,3 +114,47 @@ class TrainingDivergedError(FloatingPointError):
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
+
+
+@dataclass
+class StreamHistory:
+    """What :func:`~kanscience.train.fit_stream` did.
+
+    Attributes
+    ----------
+    batch_loss : list of float
+        RMSE of each step's batch, evaluated in the step (before its update).
+    epoch_loss : list of float
+        RMSE over each epoch's rows (its batches' mean squared errors weighted by rows).
+    test_loss : list of float
+        RMSE on ``test`` after each epoch (empty without ``test``).
+    epoch_seconds : list of float
+        Wall time of each epoch (the grid updates and the test evaluation included).
+    rows : int
+        Rows trained on, all epochs together.
+    seconds : float
+        Wall time of the fit.
+    stopped_early : bool
+        Whether a callback stopped the fit.
+    stop_reason : str
+    """
+
+    batch_loss: list[float] = field(default_factory=list)
+    epoch_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    stop_reason: str = ""
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """What a :func:`~kanscience.train.fit_stream` callback sees after each step."""
+
+    step: int
+    epoch: int
+    batch_rmse: float
+    model: KAN
+    history: StreamHistory

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,63 +27,25 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..core import KAN
-from ._fit import PYKAN_GRID_SCHEDULE
-from ._loop import LastGood
+from ._fit import PYKAN_GRID_SCHEDULE, _check_callables
+from ._loop import LastGood, _finite, _stop
 from ._objective import Objective
-from ._options import GridSchedule, Penalty, check_integer, check_positive
+from ._options import (
+    GridSchedule,
+    Penalty,
+    check_integer,
+    check_penalty_and_schedule,
+    check_positive,
+)
 from ._permutation import RowPermutation
-from ._records import Batch, TrainingDivergedError
+from ._records import Batch, StreamHistory, StreamState, TrainingDivergedError
 from ._steps import make_step
 
-__all__ = ["GRID_SAMPLE", "StreamHistory", "StreamState", "fit_stream"]
+__all__ = ["GRID_SAMPLE", "fit_stream"]
 
 _ARRAYS = (Tensor, np.ndarray)
 GRID_SAMPLE = 4096
 """Rows of an iterable source the grids are fitted to by default (its first rows)."""
-
-
-@dataclass
-class StreamHistory:
-    """What :func:`fit_stream` did.
-
-    Attributes
-    ----------
-    batch_loss : list of float
-        RMSE of each step's batch, evaluated in the step (before its update).
-    epoch_loss : list of float
-        RMSE over each epoch's rows (its batches' mean squared errors weighted by rows).
-    test_loss : list of float
-        RMSE on ``test`` after each epoch (empty without ``test``).
-    epoch_seconds : list of float
-        Wall time of each epoch (the grid updates and the test evaluation included).
-    rows : int
-        Rows trained on, all epochs together.
-    seconds : float
-        Wall time of the fit.
-    stopped_early : bool
-        Whether a callback stopped the fit.
-    stop_reason : str
-    """
-
-    batch_loss: list[float] = field(default_factory=list)
-    epoch_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    rows: int = 0
-    seconds: float = 0.0
-    stopped_early: bool = False
-    stop_reason: str = ""
-
-
-@dataclass(frozen=True)
-class StreamState:
-    """What a :func:`fit_stream` callback sees after each step."""
-
-    step: int
-    epoch: int
-    batch_rmse: float
-    model: KAN
-    history: StreamHistory
 
 
 def fit_stream(
@@ -162,18 +123,10 @@ def fit_stream(
         grid_sample = check_integer("grid_sample", grid_sample, 1)
     check_integer("seed", seed, -(2**63))
     check_positive("lr", lr)
-    if penalty is not None and not isinstance(penalty, Penalty):
-        raise TypeError(f"penalty must be a Penalty or None, got {type(penalty).__name__}")
-    if grid_schedule is not None and not isinstance(grid_schedule, GridSchedule):
-        raise TypeError(
-            f"grid_schedule must be a GridSchedule or None, got {type(grid_schedule).__name__}"
-        )
-    if loss_fn is not None and not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    check_penalty_and_schedule(penalty, grid_schedule)
+    _check_callables({"loss_fn": loss_fn}, optional=True)
     callbacks = list(callbacks or ())
-    for i, callback in enumerate(callbacks):
-        if not callable(callback):
-            raise TypeError(f"callbacks[{i}] must be callable, got {type(callback).__name__}")
+    _check_callables({f"callbacks[{i}]": c for i, c in enumerate(callbacks)})
     reference = model.layers[0].coef
     convert = _Converter(model, reference.dtype, reference.device)
     batches = _batches_of(source, batch, seed, convert)
@@ -197,7 +150,7 @@ def fit_stream(
                         model.update_grid_(sample)
                     with model.layers[0].reuse_features(inputs):
                         loss, _ = step(Batch(inputs, labels, positions, "train"))
-                    if not (bool(torch.isfinite(loss)) and all(_finite(p) for p in params)):
+                    if not _finite(loss, *params):
                         raise TrainingDivergedError(
                             f"the loss became NaN or Inf at step {index} (epoch {epoch}); the "
                             "model was restored to its state before that step (try a smaller lr)",
@@ -216,7 +169,7 @@ def fit_stream(
                     bar.set_description(f"| epoch {epoch} | batch_loss: {math.sqrt(value):.2e} |")
                 state = StreamState(index, epoch, math.sqrt(value), model, history)
                 index += 1
-                if _stop(callbacks, state):
+                if callbacks and _stop(callbacks, state, None):
                     break
             history.epoch_loss.append(math.sqrt(squares / max(rows, 1)))
             if test_batch is not None:
@@ -230,20 +183,6 @@ def fit_stream(
         bar.close()
         history.seconds = time.perf_counter() - start
     return history
-
-
-def _finite(tensor: Tensor) -> bool:
-    return bool(torch.isfinite(tensor).all())
-
-
-def _stop(callbacks: list, state: StreamState) -> bool:
-    for callback in callbacks:
-        if callback(state):
-            name = getattr(callback, "__name__", type(callback).__name__)
-            state.history.stopped_early = True
-            state.history.stop_reason = f"callback {name} returned True after step {state.step}"
-            return True
-    return False
 
 
 def _pair(name: str, value: Any) -> tuple[Any, Any]:
