@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "sympy", "matplotlib", "networkx", "pandas", "numba")
+HEAVY = ("torch", "sympy", "matplotlib", "networkx", "pandas")
 
 
 def loaded_after(statement: str) -> set[str]:
@@ -31,28 +31,15 @@ def loaded_after(statement: str) -> set[str]:
         ("import kanscience", HEAVY),
         (
             "from kanscience import KAN, fit, create_dataset",
-            ("matplotlib", "networkx", "pandas", "numba"),
+            ("matplotlib", "networkx", "pandas"),
         ),
         (
             "import kanscience.analysis, kanscience.symbolic, kanscience.structure, "
             "kanscience.discover",
             ("matplotlib", "pandas"),
         ),
-        ("import kanscience.analysis", ("matplotlib", "networkx", "pandas", "numba")),
+        ("import kanscience.analysis", ("matplotlib", "networkx", "pandas")),
     ],
 )
 def test_import_loads_no_heavy_module(statement, forbidden):
     assert loaded_after(statement) & set(forbidden) == set()
-
-
-def test_the_compiled_loops_import_numba_on_first_use():
-    pytest.importorskip("numba")
-    statement = (
-        "import torch\n"
-        "from kanscience import KAN\n"
-        "model = KAN([2, 3, 1], seed=0)\n"
-        "assert 'numba' not in sys.modules\n"
-        "with torch.no_grad():\n"
-        "    model(torch.zeros(4, 2))"
-    )
-    assert "numba" in loaded_after(statement)

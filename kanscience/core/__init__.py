@@ -1,8 +1,8 @@
 """The KAN itself: B-spline bases and compiled kernels, the contraction, the symbolic
 function library, KANLayer and KAN, statistics of a forward pass, datasets.
 
-Importing it loads torch and sympy only: numba (the compiled spline loops) is imported on
-the first forward pass that can use it.
+Importing it loads torch and sympy only; the compiled spline loops are a C extension built
+when the package is installed (no compilation at run time).
 """
 
 from ._contraction import (
@@ -29,7 +29,6 @@ from ._functions import (
     torch_function_table,
 )
 from ._indices import check_index
-from ._kernels import kernel_cache, set_kernel_cache
 from ._layer import (
     ZERO_FUNCTION,
     KANLayer,
@@ -99,7 +98,6 @@ __all__ = [
     "fit_coefficients",
     "forward_with_statistics",
     "get_function",
-    "kernel_cache",
     "least_squares",
     "local_bases",
     "node_values",
@@ -110,7 +108,6 @@ __all__ = [
     "propagate_scores",
     "refine_grid",
     "resolve_library",
-    "set_kernel_cache",
     "spline_contract",
     "spline_features",
     "spline_table",

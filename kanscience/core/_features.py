@@ -2,8 +2,8 @@
 
 The :func:`spline_features` autograd function has an analytic first derivative and stays
 differentiable to second order (Hessians of a KAN work). On the CPU, batches that are not
-large run the first-order work as compiled loops (:mod:`kanscience.core._kernels`, numba,
-imported on first use).
+large run the first-order work as compiled loops (:mod:`kanscience.core._kernels`, C built
+at install).
 
 Examples
 --------
