@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -37,8 +37,9 @@ def f(v):
     return torch.exp(torch.sin(torch.pi * v[:, [0]]) + v[:, [1]] ** 2)
 
 
-data = create_dataset(f, n_var=2, train_num=1000, test_num=1000, seed=0)
-model = KAN([2, 5, 1], grid=5, k=3, seed=0)
+# float64: the constants come out to about 1e-6, so that snapping can tell pi from 22/7
+data = create_dataset(f, n_var=2, train_num=1000, test_num=1000, seed=0, dtype=torch.float64)
+model = KAN([2, 5, 1], grid=5, k=3, seed=0, dtype=torch.float64)
 history = fit(model, data, steps=30, penalty=Penalty(lamb=1e-2), progress=False)
 print(f"sparse training: test RMSE {history.test_loss[-1]:.2e}")
 fig = plot(model, data.train_input, in_vars=["x", "y"], out_vars=["f"])
