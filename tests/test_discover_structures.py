@@ -115,3 +115,30 @@ def test_power_monomial_fits_are_also_judged_on_y_itself():
     assert float(exp_row[0]) < 1e-10 * float(y.abs().max())
     assert float(exp_row[1]) > 0.1 * float(y.std())
     assert bool((misfit[:, 0] >= exp_row[0]).all())
+
+
+def test_log_first_moves_the_direct_structures_on_log_ahead_and_keeps_the_rest():
+    from kanscience.discover._explore import log_first
+
+    names = [s.name for s in log_first(list(default_structures())[1:])]
+    direct = ["additive(log)", "log-product", "power-monomial", "additive", "two-function-sum"]
+    assert names[:5] == direct
+    rest = [s.name for s in default_structures()[6:]]
+    assert names[5:] == rest
+
+
+def test_the_sparse_sum_puts_log_first_for_a_product_and_not_for_a_sum():
+    """y = a exp(b) / (1 + c) is a sum on log |y| (a sparse sum there explains it better
+    than any on y); y = sin a + b^2 + c is a sum on y."""
+    from kanscience.discover._sparse import SparseSum
+
+    g = torch.Generator().manual_seed(3)
+    x = 1 + 2 * torch.rand(1500, 3, generator=g, dtype=F64)
+    a, b, c = x.T
+    for y, expected in ((a * torch.exp(b) / (1 + c), True), (torch.sin(a) + b**2 + c, False)):
+        search = make_search(x, y, ["a", "b", "c"])
+        search.start_branch(math.inf)
+        context = context_for(search, 1, None, None, lambda *a, **k: None)
+        SparseSum().fit(search, context)
+        assert context.log_first is expected
+        assert search.log[-1].endswith("(log first)") is expected

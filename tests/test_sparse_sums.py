@@ -421,3 +421,19 @@ def test_a_feature_cache_gives_the_same_fits_and_is_reused_across_targets():
     other = x.clone()  # other inputs (equal values): features of their own
     sparse_sum_fit(other, targets[0][0], library, interactions=True, cache=cache)
     assert len(cache) == 4
+
+
+def test_a_products_pass_keeps_the_best_single_functions_in_its_pool():
+    """1 / y of y = Y / (2 (1 + s)) with the 1 / y target's weights (y^4, favouring a few
+    rows) is 2 / Y + 2 s / Y: one single function and one product among a thousand
+    products. A screen of all features misses the single 1 / Y (it returns a three-term
+    series, R^2 < 1 - 1e-7); the singles' own pursuit keeps it in the pool."""
+    from kanscience.discover._sparse import with_reciprocals
+
+    x = _uniform(1600, 2, 1.0, 5.0, seed=0)
+    y = x[:, 0] / (2 * (1 + x[:, 1]))
+    library = with_reciprocals(resolve_library(DISCOVERY_LIBRARY))
+    fit = sparse_sum_fit(x, 1 / y, library, interactions=True, weights=y**4)
+    assert set(fit.terms) == {(("1/x", 0),), (("1/x", 0), ("x", 1))}
+    assert fit.r2 > 1 - 1e-12
+    assert fit.coefficients == pytest.approx((2.0, 2.0), rel=1e-10)

@@ -18,7 +18,7 @@ from ._kan_fits import only_rows
 from ._search import Search
 from ._structure import Structure, SurrogateModel, context_for
 
-__all__ = ["explore"]
+__all__ = ["explore", "log_first"]
 
 
 def explore(
@@ -47,6 +47,7 @@ def explore(
     context = context_for(search, depth, hidden, surrogate, explore)
     candidates = structures or search.structures or default_structures()
     chosen = [s for s in candidates if s.applies(context)]
+    # the list is reordered in place behind the structure being run (same length)
     for index, structure in enumerate(chosen):
         if search.deadline <= time.perf_counter() or search.solved():
             break
@@ -59,4 +60,13 @@ def explore(
                 structure.fit(search, context)
         finally:
             search.finishing = False
+        if context.log_first:
+            chosen[index + 1 :] = log_first(chosen[index + 1 :])
     search.start_branch(math.inf)
+
+
+def log_first(structures: list[Structure]) -> list[Structure]:
+    """``structures`` with the direct ones at its head (those before the first structure
+    that is not direct) reordered: those on ``log |y|`` first, otherwise in order."""
+    head = next((i for i, s in enumerate(structures) if not s.direct), len(structures))
+    return sorted(structures[:head], key=lambda s: not s.on_log) + structures[head:]

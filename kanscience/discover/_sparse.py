@@ -13,6 +13,7 @@ milliseconds; each formula found is then polished, refitted and snapped like any
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import NamedTuple, cast
@@ -179,6 +180,7 @@ class SparseSum(Structure):
         # exact); a fit is polished at once when it explains the data, the others
         # afterwards, best first (polishing costs more than fitting)
         deferred, features = [], {}
+        best_error = {target.source: math.inf for target in targets}
         for library, interactions in passes:
             for target in targets:
                 exact = search.best_error() <= 1e-9 * search.spread
@@ -205,11 +207,14 @@ class SparseSum(Structure):
                     expr = target.inverse(tied.expression(search.symbols))
                     source = target.source if rank == 0 else f"{target.source}/tie{rank}"
                     error = add(search, expr, source)
+                    best_error[target.source] = min(best_error[target.source], error)
                     explains = error <= max(search.target, search.as_good_as(search.best_error()))
                     if rank == 0 and explains and search.solved():
                         candidates_from(search, expr, source)
                     else:
                         deferred.append((error, len(deferred), expr, source))
+        on_log = best_error.get(f"{self.name}(log)", math.inf)
+        context.log_first = on_log < best_error[self.name]
         for error, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
             if search.time_left() <= 0 or search.solved():
                 break
@@ -218,4 +223,5 @@ class SparseSum(Structure):
             if error > max(search.target, POLISH_RATIO * search.best_error()):
                 break
             candidates_from(search, expr, source)
-        search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s")
+        first = " (log first)" if context.log_first else ""
+        search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s{first}")

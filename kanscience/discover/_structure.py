@@ -49,6 +49,11 @@ class Context:
         (:func:`kanscience.discover._kan_fits.signal_rows`): the log structures fit those.
     log_model : KAN or None
         The additive KAN on ``log |y|`` once trained.
+    log_first : bool
+        Set by :class:`~kanscience.discover._sparse.SparseSum` when a sparse sum on
+        ``log |y|`` explains ``y`` better than one on ``y``: the direct structures on
+        ``log |y|`` are tried before those on ``y`` (a product of functions of single
+        variables is additive on ``log |y|``).
     """
 
     n: int
@@ -59,6 +64,7 @@ class Context:
     rows: Tensor | None
     explore: Callable[..., None]
     log_model: KAN | None = field(default=None)
+    log_first: bool = False
 
     @property
     def has_log(self) -> bool:
