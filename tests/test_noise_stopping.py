@@ -122,6 +122,22 @@ def test_noise_free_approximation_is_not_consistent():
     assert not search.solved()
 
 
+def test_formulas_exact_to_rounding_are_all_consistent_and_the_simplest_ranks_first():
+    """Data from exp(c a) b with c = 1 / (2 pi) (1 + 1e-12): the formula with the fitted
+    float c is exact to 1e-16, the one with 1 / (2 pi) misses by 1e-12 (a structured
+    residual, as rounding errors are). Both are exact to rounding: both consistent, and the
+    snapped one, with no fitted constant, ranks first."""
+    c = 1 / (2 * math.pi) * (1 + 1e-12)
+    x, y = _noisy(lambda x: torch.exp(c * x[:, 0]) * x[:, 1], noise=0.0)
+    search = make_search(x, y, ["a", "b"])
+    a, b = search.symbols
+    fitted = add(search, sympy.exp(sympy.Float(c, 17) * a) * b, "fitted")
+    snapped = add(search, sympy.exp(a / (2 * sympy.pi)) * b, "snapped")
+    assert fitted < 1e-15 < snapped < 1e-9 * search.spread
+    assert {candidate.source for candidate in search.consistent()} == {"fitted", "snapped"}
+    assert search.ranked()[0].source == "snapped"
+
+
 def test_discover_on_noisy_data_stops_early_with_the_law():
     """1% noise: no formula is exact, but the search stops once the law explains the data
     up to noise instead of running to its deadline."""

@@ -165,12 +165,18 @@ class Search:
         """The candidates that explain the data up to noise: residuals on the fitting and
         validation data with no structure (:func:`~kanscience.discover._noise.residual_structure`),
         and a validation error that the best one does not beat by more than twice the
-        standard error of a mean squared error (``sqrt(2 / n)``, relative)."""
+        standard error of a mean squared error (``sqrt(2 / n)``, relative). Formulas exact
+        to rounding (at most ``1e-9`` of the spread) are all consistent: their residuals are
+        rounding errors, which are functions of the inputs, not noise."""
         if self._neighbours() is None:
             return ()
+        rounding = 1e-9 * self.spread
         bound = self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
         chosen = []
         for key, candidate in self.found.items():
+            if candidate.val_rmse <= rounding:
+                chosen.append(candidate)
+                continue
             if candidate.val_rmse > bound:
                 continue
             if key not in self.residual_z:
