@@ -76,39 +76,38 @@ static KS_INLINE void NAME(backward)(
     }
 }
 
+/* Dispatch on the order: constant k (unrolled loops) up to 5, any other at run time. */
+#define KS_BY_ORDER(order, CALL) \
+    switch (order) {             \
+    case 0: CALL(0); break;      \
+    case 1: CALL(1); break;      \
+    case 2: CALL(2); break;      \
+    case 3: CALL(3); break;      \
+    case 4: CALL(4); break;      \
+    case 5: CALL(5); break;      \
+    default: CALL(order); break; \
+    }
+
 static void NAME(features_any_order)(
     const REAL *x, const REAL *grid, const REAL *table, REAL *features, int64_t *index,
     REAL *slopes, Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_knots, Py_ssize_t rows,
     int k, int base, int want_slopes)
 {
-#define KS_FEATURES(order)                                                                 \
+#define KS_CALL(order)                                                                    \
     NAME(features)(x, grid, table, features, index, slopes, batch, n_in, n_knots, rows, order, \
                    base, want_slopes)
-    switch (k) {
-    case 0: KS_FEATURES(0); break;
-    case 1: KS_FEATURES(1); break;
-    case 2: KS_FEATURES(2); break;
-    case 3: KS_FEATURES(3); break;
-    case 4: KS_FEATURES(4); break;
-    case 5: KS_FEATURES(5); break;
-    default: KS_FEATURES(k); break;
-    }
-#undef KS_FEATURES
+    KS_BY_ORDER(k, KS_CALL)
+#undef KS_CALL
 }
 
 static void NAME(backward_any_order)(
     const REAL *grad, const REAL *x, const int64_t *index, const REAL *slopes, REAL *out,
     Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_features, int n, int base)
 {
-#define KS_BACKWARD(count) NAME(backward)(grad, x, index, slopes, out, batch, n_in, n_features, count, base)
-    switch (n) {
-    case 1: KS_BACKWARD(1); break;
-    case 2: KS_BACKWARD(2); break;
-    case 3: KS_BACKWARD(3); break;
-    case 4: KS_BACKWARD(4); break;
-    case 5: KS_BACKWARD(5); break;
-    case 6: KS_BACKWARD(6); break;
-    default: KS_BACKWARD(n); break;
-    }
-#undef KS_BACKWARD
+#define KS_CALL(order) \
+    NAME(backward)(grad, x, index, slopes, out, batch, n_in, n_features, (order) + 1, base)
+    KS_BY_ORDER(n - 1, KS_CALL)
+#undef KS_CALL
 }
+
+#undef KS_BY_ORDER
