@@ -379,7 +379,7 @@ def _search(
         explore(search, options.hidden)
     search.options = options
     search.deadline = started + budget
-    numerically_exact = search.best_error() <= 1e-9 * search.spread
+    numerically_exact = search.best_error() <= search.rounding
     if (search.stop_at is not None or search.exact()) and not numerically_exact:
         # explained up to noise or to the target error: snapping is worth at most as
         # long as the search took

@@ -30,6 +30,7 @@ from ._forms import SYMPY_ERRORS
 
 __all__ = [
     "CONSTANT_COST",
+    "ROUNDING",
     "Candidate",
     "complexity",
     "error_bound",
@@ -172,14 +173,18 @@ def readable(candidate: Candidate) -> Candidate:
     return best
 
 
-def error_bound(error: float, spread: float, relative: float, floor: float = 1e-9) -> float:
+ROUNDING = 1e-9
+"""Errors at most this fraction of the target's spread are rounding: the formula is exact."""
+
+
+def error_bound(error: float, spread: float, relative: float, floor: float = ROUNDING) -> float:
     """The largest validation RMSE as good as ``error``: within ``relative`` of it, or
     numerically exact (at most ``floor`` times the target's spread)."""
     return max((1 + relative) * error, floor * spread)
 
 
 def rank(
-    found: list[Candidate], spread: float, floor: float = 1e-9, relative: float = 0.1
+    found: list[Candidate], spread: float, floor: float = ROUNDING, relative: float = 0.1
 ) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
     """(Pareto front ranked best first, all candidates by complexity).
 

@@ -31,7 +31,7 @@ from ._noise import (
     residual_structure,
 )
 from ._options import DiscoverOptions
-from ._ranking import Candidate, complexity, error_bound, rank_consistent_first
+from ._ranking import ROUNDING, Candidate, complexity, error_bound, rank_consistent_first
 
 __all__ = ["OutOfTime", "Search", "SurrogateModel", "add", "evaluate", "probe", "refit", "rmse"]
 
@@ -128,6 +128,12 @@ class Search:
         # one validation sample has no spread (and no unbiased estimate of one)
         return float(self.val_y.std()) if self.val_y.numel() > 1 else 0.0
 
+    @property
+    def rounding(self) -> float:
+        """The validation RMSE of a formula exact to rounding (:data:`ROUNDING` of the
+        spread)."""
+        return ROUNDING * self.spread
+
     def best_error(self) -> float:
         return min((c.val_rmse for c in self.found.values()), default=math.inf)
 
@@ -159,7 +165,7 @@ class Search:
 
     def exact(self) -> bool:
         """Whether a candidate reaches the target error (or numerical exactness)."""
-        return self.best_error() <= max(self.target, 1e-9 * self.spread)
+        return self.best_error() <= max(self.target, self.rounding)
 
     def consistent(self) -> tuple[Candidate, ...]:
         """The candidates that explain the data up to noise: residuals on the fitting and
@@ -170,11 +176,10 @@ class Search:
         rounding errors, which are functions of the inputs, not noise."""
         if self._neighbours() is None:
             return ()
-        rounding = 1e-9 * self.spread
         bound = self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
         chosen = []
         for key, candidate in self.found.items():
-            if candidate.val_rmse <= rounding:
+            if candidate.val_rmse <= self.rounding:
                 chosen.append(candidate)
                 continue
             if candidate.val_rmse > bound:

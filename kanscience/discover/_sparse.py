@@ -183,7 +183,7 @@ class SparseSum(Structure):
         best_error = {target.source: math.inf for target in targets}
         for library, interactions in passes:
             for target in targets:
-                exact = search.best_error() <= 1e-9 * search.spread
+                exact = search.best_error() <= search.rounding
                 # on measured data the first fit that solves the search ends it (a later
                 # one, within the target error, may carry a spurious term); on a
                 # surrogate's data a series may solve it while the law is exact on 1 / y^2

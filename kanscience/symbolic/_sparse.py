@@ -443,13 +443,12 @@ def _best_subsets(
         return entries
     pool = _screen(features.z, yc, max_candidates) if p > max_candidates else list(range(p))
     singles = [j for j, term in enumerate(features.terms) if len(term) == 1]
-    if p > max_candidates and len(singles) < p:
+    if len(pool) < p and len(singles) < p:
         # among many products the screen can miss a single function that a weighted
         # target needs (its weights favour a few rows); the singles' own pursuit keeps
         # the best sums of single functions in the pool
-        for j in _screen(features.z[:, singles], yc, max_terms):
-            if singles[j] not in pool:
-                pool.append(singles[j])
+        pool += [singles[j] for j in _screen(features.z[:, singles], yc, max_terms)]
+        pool = list(dict.fromkeys(pool))
     z = features.z[:, pool]
     gram, moment = z.T @ z, z.T @ yc
     for size in range(1, min(max_terms, len(pool), n - 2) + 1):
