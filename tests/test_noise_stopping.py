@@ -10,8 +10,10 @@ import torch
 from search_support import make_search
 
 from kanscience.discover import discover
+from kanscience.discover._explore import explore
 from kanscience.discover._noise import STRUCTURE_Z, neighbour_graph, residual_structure
-from kanscience.discover._search import add
+from kanscience.discover._search import GRACE_SHARE, add
+from kanscience.discover._structure import Structure
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -281,3 +283,48 @@ def test_the_grid_is_refined_only_as_far_as_the_validation_error_improves():
         assert (chosen.layers[0].num > 5) == refines
         assert validate(chosen) <= validate(model) + 1e-12
         assert (validate(fine) < validate(model)) == refines
+
+
+def test_the_grace_period_grows_with_the_fitted_constants_of_the_best_formula():
+    """A formula that explains the data up to noise with constants the data chose inside
+    (fitted or snapped) may be a close form, not the law: the search goes on for one
+    grace share more per constant; once the best formula has none, one share."""
+    x, y = _noisy(lambda x: torch.exp(x[:, 0]) * x[:, 1])
+    now = time.perf_counter()
+    search = make_search(x, y, ["a", "b"], deadline=now + 100.0)
+    search.started = now
+    a, b = search.symbols
+    add(search, sympy.exp(sympy.Float(1.0001) * a) * b ** sympy.Rational(1001, 1000), "fitted")
+    assert not search.solved()
+    share = GRACE_SHARE * 100.0
+    assert search.stop_at - search.consistent_since == pytest.approx(3 * share, rel=1e-6)
+    add(search, sympy.exp(a) * b, "law")
+    assert search.ranked()[0].source == "law"
+    assert not search.solved()
+    assert search.stop_at - search.consistent_since == pytest.approx(share, rel=1e-6)
+
+
+class _Recorder(Structure):
+    """Records the time it is given and adds nothing."""
+
+    def __init__(self, name: str, decomposes: bool) -> None:
+        self.name, self.decomposes, self.share = name, decomposes, 0.7
+        self.seen: tuple[float, bool] | None = None
+
+    def propose_and_fit(self, search, context) -> None:
+        self.seen = (search.time_left(), search.finishing)
+
+
+def test_a_decomposition_under_way_outlives_the_grace_period_by_one_share():
+    """After the grace period a structure gets no time, but a decomposition (whose
+    sub-problems, cut short, return nothing) runs for one grace share."""
+    x, y = _noisy(lambda x: x[:, 0] * x[:, 1])
+    now = time.perf_counter()
+    search = make_search(x, y, ["a", "b"], deadline=now + 100.0)
+    search.started = now
+    search.stop_at = now - 1.0
+    plain, decomposition = _Recorder("plain", False), _Recorder("split", True)
+    explore(search, structures=[plain, decomposition, _Recorder("last", False)])
+    assert plain.seen is not None and plain.seen[0] < 0 and not plain.seen[1]
+    assert decomposition.seen is not None and decomposition.seen[1]
+    assert GRACE_SHARE * 100.0 - 1.0 < decomposition.seen[0] <= GRACE_SHARE * 100.0

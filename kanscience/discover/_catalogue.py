@@ -116,6 +116,7 @@ class PairReduction(Structure):
     :class:`AffineSplit`)."""
 
     name, share = "pair-reduction", 0.7
+    decomposes = True
 
     def applies(self, context: Context) -> bool:
         return context.n >= 2 and (context.depth > 0 or context.surrogate is not None)
@@ -128,6 +129,7 @@ class PairReduction(Structure):
 
 class Separation(Structure):
     name, share = "separation", 0.7
+    decomposes = True
 
     def applies(self, context: Context) -> bool:
         return context.depth > 0 and context.n >= 2
@@ -143,6 +145,7 @@ class AffineSplit(Structure):
     split removes a variable, so the recursion ends."""
 
     name, share = "affine", 0.7
+    decomposes = True
 
     def applies(self, context: Context) -> bool:
         return context.n >= 2 and (context.depth > 0 or context.surrogate is not None)

@@ -384,7 +384,8 @@ def _search(
         # explained up to noise or to the target error: snapping is worth at most as
         # long as the search took
         search.deadline = min(search.deadline, 2 * time.perf_counter() - started)
-    search.stop_at = None
+    search.stop_at = search.consistent_since = None
+    search.grace_for = -1
     search.start_branch(math.inf)
     if not numerically_exact:
         polish_best(search, 5)

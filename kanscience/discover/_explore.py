@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ._catalogue import default_structures
 from ._kan_fits import only_rows
-from ._search import Search
+from ._search import GRACE_SHARE, Search
 from ._structure import Structure, SurrogateModel, context_for
 
 __all__ = ["explore", "log_first"]
@@ -53,8 +53,14 @@ def explore(
             break
         remaining = search.deadline - time.perf_counter()
         last = index == len(chosen) - 1
-        search.start_branch(remaining if last else remaining * structure.share)
-        search.finishing = structure.direct
+        seconds = remaining if last else remaining * structure.share
+        if structure.decomposes and search.stop_at is not None:
+            grace = search.stop_at - time.perf_counter()
+            seconds = min(
+                seconds, max(grace, 0.0) + GRACE_SHARE * (search.deadline - search.started)
+            )
+        search.start_branch(seconds)
+        search.finishing = structure.direct or structure.decomposes
         try:
             with only_rows(search, context.rows if structure.on_log else None):
                 structure.fit(search, context)

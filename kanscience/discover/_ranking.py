@@ -105,17 +105,38 @@ def _small(number: sympy.Basic) -> bool:
     return isinstance(number, sympy.Rational) and abs(number.p) <= 3 and number.q <= 2
 
 
-def _nodes(expr: sympy.Basic) -> int:
+def chosen_constants(expr: sympy.Expr) -> int:
+    """The constants of a formula that the data chose: constant sub-expressions other than
+    small numbers (fitted floats, and exact constants that snapping picked among many,
+    ``9/7`` or ``1/(2 pi)``), the overall factor and offset not counted.
+
+    >>> t, u = sympy.symbols("t u")
+    >>> chosen_constants(0.4 * sympy.exp(-t**2 / 2) + 1.7), chosen_constants(t / (1 - 9 * u / 7))
+    (0, 1)
+    """
+    total = (_nodes(expr) - _nodes(expr, cost=1)) // (CONSTANT_COST - 1)
+    for number in _scale_and_offset_constants(expr):
+        if number != 0 and not _small(number) and expr.free_symbols:
+            total -= 1
+    return total
+
+
+def _nodes(expr: sympy.Basic, cost: int = CONSTANT_COST) -> int:
+    """Nodes of the tree, a constant that is not a small number counting as ``cost``."""
     if not expr.free_symbols:
-        return 1 if _small(expr) else CONSTANT_COST
+        return 1 if _small(expr) else cost
     args = cast("tuple[sympy.Expr, ...]", expr.args)  # sympy's stubs say Basic
     variable = [arg for arg in args if arg.free_symbols]
     constants = [arg for arg in args if not arg.free_symbols]
     if expr.is_Mul or expr.is_Add:
         # all constant factors (terms) of a product (sum) together are one constant
         constant = sympy.Mul(*constants) if expr.is_Mul else sympy.Add(*constants)
-        return 1 + (_nodes(constant) if constants else 0) + sum(_nodes(a) for a in variable)
-    return 1 + sum(_nodes(arg) for arg in expr.args)
+        return (
+            1
+            + (_nodes(constant, cost) if constants else 0)
+            + sum(_nodes(a, cost) for a in variable)
+        )
+    return 1 + sum(_nodes(arg, cost) for arg in expr.args)
 
 
 def scale_and_offset(expr: sympy.Expr) -> set[sympy.Float]:

@@ -31,7 +31,14 @@ from ._noise import (
     residual_structure,
 )
 from ._options import DiscoverOptions
-from ._ranking import ROUNDING, Candidate, complexity, error_bound, rank_consistent_first
+from ._ranking import (
+    ROUNDING,
+    Candidate,
+    chosen_constants,
+    complexity,
+    error_bound,
+    rank_consistent_first,
+)
 
 __all__ = ["OutOfTime", "Search", "SurrogateModel", "add", "evaluate", "probe", "refit", "rmse"]
 
@@ -40,8 +47,10 @@ SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
 """A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
 
 
-GRACE_SHARE = 0.2
-"""Least share of a search's time spent after the data are first explained up to noise."""
+GRACE_SHARE = 0.1
+"""Least share of a search's time spent after the data are first explained up to noise,
+for the best formula then, and once more for each constant that the data chose in it
+(:func:`~kanscience.discover._ranking.chosen_constants`)."""
 
 
 class OutOfTime(Exception):
@@ -87,6 +96,11 @@ class Search:
     started: float = field(default_factory=time.perf_counter)
     stop_at: float | None = None
     """The end of the grace period after the data were explained up to noise."""
+    consistent_since: float | None = None
+    """When the data were first explained up to noise."""
+    grace_for: int = -1
+    """The number of candidates when :attr:`stop_at` was last computed (candidates are
+    only ever added: the best one changes only when their number does)."""
     finishing: bool = False
     """The current structure runs to its own deadline even when the grace period ends
     (a direct structure: cheap, and the source of the simplest laws)."""
@@ -147,21 +161,32 @@ class Search:
 
     def solved(self) -> bool:
         """Exact (:meth:`exact`), or explained up to noise (:meth:`consistent`) for a grace
-        period: as long again as the search took to get there, and at least a fifth of its
-        time (noise hides a law's last digits, so a close series may pass first; the
-        structures that follow get that time to find a simpler law). The grace period
-        ends at :attr:`stop_at`, which also bounds :meth:`time_left` (except for a
-        direct structure under way: :attr:`finishing`)."""
+        period: as long again as the search took to get there, and at least
+        :data:`GRACE_SHARE` of its time once, and once more per constant the data chose
+        in the formula that ranks first (:func:`chosen_constants`: fitted floats and
+        snapped numbers other than small ones; the overall factor and offset not
+        counted). Noise hides a law's last digits, so a close series or a form with
+        made-up constants may pass first; the structures that follow get that time to
+        find a simpler law, and more of it the more constants the best formula needed.
+        The grace period ends at :attr:`stop_at` (updated on every call, as the best
+        formula changes), which also bounds :meth:`time_left` (except for a direct
+        structure under way: :attr:`finishing`)."""
         if self.exact():
             return True
         now = time.perf_counter()
-        if self.stop_at is None and self.consistent():
+        if self.consistent_since is None:
+            if not self.consistent():
+                return False
+            self.consistent_since = now
+        if self.stop_at is None or self.grace_for != len(self.found):
             total = self.deadline - self.started
-            found = now - self.started
-            self.stop_at = now + (
-                max(found, GRACE_SHARE * total) if math.isfinite(total) else found
-            )
-        return self.stop_at is not None and now >= self.stop_at
+            found = self.consistent_since - self.started
+            grace = found
+            if math.isfinite(total):
+                constants = chosen_constants(self.ranked()[0].expr)
+                grace = max(found, GRACE_SHARE * (1 + constants) * total)
+            self.stop_at, self.grace_for = self.consistent_since + grace, len(self.found)
+        return now >= self.stop_at
 
     def exact(self) -> bool:
         """Whether a candidate reaches the target error (or numerical exactness)."""

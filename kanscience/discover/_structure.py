@@ -100,12 +100,19 @@ class Structure(ABC):
         Fits closed forms directly (cheap, the source of the simplest laws): once started
         it runs to its share of the time even when the grace period after the data were
         explained up to noise ends (:attr:`kanscience.discover._search.Search.finishing`).
+    decomposes : bool
+        Splits the problem into smaller ones when a test on a surrogate accepts: once
+        started it too runs past the end of the grace period, by at most one grace share
+        (:data:`kanscience.discover._search.GRACE_SHARE` of the search's time). An accepted
+        symmetry or separation is evidence for a simpler law in the smaller problems, and
+        cut short they return nothing.
     """
 
     name: str = "structure"
     share: float = 1.0
     on_log: bool = False
     direct: bool = False
+    decomposes: bool = False
 
     def applies(self, context: Context) -> bool:
         """Whether the structure can describe a problem of this shape."""
