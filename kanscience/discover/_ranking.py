@@ -111,8 +111,10 @@ def chosen_constants(expr: sympy.Expr) -> int:
     ``9/7`` or ``1/(2 pi)``), the overall factor and offset not counted.
 
     >>> t, u = sympy.symbols("t u")
-    >>> chosen_constants(0.4 * sympy.exp(-t**2 / 2) + 1.7), chosen_constants(t / (1 - 9 * u / 7))
+    >>> chosen_constants(0.4 * sympy.exp(-t**2 / 2)), chosen_constants(t / (1 - 9 * u / 7))
     (0, 1)
+    >>> chosen_constants(0.4 * sympy.exp(-t**2 / 2) + 1.7)  # the amplitude, not the offset
+    1
     """
     total = (_nodes(expr) - _nodes(expr, cost=1)) // (CONSTANT_COST - 1)
     for number in _scale_and_offset_constants(expr):
