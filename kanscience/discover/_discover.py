@@ -385,7 +385,6 @@ def _search(
         # long as the search took
         search.deadline = min(search.deadline, 2 * time.perf_counter() - started)
     search.stop_at = search.consistent_since = None
-    search.grace_for = -1
     search.start_branch(math.inf)
     if not numerically_exact:
         polish_best(search, 5)

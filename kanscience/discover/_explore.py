@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ._catalogue import default_structures
 from ._kan_fits import only_rows
-from ._search import GRACE_SHARE, Search
+from ._search import Search
 from ._structure import Structure, SurrogateModel, context_for
 
 __all__ = ["explore", "log_first"]
@@ -56,9 +56,7 @@ def explore(
         seconds = remaining if last else remaining * structure.share
         if structure.decomposes and search.stop_at is not None:
             grace = search.stop_at - time.perf_counter()
-            seconds = min(
-                seconds, max(grace, 0.0) + GRACE_SHARE * (search.deadline - search.started)
-            )
+            seconds = min(seconds, max(grace, 0.0) + search.grace_share)
         search.start_branch(seconds)
         search.finishing = structure.direct or structure.decomposes
         try:

@@ -80,11 +80,7 @@ def complexity(expr: sympy.Expr) -> int:
     >>> complexity(t / (2 * sympy.pi)), complexity(0.159 * t)
     (3, 3)
     """
-    total = _nodes(expr)
-    for number in _scale_and_offset_constants(expr):
-        if number != 0 and not _small(number) and expr.free_symbols:
-            total -= CONSTANT_COST - 1
-    return total
+    return _nodes(expr) - (CONSTANT_COST - 1) * _free_scale_and_offset(expr)
 
 
 def _scale_and_offset_constants(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
@@ -116,11 +112,16 @@ def chosen_constants(expr: sympy.Expr) -> int:
     >>> chosen_constants(0.4 * sympy.exp(-t**2 / 2) + 1.7)  # the amplitude, not the offset
     1
     """
-    total = (_nodes(expr) - _nodes(expr, cost=1)) // (CONSTANT_COST - 1)
-    for number in _scale_and_offset_constants(expr):
-        if number != 0 and not _small(number) and expr.free_symbols:
-            total -= 1
-    return total
+    priced = (_nodes(expr) - _nodes(expr, cost=1)) // (CONSTANT_COST - 1)
+    return priced - _free_scale_and_offset(expr)
+
+
+def _free_scale_and_offset(expr: sympy.Expr) -> int:
+    """How many of the overall factor and offset are constants other than small numbers
+    (they fix units and zero points, and are not priced as constants)."""
+    if not expr.free_symbols:
+        return 0
+    return sum(n != 0 and not _small(n) for n in _scale_and_offset_constants(expr))
 
 
 def _nodes(expr: sympy.Basic, cost: int = CONSTANT_COST) -> int:

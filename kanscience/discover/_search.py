@@ -179,14 +179,18 @@ class Search:
                 return False
             self.consistent_since = now
         if self.stop_at is None or self.grace_for != len(self.found):
-            total = self.deadline - self.started
             found = self.consistent_since - self.started
             grace = found
-            if math.isfinite(total):
+            if math.isfinite(self.grace_share):
                 constants = chosen_constants(self.ranked()[0].expr)
-                grace = max(found, GRACE_SHARE * (1 + constants) * total)
+                grace = max(found, (1 + constants) * self.grace_share)
             self.stop_at, self.grace_for = self.consistent_since + grace, len(self.found)
         return now >= self.stop_at
+
+    @property
+    def grace_share(self) -> float:
+        """:data:`GRACE_SHARE` of the search's time, in seconds (inf without a deadline)."""
+        return GRACE_SHARE * (self.deadline - self.started)
 
     def exact(self) -> bool:
         """Whether a candidate reaches the target error (or numerical exactness)."""
