@@ -195,3 +195,60 @@ def test_a_product_that_also_passes_as_a_sum_is_split_as_a_product():
     best = search.ranked()[0]
     assert best.source.startswith("split(0,)*(1,)") and best.val_rmse < 1e-10
     assert sympy.simplify(best.expr - (1 - 1 / b) / sympy.sqrt(1 - a**2)) == 0
+
+
+def test_a_group_the_surrogate_got_wrong_is_searched_again_on_the_data():
+    """The same product with a surrogate that is off in ``a`` alone (a wiggle of 2% of its
+    factor: still separable, and within the error it reports): the factor of ``a`` fitted
+    on the surrogate's slice carries the wiggle, so the assembly does not fit the data;
+    the group fitted worst, ``a``, is searched again on the data divided by the factor of
+    ``b``, where ``1 - a^2`` is exact again."""
+    from search_support import make_search
+
+    from kanscience.discover._explore import explore
+    from kanscience.discover._split import split_branch
+
+    x = torch.stack(
+        [_box(1, 0.05, 0.65, 1000, seed=1)[:, 0], _box(1, 1.25, 10.0, 1000, 2)[:, 0]], 1
+    )
+
+    def truth(z):
+        return (1 - 1 / z[:, 1]) / torch.sqrt(1 - z[:, 0] ** 2)
+
+    def surrogate(z):
+        return truth(z) * (1 + 0.02 * torch.sin(9 * z[:, 0]))
+
+    error = float((surrogate(x) - truth(x)).pow(2).mean().sqrt())
+    search = make_search(x, truth(x), ["a", "b"], steps=20, deadline=time.perf_counter() + 60)
+    split_branch(search, (surrogate, error), 2, explore)
+    a, b = search.symbols
+    best = search.ranked()[0]
+    assert best.source.startswith("split(0,)*(1,)/(0,) on the data") and best.val_rmse < 1e-10
+    assert sympy.simplify(best.expr - (1 - 1 / b) / sympy.sqrt(1 - a**2)) == 0
+
+
+@pytest.mark.parametrize("multiplicative", [True, False])
+def test_a_residual_problem_divides_out_the_other_groups(multiplicative):
+    """The data of one group of a split, given the other's formula: the target divided by
+    it (weighted by its square, which evens out the quotient's noise) or less it; solved
+    at 1.5 times the error the other formula brings (relative to the quotient's RMS for a
+    product)."""
+    from search_support import make_search
+
+    from kanscience.discover._split import residual_search
+
+    x = _box(2, 1.0, 3.0, 500, seed=3)
+    a, b = sympy.symbols("a b", real=True)
+    y = torch.exp(x[:, 0]) * x[:, 1] ** 2 if multiplicative else torch.exp(x[:, 0]) + x[:, 1] ** 2
+    search = make_search(x, y, [a, b])
+    sub = residual_search(search, [0], [([1], b**2)], multiplicative, 1e-3)
+    assert sub.symbols == [a]
+    torch.testing.assert_close(sub.fit_y, torch.exp(search.fit_x[:, 0]), rtol=1e-12, atol=0)
+    torch.testing.assert_close(sub.val_x, search.val_x[:, :1], rtol=0, atol=0)
+    if multiplicative:
+        square = search.fit_x[:, 1] ** 4
+        torch.testing.assert_close(sub.fit_weight, square / square.mean(), rtol=1e-12, atol=0)
+        assert sub.target == pytest.approx(1.5e-3 * float(sub.val_y.pow(2).mean().sqrt()))
+    else:
+        assert sub.fit_weight is None and sub.target == pytest.approx(1.5e-3)
+    assert residual_search(search, [0], [([1], 1 / (b - b))], multiplicative, 0.0) is None

@@ -157,5 +157,9 @@ def test_a_scaling_law_of_simple_degree_drops_a_variable():
     assert [str(v) for v in sub.symbols] == ["(d/s)"]
     expected = torch.exp(-0.5 * sub.fit_x[:, 0] ** 2)
     assert torch.allclose(sub.fit_y, expected, rtol=1e-14, atol=0)
+    # y sigma carries the noise of y times sigma: weights 1 / sigma^2 even it out
+    weight = search.fit_x[:, 0] ** -2
+    assert torch.allclose(sub.fit_weight, weight / weight.mean(), rtol=1e-14, atol=0)
+    assert sub.fit_weight.mean().item() == pytest.approx(1.0)
     odd = PairSymmetry("ratio", 1, 0, 0.0, 1.0, degree=-0.7)
     assert reduction(search, odd).keep == [0] and reduction(search, odd).factor == 1

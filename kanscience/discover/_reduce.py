@@ -127,7 +127,9 @@ def reduction(search: Search, pair: PairSymmetry) -> Reduction:
 
 def reduced_search(search: Search, pair: PairSymmetry, deadline: float) -> Search:
     """The problem rewritten by :func:`reduction`: the kept columns, then the pair's
-    combination (last column); the target divided by the factor of a scaling law."""
+    combination (last column); the target divided by the factor of a scaling law, its
+    rows weighted by the factor squared (and the parent's weights) so that the weighted
+    noise stays of equal size."""
     rewrite = reduction(search, pair)
     i, j, keep = pair.i, pair.j, rewrite.keep
 
@@ -138,6 +140,13 @@ def reduced_search(search: Search, pair: PairSymmetry, deadline: float) -> Searc
         if rewrite.factor_column is None:
             return y
         return y / x[:, rewrite.factor_column] ** rewrite.exponent
+
+    def weight(x: Tensor, parent: Tensor | None) -> Tensor | None:
+        if rewrite.factor_column is None:
+            return parent
+        w = x[:, rewrite.factor_column] ** (2 * rewrite.exponent)
+        w = w if parent is None else w * parent
+        return w / w.mean()
 
     a, b = search.symbols[i], search.symbols[j]
     combined = sympy.Symbol(f"({a}{_OPERATORS[pair.kind]}{b})", real=True)
@@ -156,6 +165,8 @@ def reduced_search(search: Search, pair: PairSymmetry, deadline: float) -> Searc
         target=search.target,
         tolerance=search.tolerance,
         structures=search.structures,
+        fit_weight=weight(search.fit_x, search.fit_weight),
+        val_weight=weight(search.val_x, search.val_weight),
     )
 
 

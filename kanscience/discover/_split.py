@@ -7,7 +7,11 @@ variables from the data, the others at an anchor: their medians for a sum, the s
 where the surrogate is largest in size for a product), recursively: a group of two or
 more variables may split again, tested on the same surrogate restricted to the group.
 The parts found for the groups are added or multiplied, and every combination's
-constants are refitted on the real data.
+constants are refitted on the real data. Where no combination explains the data (exactly,
+or up to noise), the group whose surrogate slice was fitted worst (relative to its spread)
+is searched again on the data themselves, divided by the other groups' formulas (or less
+them; :func:`residual_search`): the surrogate's error in that group is gone, and the
+other groups' formulas, fitted well, carry little error of their own.
 
 The separability scores are local (mixed second derivatives, averaged over samples), so
 a function that is nearly separable on much of its domain can pass them; before any group
@@ -29,6 +33,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..symbolic import formula_to_torch
 from ._polish import candidates_from
 from ._ranking import rank
 from ._search import Search, SurrogateModel, evaluate, probe, refit
@@ -44,6 +49,7 @@ __all__: list[str] = []
 # threshold
 THRESHOLD = 0.2
 MAX_COMBINATIONS = 16
+_KEEP = 3  # formulas of a group searched on the data carried to the assembly
 ASSEMBLY_TOLERANCE = 0.1
 """RMS misfit, as a share of the surrogate's spread, allowed to a split's assembly beyond
 what the surrogate's own error accounts for."""
@@ -181,6 +187,92 @@ def simplest_fits(sub: Search, error: float) -> list[sympy.Expr]:
     return options
 
 
+def residual_search(
+    search: Search,
+    group: list[int],
+    others: list[tuple[list[int], sympy.Expr]],
+    multiplicative: bool,
+    error: float,
+) -> Search | None:
+    """The sub-problem of ``group`` on the real data of ``search``: its target divided by
+    the product (or less the sum) of the other groups' formulas ``others`` (``(group,
+    formula of its variables)``), with weights that keep the noise of equal size (a
+    quotient's noise grows as the divisor shrinks); solved at 1.5 times the ``error``
+    the others' formulas bring (relative for a product, absolute for a sum). None where
+    the others are not finite and nonzero on the data."""
+
+    def rewrite(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
+        values = []
+        for columns, expr in others:
+            try:
+                with torch.no_grad():
+                    values.append(
+                        formula_to_torch(expr, [search.symbols[i] for i in columns])(x[:, columns])
+                    )
+            except (ValueError, TypeError, RuntimeError, OverflowError):
+                return None
+        rest = torch.stack(values).prod(0) if multiplicative else torch.stack(values).sum(0)
+        if not bool(torch.isfinite(rest).all()) or (multiplicative and bool((rest == 0).any())):
+            return None
+        if multiplicative:
+            return y / rest, rest**2
+        return y - rest, torch.ones_like(y)
+
+    fit, val = rewrite(search.fit_x, search.fit_y), rewrite(search.val_x, search.val_y)
+    test = rewrite(search.test_x, search.test_y)
+    if fit is None or val is None or test is None:
+        return None
+    if multiplicative:
+        error = error * float(val[0].pow(2).mean().sqrt())
+
+    def weight(w: Tensor, parent: Tensor | None) -> Tensor | None:
+        if not multiplicative and parent is None:
+            return None
+        w = w if parent is None else w * parent
+        return w / w.mean()
+
+    return Search(
+        symbols=[search.symbols[i] for i in group],
+        fit_x=search.fit_x[:, group],
+        fit_y=fit[0],
+        val_x=search.val_x[:, group],
+        val_y=val[0],
+        test_x=search.test_x[:, group],
+        test_y=test[0],
+        library=search.library,
+        options=search.options,
+        deadline=search.deadline,
+        probe_x=None if search.probe_x is None else search.probe_x[:, group],
+        target=max(search.target, 1.5 * error),
+        data_error=max(search.data_error, error),
+        tolerance=search.tolerance,
+        structures=search.structures,
+        fit_weight=weight(fit[1], search.fit_weight),
+        val_weight=weight(val[1], search.val_weight),
+    )
+
+
+def _error_of_others(subs: list[Search], multiplicative: bool) -> float:
+    """The error the best formulas of ``subs`` (the other groups) bring to a residual: the
+    root sum of their squared validation RMSEs, relative to their targets' RMS for a
+    product."""
+    squares = [
+        (
+            _relative(sub.best_error(), float(sub.val_y.pow(2).mean().sqrt()))
+            if multiplicative
+            else sub.best_error()
+        )
+        ** 2
+        for sub in subs
+    ]
+    return math.sqrt(sum(squares))
+
+
+def _relative(error: float, scale: float) -> float:
+    """``error / scale``; inf for a scale of 0 (nothing is known relative to it)."""
+    return error / scale if scale > 0 else math.inf
+
+
 def assemble_best(
     search: Search,
     parts: list[list[sympy.Expr]],
@@ -251,7 +343,7 @@ def split_branch(
     else:
         return
     anchor = _anchor(fn, search.fit_x[:400], multiplicative)
-    parts = []
+    parts, subs = [], []
     for position, group in enumerate(groups):
         share = search.time_left() / (len(groups) - position + 0.5)
         x = anchor.expand_as(search.fit_x).clone()
@@ -266,6 +358,7 @@ def split_branch(
         if not options:
             return
         parts.append(options)
+        subs.append(sub)
     label = "*" if multiplicative else "+"
     source = f"split{label.join(str(tuple(g)) for g in groups)}"
 
@@ -275,4 +368,25 @@ def split_branch(
         return sympy.Add(*terms) + sympy.Float(1.0)
 
     assemble_best(search, parts, combine, source)
+    if search.exact() or search.consistent() or search.time_left() <= 0:
+        search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
+        return
+    # the assembly does not explain the data: the group its surrogate fitted worst again,
+    # on the data themselves with the other groups' formulas divided out (or subtracted)
+    worst = max(range(len(groups)), key=lambda k: _relative(subs[k].best_error(), subs[k].spread))
+    others = [k for k in range(len(groups)) if k != worst]
+    sub = residual_search(
+        search,
+        groups[worst],
+        [(groups[k], parts[k][0]) for k in others],
+        multiplicative,
+        _error_of_others([subs[k] for k in others], multiplicative),
+    )
+    if sub is not None:
+        sub.deadline = time.perf_counter() + search.time_left() / 1.5
+        explore(sub, depth=max(depth - 1, 0))
+        search.log.extend(f"  {tuple(groups[worst])} on the data: {line}" for line in sub.log)
+        ranked = [c.expr for c in sub.ranked()[:_KEEP]]
+        parts[worst] = ranked + [e for e in simplest_fits(sub, error) if e not in ranked]
+        assemble_best(search, parts, combine, f"{source}/{tuple(groups[worst])} on the data")
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
