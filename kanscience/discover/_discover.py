@@ -24,7 +24,9 @@ one monomial (:mod:`kanscience.discover._power`); then, on a dense surrogate KAN
 (``x_j^a g(x_i / x_j)``) gives the problem again with fewer or better variables
 (:mod:`kanscience.discover._reduce`), and additive or multiplicative separability gives
 one problem per group (:mod:`kanscience.discover._split`), each searched recursively and
-assembled, its constants refitted on the original data; then the product ``[n, [0, 1],
+assembled, its constants refitted on the original data (where no assembly fits, the group
+fitted worst is searched again on the data, the other groups' formulas divided out);
+then the product ``[n, [0, 1],
 1]`` and ``f(product)`` (its output edge freed); ``f(sum)`` as ``[n, 1, 1]``; the product
 on ``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on
 ``y`` and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise
