@@ -75,7 +75,7 @@ from ._inputs import fit_validation_rows, training_data, units_as_dimensions
 from ._options import DiscoverOptions
 from ._polish import polish_best
 from ._ranking import Candidate, rank, rank_consistent_first, readable
-from ._search import Search, probe
+from ._search import Search, probe, row_weights
 from ._stability import FrontUncertainty, front_uncertainty
 from ._structure import Structure
 from ._units import DimensionlessData, constant_law, dimensionless_data, restore_candidates
@@ -334,10 +334,6 @@ def discover(
     return _search(dataset, names, options, library, started, structures)
 
 
-def _mean_one(weight: torch.Tensor) -> torch.Tensor:
-    return weight / weight.mean()
-
-
 def _search(
     dataset: Dataset,
     names: Sequence[str],
@@ -369,8 +365,8 @@ def _search(
         deadline=started + (1 - _POLISH_SHARE) * budget,
         probe_x=probe(x[fit_rows], seed),
         structures=tuple(structures or ()),
-        fit_weight=None if weight is None else _mean_one(weight[fit_rows]),
-        val_weight=None if weight is None else _mean_one(weight[val_rows]),
+        fit_weight=None if weight is None else row_weights(weight[fit_rows]),
+        val_weight=None if weight is None else row_weights(weight[val_rows]),
     )
     if options.target_error is not None:
         search.target = options.target_error * search.spread

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from ..structure import PairSymmetry, pair_scalings, pair_symmetries
 from ._polish import candidates_from
-from ._search import Search, SurrogateModel, add
+from ._search import CARRIED, Search, SurrogateModel, add, row_weights
 
 __all__: list[str] = []
 
@@ -50,7 +50,6 @@ CLEAR_SCORE = 0.005
 # when within this of it (the surrogate's error moves the estimate by ~1e-3 at R^2 0.999)
 DEGREE_TOLERANCE = 0.05
 _OPERATORS = {"difference": "-", "ratio": "/", "product": "*", "sum": "+"}
-_KEEP = 3  # formulas of the reduced problem carried back
 
 
 def holding(search: Search, surrogate: SurrogateModel) -> list[PairSymmetry]:
@@ -144,9 +143,7 @@ def reduced_search(search: Search, pair: PairSymmetry, deadline: float) -> Searc
     def weight(x: Tensor, parent: Tensor | None) -> Tensor | None:
         if rewrite.factor_column is None:
             return parent
-        w = x[:, rewrite.factor_column] ** (2 * rewrite.exponent)
-        w = w if parent is None else w * parent
-        return w / w.mean()
+        return row_weights(x[:, rewrite.factor_column] ** (2 * rewrite.exponent), parent)
 
     a, b = search.symbols[i], search.symbols[j]
     combined = sympy.Symbol(f"({a}{_OPERATORS[pair.kind]}{b})", real=True)
@@ -188,7 +185,7 @@ def symmetry_branch(
     if factor != 1:
         source = f"{factor}*{source}"
     substitution = {combined: symmetry.expression(search.symbols)}
-    for index, candidate in enumerate(sub.ranked()[:_KEEP]):
+    for index, candidate in enumerate(sub.ranked()[:CARRIED]):
         if index and search.time_left() <= 0:  # the best one is always assembled
             break
         expr = cast(sympy.Expr, factor * candidate.expr.xreplace(substitution))

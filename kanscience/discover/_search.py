@@ -40,7 +40,18 @@ from ._ranking import (
     rank_consistent_first,
 )
 
-__all__ = ["OutOfTime", "Search", "SurrogateModel", "add", "evaluate", "probe", "refit", "rmse"]
+__all__ = [
+    "CARRIED",
+    "OutOfTime",
+    "Search",
+    "SurrogateModel",
+    "add",
+    "evaluate",
+    "probe",
+    "refit",
+    "rmse",
+    "row_weights",
+]
 
 
 SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
@@ -51,6 +62,26 @@ GRACE_SHARE = 0.1
 """Least share of a search's time spent after the data are first explained up to noise,
 for the best formula then, and once more for each constant that the data chose in it
 (:func:`~kanscience.discover._ranking.chosen_constants`)."""
+
+
+CARRIED = 3
+"""Best-ranked formulas of a sub-problem on the data (a reduced problem, a group of a
+split searched again) carried back to the problem it came from."""
+
+
+def row_weights(weight: Tensor | None, parent: Tensor | None = None) -> Tensor | None:
+    """The product of a sub-problem's own row weights and its parent's (either may be
+    None: equal), scaled to mean 1; None when both are.
+
+    >>> row_weights(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0]))
+    tensor([0.5000, 1.5000])
+    """
+    if weight is None:
+        weight, parent = parent, None
+    if weight is None:
+        return None
+    weight = weight if parent is None else weight * parent
+    return weight / weight.mean()
 
 
 class OutOfTime(Exception):

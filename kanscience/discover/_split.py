@@ -36,7 +36,7 @@ from torch import Tensor
 from ..symbolic import formula_to_torch
 from ._polish import candidates_from
 from ._ranking import rank
-from ._search import Search, SurrogateModel, evaluate, probe, refit
+from ._search import CARRIED, Search, SurrogateModel, evaluate, probe, refit, row_weights
 
 if TYPE_CHECKING:
     from ..structure import SeparabilityResult
@@ -49,7 +49,6 @@ __all__: list[str] = []
 # threshold
 THRESHOLD = 0.2
 MAX_COMBINATIONS = 16
-_KEEP = 3  # formulas of a group searched on the data carried to the assembly
 ASSEMBLY_TOLERANCE = 0.1
 """RMS misfit, as a share of the surrogate's spread, allowed to a split's assembly beyond
 what the surrogate's own error accounts for."""
@@ -200,23 +199,25 @@ def residual_search(
     quotient's noise grows as the divisor shrinks); solved at 1.5 times the ``error``
     the others' formulas bring (relative for a product, absolute for a sum). None where
     the others are not finite and nonzero on the data."""
+    try:
+        functions = [
+            (columns, formula_to_torch(expr, [search.symbols[i] for i in columns]))
+            for columns, expr in others
+        ]
+    except (ValueError, TypeError, RuntimeError, OverflowError):
+        return None
 
-    def rewrite(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
-        values = []
-        for columns, expr in others:
-            try:
-                with torch.no_grad():
-                    values.append(
-                        formula_to_torch(expr, [search.symbols[i] for i in columns])(x[:, columns])
-                    )
-            except (ValueError, TypeError, RuntimeError, OverflowError):
-                return None
-        rest = torch.stack(values).prod(0) if multiplicative else torch.stack(values).sum(0)
+    def rewrite(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None] | None:
+        """The target and the rows' own weights (None: equal)."""
+        try:
+            with torch.no_grad():
+                values = torch.stack([fn(x[:, columns]) for columns, fn in functions])
+        except (ValueError, TypeError, RuntimeError, OverflowError):
+            return None
+        rest = values.prod(0) if multiplicative else values.sum(0)
         if not bool(torch.isfinite(rest).all()) or (multiplicative and bool((rest == 0).any())):
             return None
-        if multiplicative:
-            return y / rest, rest**2
-        return y - rest, torch.ones_like(y)
+        return (y / rest, rest**2) if multiplicative else (y - rest, None)
 
     fit, val = rewrite(search.fit_x, search.fit_y), rewrite(search.val_x, search.val_y)
     test = rewrite(search.test_x, search.test_y)
@@ -224,13 +225,6 @@ def residual_search(
         return None
     if multiplicative:
         error = error * float(val[0].pow(2).mean().sqrt())
-
-    def weight(w: Tensor, parent: Tensor | None) -> Tensor | None:
-        if not multiplicative and parent is None:
-            return None
-        w = w if parent is None else w * parent
-        return w / w.mean()
-
     return Search(
         symbols=[search.symbols[i] for i in group],
         fit_x=search.fit_x[:, group],
@@ -247,8 +241,8 @@ def residual_search(
         data_error=max(search.data_error, error),
         tolerance=search.tolerance,
         structures=search.structures,
-        fit_weight=weight(fit[1], search.fit_weight),
-        val_weight=weight(val[1], search.val_weight),
+        fit_weight=row_weights(fit[1], search.fit_weight),
+        val_weight=row_weights(val[1], search.val_weight),
     )
 
 
@@ -368,11 +362,29 @@ def split_branch(
         return sympy.Add(*terms) + sympy.Float(1.0)
 
     assemble_best(search, parts, combine, source)
-    if search.exact() or search.consistent() or search.time_left() <= 0:
-        search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
-        return
-    # the assembly does not explain the data: the group its surrogate fitted worst again,
-    # on the data themselves with the other groups' formulas divided out (or subtracted)
+    if not (search.exact() or search.consistent()) and search.time_left() > 0:
+        worst = _worst_group_on_data(
+            search, groups, subs, parts, multiplicative, error, depth, explore
+        )
+        if worst is not None:
+            assemble_best(search, parts, combine, f"{source}/{tuple(groups[worst])} on the data")
+    search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
+
+
+def _worst_group_on_data(
+    search: Search,
+    groups: list[list[int]],
+    subs: list[Search],
+    parts: list[list[sympy.Expr]],
+    multiplicative: bool,
+    error: float,
+    depth: int,
+    explore: Callable[..., None],
+) -> int | None:
+    """The assembly does not explain the data: search the group whose surrogate slice was
+    fitted worst again, on the data with the other groups' formulas divided out (or
+    subtracted), and put its best formulas first among the group's options in ``parts``.
+    Returns that group's index (None where its data could not be formed)."""
     worst = max(range(len(groups)), key=lambda k: _relative(subs[k].best_error(), subs[k].spread))
     others = [k for k in range(len(groups)) if k != worst]
     sub = residual_search(
@@ -382,11 +394,11 @@ def split_branch(
         multiplicative,
         _error_of_others([subs[k] for k in others], multiplicative),
     )
-    if sub is not None:
-        sub.deadline = time.perf_counter() + search.time_left() / 1.5
-        explore(sub, depth=max(depth - 1, 0))
-        search.log.extend(f"  {tuple(groups[worst])} on the data: {line}" for line in sub.log)
-        ranked = [c.expr for c in sub.ranked()[:_KEEP]]
-        parts[worst] = ranked + [e for e in simplest_fits(sub, error) if e not in ranked]
-        assemble_best(search, parts, combine, f"{source}/{tuple(groups[worst])} on the data")
-    search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
+    if sub is None:
+        return None
+    sub.deadline = time.perf_counter() + search.time_left() / 1.5
+    explore(sub, depth=max(depth - 1, 0))
+    search.log.extend(f"  {tuple(groups[worst])} on the data: {line}" for line in sub.log)
+    ranked = [c.expr for c in sub.ranked()[:CARRIED]]
+    parts[worst] = ranked + [e for e in simplest_fits(sub, error) if e not in ranked]
+    return worst
