@@ -104,6 +104,10 @@ def count_feature_calls(monkeypatch) -> list[int]:
 
 
 def test_features_memo_hits_on_repeated_inputs_and_misses_after_edits(model_and_x, monkeypatch):
+    """The memo of the torch path (the compiled contraction forms no features)."""
+    from kanscience.core import _kernels as kernels
+
+    monkeypatch.setattr(kernels, "contract_usable", lambda *args: False)
     model, x = model_and_x
     calls = count_feature_calls(monkeypatch)
     layer = model.layers[0]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from kanscience import KAN
+from kanscience.core import _contraction as contraction
 from kanscience.core import _kernels as kernels
 from kanscience.core import _splines as splines
 
@@ -88,6 +89,7 @@ def test_network_gradients_agree_with_and_without_the_kernels(monkeypatch):
 
     out_fast, grads_fast = run()
     monkeypatch.setattr(kernels, "MAX_ELEMENTS", 0)  # the torch path
+    monkeypatch.setattr(kernels, "contract_usable", lambda *args: False)
     out_torch, grads_torch = run()
     torch.testing.assert_close(out_fast, out_torch, rtol=1e-12, atol=1e-12)
     for fast, slow in zip(grads_fast, grads_torch, strict=True):
@@ -121,3 +123,122 @@ def test_inconsistent_sizes_are_refused_before_any_memory_is_touched():
         kernels._LOOPS.features(*pointers, 4, 2, grid.shape[1], table.shape[1] - 1, 3, 0, 0, 1)
     with pytest.raises(ValueError, match="inconsistent sizes"):  # fewer features than bases
         kernels._LOOPS.backward(*pointers[:5], 4, 2, 3, 4, 0, 1)
+
+
+def _layer_tensors(n_in, n_out, num, k, seed, dtype):
+    """Coefficients, scales and a mask with switched-off edges, all but the mask trainable."""
+    g = torch.Generator().manual_seed(seed)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype).requires_grad_()
+
+    mask = (torch.rand(n_in, n_out, generator=g) > 0.2).to(dtype)
+    return draw(n_in, n_out, num + k), draw(n_in, n_out), draw(n_in, n_out), mask
+
+
+def _torch_layer(x, coef, scale_base, scale_sp, mask, grid, k, base):
+    """The layer from torch operations only: dense features times the weights."""
+    table = splines.spline_table(grid, k)
+    index, values, _ = splines.local_bases(x, grid, k, table)
+    features = splines.dense_features(x, index, values, grid.shape[1] - k - 1, base)
+    weight = contraction.contraction_weight(coef, scale_base, scale_sp, mask)
+    return features.reshape(x.shape[0], -1) @ weight.reshape(-1, coef.shape[1])
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+@pytest.mark.parametrize("k", [0, 1, 3, 5, 7])  # 7: the loop for any order
+@pytest.mark.parametrize("base", ["silu", "identity", "zero"])
+@pytest.mark.parametrize("n_out", [3, 37])  # fewer and more outputs than a vector holds
+def test_compiled_contraction_equals_dense_features_times_weights(dtype, tol, k, base, n_out):
+    """Output and the gradients of x, coef, scale_base and scale_sp, with samples on
+    knots and off the grid (where the clamped bases coincide)."""
+    grid = _grid(4, 9, k, seed=k, dtype=dtype)
+    x = _samples(150, 4, seed=5, dtype=dtype)
+    x[:3] = grid[:, k + 2][:, None].T.expand(3, 4)
+    x = x.requires_grad_()
+    coef, scale_base, scale_sp, mask = _layer_tensors(4, n_out, 9, k, seed=6, dtype=dtype)
+    inputs = (x, coef, scale_base, scale_sp)
+    assert kernels.contract_usable(x, k, coef, grid)
+    grad = torch.randn(150, n_out, generator=torch.Generator().manual_seed(7), dtype=dtype)
+    compiled = contraction.spline_contract(x, coef, scale_base, scale_sp, mask, grid, k, base)
+    reference = _torch_layer(x, coef, scale_base, scale_sp, mask, grid, k, base)
+    scale = float(reference.detach().abs().max())
+    torch.testing.assert_close(compiled, reference, rtol=tol, atol=tol * scale)
+    # with k = 0 and no residual base the layer is piecewise constant in x: no path to x
+    wanted = torch.autograd.grad(reference, inputs, grad, allow_unused=True)
+    for got, want, tensor in zip(torch.autograd.grad(compiled, inputs, grad), wanted, inputs):
+        want = torch.zeros_like(tensor) if want is None else want
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol * float(want.abs().max()))
+
+
+def test_threads_share_a_contraction_without_changing_a_bit(monkeypatch):
+    """Large contractions run in chunks on torch's threads: every row (forward) and every
+    input (backward) is summed by one thread in one order, so the result is the one-thread
+    result exactly."""
+    grid = _grid(8, 5, 3, seed=0, dtype=torch.float32)
+    x = _samples(3000, 8, seed=1, dtype=torch.float32).requires_grad_()
+    coef, scale_base, scale_sp, mask = _layer_tensors(8, 64, 5, 3, seed=2, dtype=torch.float32)
+    inputs = (x, coef, scale_base, scale_sp)
+
+    def run():
+        y = contraction.spline_contract(x, coef, scale_base, scale_sp, mask, grid, 3)
+        return (y, *torch.autograd.grad(y.square().sum(), inputs))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, 2))
+    try:
+        assert kernels._threads(3000 * 8 * 5 * 64)[1] > 1
+        shared = run()
+        monkeypatch.setattr(kernels, "THREADED_WORK", 10**12)
+        assert kernels._threads(3000 * 8 * 5 * 64)[1] == 1
+        alone = run()
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(shared, alone, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_second_derivatives_through_the_compiled_contraction_are_exact():
+    grid = _grid(2, 4, 3, seed=0, dtype=torch.float64)
+    x = torch.rand(6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 0.5
+    coef, scale_base, scale_sp, mask = _layer_tensors(2, 3, 4, 3, seed=1, dtype=torch.float64)
+
+    def layer(x, coef, scale_base, scale_sp):
+        return contraction.spline_contract(x, coef, scale_base, scale_sp, mask, grid, 3)
+
+    inputs = (x.requires_grad_(), coef, scale_base, scale_sp)
+    assert torch.autograd.gradgradcheck(layer, inputs)
+
+
+def test_orders_beyond_the_compiled_loops_take_the_torch_path():
+    grid = _grid(2, 20, kernels.MAX_ORDER + 1, seed=0, dtype=torch.float64)
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    assert kernels.contract_usable(x, kernels.MAX_ORDER, grid)
+    assert not kernels.contract_usable(x, kernels.MAX_ORDER + 1, grid)
+    assert not kernels.contract_usable(x.float(), 3, grid)  # mixed dtypes
+    with pytest.raises(ValueError, match="contract: inconsistent sizes"):
+        kernels._LOOPS.contract(
+            *[0] * 9,
+            3,
+            2,
+            1,
+            grid.shape[1],
+            grid.shape[1] + 1,
+            kernels.MAX_ORDER + 1,
+            0,
+            True,
+            0,
+            1,
+        )
+
+
+def test_fixed_inputs_form_no_features_on_the_compiled_path():
+    """reuse_features memoizes dense features for the torch path only: the compiled
+    contraction recomputes the few bases it needs and stores none."""
+    model = KAN([2, 3, 1], grid=5, k=3, seed=0, dtype=torch.float64)
+    x = _samples(50, 2, seed=8, dtype=torch.float64)
+    layer = model.layers[0]
+    with layer.reuse_features(x):
+        inside = model(x)
+        assert layer._memo[id(x)].features is None
+    torch.testing.assert_close(inside, model(x), rtol=0, atol=0)

@@ -160,8 +160,11 @@ def test_forward_rejects_wrong_shapes():
 
 
 def test_chunked_large_batch_path_gives_identical_values_and_gradients(float64, monkeypatch):
+    """The torch path (devices without the compiled contraction) in chunks of rows."""
     import kanscience.core._contraction as contraction
+    import kanscience.core._kernels as kernels
 
+    monkeypatch.setattr(kernels, "contract_usable", lambda *args: False)
     model = KAN([3, 4, 2], grid=5, seed=0, noise_scale=1.0)
     x = random_input(50, 3).requires_grad_()
 

@@ -2,10 +2,13 @@
 
 ``y = features(x) @ W`` with ``W[i, :, o] = mask_io * [scale_base_io, scale_sp_io * coef_io]``.
 Autograd through the pieces costs a dozen graph nodes per layer; this function records
-one and computes the gradients of ``x``, ``coef``, ``scale_base`` and ``scale_sp`` in a
-handful of operations (two matrix products and a gather). For second derivatives
-(``create_graph=True``, e.g. Hessians in hypothesis tests) its backward recomputes the
-layer from differentiable pieces, so higher-order autograd stays exact.
+one and computes the gradients of ``x``, ``coef``, ``scale_base`` and ``scale_sp`` itself.
+On the CPU (float32 and float64, orders up to 15) that is the compiled contraction of
+:mod:`kanscience.core._kernels`: only the ``k + 2`` nonzero features of each input are
+visited, so the cost does not grow with the grid, and the features are never stored.
+Elsewhere it is two matrix products and a gather on the dense features. For second
+derivatives (``create_graph=True``, e.g. Hessians in hypothesis tests) either backward
+recomputes the layer from differentiable pieces, so higher-order autograd stays exact.
 """
 
 from __future__ import annotations
@@ -13,15 +16,41 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import _kernels as kernels
 from . import _splines as splines
 
-__all__ = ["contraction_weight", "spline_contract"]
+__all__ = ["contraction_weight", "spline_contract", "uses_features"]
 
 
 def contraction_weight(coef: Tensor, scale_base: Tensor, scale_sp: Tensor, mask: Tensor) -> Tensor:
     """The weights ``W`` of shape (in, G + k + 1, out)."""
     spline = (coef * scale_sp[..., None]).transpose(1, 2)  # (in, G + k, out)
     return torch.cat([scale_base[:, None, :], spline], dim=1) * mask[:, None, :]
+
+
+def _parameter_grads(grad_weight, coef, scale_sp, mask, wants):
+    """Gradients of ``coef``, ``scale_base`` and ``scale_sp`` (None where not wanted) from
+    that of the weights ``W``."""
+    if grad_weight is None:
+        return None, None, None
+    n_in, n_out = coef.shape[0], coef.shape[1]
+    grad_weight = grad_weight.reshape(n_in, -1, n_out) * mask[:, None, :]  # (in, P, out)
+    grad_spline = grad_weight[:, 1:, :].transpose(1, 2)  # (in, out, G + k)
+    grad_coef = grad_spline * scale_sp[..., None] if wants[1] else None
+    grad_base = grad_weight[:, 0, :] if wants[2] else None
+    grad_sp = (grad_spline * coef).sum(-1) if wants[3] else None
+    return grad_coef, grad_base, grad_sp
+
+
+def _second_order(ctx, grad, x, coef, scale_base, scale_sp, mask, grid, table):
+    """Gradients as a differentiable graph (``create_graph=True``), from a differentiable
+    recomputation of the layer."""
+    wants = ctx.needs_input_grad[:4]
+    inputs = [t for t, w in zip((x, coef, scale_base, scale_sp), wants) if w]
+    with torch.enable_grad():
+        y = _composed(x, coef, scale_base, scale_sp, mask, grid, table, ctx.k, ctx.base)
+        grads = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
+    return tuple(next(grads) if w else None for w in wants)
 
 
 def _composed(x, coef, scale_base, scale_sp, mask, grid, table, k, base):
@@ -79,12 +108,8 @@ class _SplineContract(torch.autograd.Function):
         )
         wants = ctx.needs_input_grad[:4]
         if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
-            inputs = [t for t, w in zip((x, coef, scale_base, scale_sp), wants) if w]
-            with torch.enable_grad():
-                y = _composed(x, coef, scale_base, scale_sp, mask, grid, table, ctx.k, ctx.base)
-                grads = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
-            return (*(next(grads) if w else None for w in wants), *(None,) * 6)
-        n_in, n_out = coef.shape[0], coef.shape[1]
+            grads = _second_order(ctx, grad, x, coef, scale_base, scale_sp, mask, grid, table)
+            return (*grads, *(None,) * 6)
         if flat is None:  # recompute chunk by chunk
             grad_weight = torch.zeros_like(weight) if any(wants[1:]) else None
             grad_x = torch.empty_like(x) if wants[0] else None
@@ -106,17 +131,40 @@ class _SplineContract(torch.autograd.Function):
             if wants[0]:
                 grad_features = (grad @ weight.t()).view(*x.shape, -1)
                 grad_x = splines.features_backward(grad_features, x, index, derivatives, ctx.base)
-        grad_coef = grad_base = grad_sp = None
-        if grad_weight is not None:
-            grad_weight = grad_weight.reshape(n_in, -1, n_out) * mask[:, None, :]  # (in, P, out)
-            grad_spline = grad_weight[:, 1:, :].transpose(1, 2)  # (in, out, G + k)
-            if wants[1]:
-                grad_coef = grad_spline * scale_sp[..., None]
-            if wants[2]:
-                grad_base = grad_weight[:, 0, :]
-            if wants[3]:
-                grad_sp = (grad_spline * coef).sum(-1)
-        return grad_x, grad_coef, grad_base, grad_sp, None, None, None, None, None, None
+        grads = _parameter_grads(grad_weight, coef, scale_sp, mask, wants)
+        return grad_x, *grads, None, None, None, None, None, None
+
+
+class _SparseContract(torch.autograd.Function):
+    """The same layer through the compiled contraction (:func:`kernels.contract`): the
+    features are never formed, the weights are assembled and their gradients taken
+    apart in the compiled loops, and only ``x`` and ``W`` are kept for the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x, coef, scale_base, scale_sp, mask, grid, table, k, base):  # type: ignore[override]
+        y, weight = kernels.contract(x, grid, table, coef, scale_base, scale_sp, mask, k, base)
+        ctx.k, ctx.base = k, base
+        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid, table, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, coef, scale_base, scale_sp, mask, grid, table, weight = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
+            grads = _second_order(ctx, grad, x, coef, scale_base, scale_sp, mask, grid, table)
+            return (*grads, *(None,) * 5)
+        wants = ctx.needs_input_grad[:4]
+        grads = kernels.contract_backward(
+            x, grid, table, coef, scale_sp, mask, weight, grad, ctx.k, ctx.base, wants[0]
+        )
+        return *(g if w else None for g, w in zip(grads, wants)), None, None, None, None, None
+
+
+def uses_features(x: Tensor, coef: Tensor, grid: Tensor, k: int) -> bool:
+    """Whether :func:`spline_contract` contracts dense features here (so that features
+    computed once for a fixed input save work) rather than the compiled contraction,
+    which never forms them."""
+    return not kernels.contract_usable(x, k, coef, grid)
 
 
 def spline_contract(
@@ -142,10 +190,13 @@ def spline_contract(
     k : int
     base : residual function name
     table : ``splines.spline_table(grid, k)`` if the caller keeps it
-    features : precomputed ``splines.spline_features(x, ...)`` of a constant ``x``
+    features : precomputed ``splines.spline_features(x, ...)`` of a constant ``x``, used
+        where the compiled contraction does not apply (it needs no features)
     """
     if table is None:
         table = splines.spline_table(grid, k)
+    if kernels.contract_usable(x, k, coef, scale_base, scale_sp, mask, grid):
+        return _SparseContract.apply(x, coef, scale_base, scale_sp, mask, grid, table, k, base)
     if features is not None:
         features = features.detach()
     return _SplineContract.apply(

@@ -9,7 +9,14 @@ loop over the samples, and the x-gradient of the features another:
 - :func:`spline_features` gives what :func:`kanscience.core.local_bases` and
   :func:`kanscience.core._features.dense_features` give together (features, basis indices,
   slopes) from the same per-interval table;
-- :func:`features_backward` gives :func:`kanscience.core._features.features_backward`.
+- :func:`features_backward` gives :func:`kanscience.core._features.features_backward`;
+- :func:`contract` and :func:`contract_backward` give a layer's numeric output
+  ``features(x) @ W`` and the gradients of ``x`` and of the parameters that make ``W``,
+  without forming the features: per input value they visit only the ``k + 2`` nonzero
+  features and their rows of ``W`` (read or written once per group of samples in the same
+  grid interval), so the cost does not grow with the grid, and only ``x`` and ``W`` are
+  kept for the backward pass. Large calls are cut into chunks of rows (forward) or of
+  inputs (backward) that torch's own OpenMP threads take in turn.
 
 The results equal the torch path's to rounding (NaN and Inf kept). :func:`usable` says when
 the loops apply: the extension built (it is compiled when the package is installed; an
@@ -23,16 +30,33 @@ GIL.
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_ELEMENTS", "features_backward", "spline_features", "usable"]
+__all__ = [
+    "MAX_ELEMENTS",
+    "contract",
+    "contract_backward",
+    "contract_usable",
+    "features_backward",
+    "spline_features",
+    "usable",
+]
 
 MAX_ELEMENTS = 2**15
 """Largest ``batch * n_in`` sent to the compiled loops (one thread); above it torch's
 vectorized operations on all threads are faster."""
 
 _BASES = {"silu": 0, "identity": 1, "zero": 2}
+
+MAX_ORDER = 15
+"""Highest spline order the compiled contraction takes (``KS_MAX_BASES - 1`` in C)."""
+
+THREADED_WORK = 2**18
+"""Multiply-adds (``batch * n_in * (k + 2) * n_out``) above which a contraction is split
+over threads; below it waking them costs more than it saves."""
 
 
 def _extension():
@@ -58,6 +82,127 @@ def usable(x: Tensor, *tensors: Tensor) -> bool:
         and not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, *tensors)))
         and _LOOPS is not None
     )
+
+
+def contract_usable(x: Tensor, k: int, *tensors: Tensor) -> bool:
+    """Whether :func:`contract` applies: the extension built, an order it takes, and CPU
+    tensors of one float dtype (it runs inside autograd functions, in any grad mode)."""
+    return (
+        _LOOPS is not None
+        and k <= MAX_ORDER
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and x.ndim == 2
+        and all(t.dtype == x.dtype and t.device.type == "cpu" for t in tensors)
+    )
+
+
+def _openmp_parallel() -> int:
+    """Address of ``GOMP_parallel`` in the OpenMP runtime torch has loaded (0 if none is
+    found): the contraction runs its chunks on torch's worker threads, which after each
+    parallel torch operation spin for a while and would halve the speed of threads of
+    our own sharing their cores."""
+    try:
+        with open("/proc/self/maps") as maps:  # Linux; elsewhere the loops run on one thread
+            paths = {line.split()[-1] for line in maps if "omp" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return 0
+    for path in sorted(paths):
+        try:
+            function = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL).GOMP_parallel
+        except (OSError, AttributeError):
+            continue
+        return ctypes.cast(function, ctypes.c_void_p).value or 0
+    return 0
+
+
+_PARALLEL: list[int] = []  # found on first use
+
+
+def _threads(work: int) -> tuple[int, int]:
+    """``(GOMP_parallel address, threads)`` for a contraction of ``work`` multiply-adds."""
+    if work <= THREADED_WORK or torch.get_num_threads() < 2:
+        return 0, 1
+    if not _PARALLEL:
+        _PARALLEL.append(_openmp_parallel())
+    return _PARALLEL[0], torch.get_num_threads()
+
+
+def _pointers(*tensors: Tensor | None) -> list[int]:
+    return [0 if t is None else t.data_ptr() for t in tensors]
+
+
+def contract(
+    x: Tensor,
+    grid: Tensor,
+    table: Tensor,
+    coef: Tensor,
+    scale_base: Tensor,
+    scale_sp: Tensor,
+    mask: Tensor,
+    k: int,
+    base: str,
+) -> tuple[Tensor, Tensor]:
+    """``(y, W)``: the layer's weights ``W`` (n_in, G + k + 1, n_out) of
+    :func:`kanscience.core._contraction.contraction_weight` and ``y = features(x) @ W``
+    (batch, n_out)."""
+    assert _LOOPS is not None, "callers check contract_usable() first"
+    batch, n_in = x.shape
+    n_out = coef.shape[1]
+    tensors = [t.detach().contiguous() for t in (x, grid, table, coef, scale_base, scale_sp, mask)]
+    weight = x.new_empty(n_in, coef.shape[2] + 1, n_out)
+    y = x.new_empty(batch, n_out)
+    _LOOPS.contract(
+        *_pointers(*tensors, weight, y),
+        batch,
+        n_in,
+        n_out,
+        grid.shape[1],
+        table.shape[1],
+        k,
+        _BASES[base],
+        x.dtype == torch.float64,
+        *_threads(batch * n_in * (k + 2) * n_out),
+    )
+    return y, weight
+
+
+def contract_backward(
+    x: Tensor,
+    grid: Tensor,
+    table: Tensor,
+    coef: Tensor,
+    scale_sp: Tensor,
+    mask: Tensor,
+    weight: Tensor,
+    grad_y: Tensor,
+    k: int,
+    base: str,
+    want_x: bool,
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor]:
+    """``(grad_x, grad_coef, grad_base, grad_sp)`` of :func:`contract` for the output
+    gradient ``grad_y`` (batch, n_out); ``grad_x`` None unless ``want_x``."""
+    assert _LOOPS is not None, "callers check contract_usable() first"
+    batch, n_in = x.shape
+    n_out = coef.shape[1]
+    tensors = [t.detach().contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight)]
+    grad_y = grad_y.detach().contiguous()
+    grad_x = torch.empty_like(x) if want_x else None
+    grads = [torch.empty_like(coef), torch.empty_like(mask), torch.empty_like(mask)]
+    scratch = torch.empty_like(weight)  # the weights' gradient, kept alive through the call
+    _LOOPS.contract_backward(
+        *_pointers(*tensors, grad_y, scratch, grad_x, *grads),
+        batch,
+        n_in,
+        n_out,
+        grid.shape[1],
+        table.shape[1],
+        k,
+        _BASES[base],
+        x.dtype == torch.float64,
+        *_threads(batch * n_in * (k + 2) * n_out),
+    )
+    return grad_x, *grads
 
 
 def spline_features(

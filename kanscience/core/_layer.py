@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _splines as splines
-from ._contraction import contraction_weight, spline_contract
+from ._contraction import contraction_weight, spline_contract, uses_features
 from ._functions import FunctionLibrary, resolve_library
 from ._validation import (
     check_count,
@@ -178,7 +178,8 @@ class KANLayer(nn.Module):
         """Outputs of the layer, shape (batch, out_dim)."""
         if x.shape[0] == 0:  # nothing to evaluate; the contraction cannot reshape 0 rows
             return x.new_zeros(0, self.out_dim)
-        features = self.features(x) if id(x) in self._memo else None
+        memo = id(x) in self._memo and uses_features(x, self.coef, self.grid, self.k)
+        features = self.features(x) if memo else None
         y = spline_contract(
             x,
             self.coef,
@@ -214,8 +215,9 @@ class KANLayer(nn.Module):
 
         For training on fixed data: the first layer's bases do not change between
         evaluations unless the grid or the data do (both detected by their version keys,
-        so in-place edits of an input or of the grid are seen). The inputs must not
-        require grad.
+        so in-place edits of an input or of the grid are seen). Where the compiled
+        contraction applies (CPU, float32 or float64) no features are formed or kept:
+        the block changes nothing there. The inputs must not require grad.
         """
         if any(x.requires_grad for x in inputs):
             raise ValueError("reuse_features needs inputs that do not require grad")

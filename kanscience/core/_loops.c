@@ -6,6 +6,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(_MSC_VER)
 #define KS_INLINE __forceinline
@@ -13,21 +14,56 @@
 #define KS_INLINE inline __attribute__((always_inline))
 #endif
 
+/* Most bases per input value the loops take (order k <= 15); the Python side checks. */
+#define KS_MAX_BASES 16
+/* Most rows whose bases the contraction evaluates together (vector loops over them). */
+#define KS_BLOCK 128
+/* Most intervals per grid that the loops group samples by (more: one sample at a time). */
+#define KS_MAX_KEYS 1024
+/* Bytes of the rows of y (or grad_y) processed together: they stay in the L2 cache while
+ * each input's weights are visited once per block instead of once per row, and the block
+ * holds enough samples per grid interval for the loops that share rows to gain. */
+#define KS_BLOCK_BYTES 65536
+
+/* Loops whose iterations are independent (the pointers they write never alias what they
+ * read), so the compiler vectorizes them without run-time overlap checks. */
+#if defined(__clang__)
+#define KS_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define KS_IVDEP _Pragma("GCC ivdep")
+#else
+#define KS_IVDEP
+#endif
+
+/* The entry points compiled for AVX-512, AVX2 and the baseline, chosen at load time by the
+ * CPU (GCC on x86-64 Linux): a generic build, fast on the machine that runs it. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KS_CLONES
+#endif
+
 #define REAL float
 #define EXP expf
+#define LANES 16
 #define NAME(x) x##_f32
 #include "_loops_body.h"
 #undef REAL
 #undef EXP
+#undef LANES
 #undef NAME
+#undef VECTOR
 
 #define REAL double
 #define EXP exp
+#define LANES 8
 #define NAME(x) x##_f64
 #include "_loops_body.h"
 #undef REAL
 #undef EXP
+#undef LANES
 #undef NAME
+#undef VECTOR
 
 static PyObject *features(PyObject *self, PyObject *args)
 {
@@ -79,6 +115,135 @@ static PyObject *backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A contraction cut into chunks (of rows forward, of inputs backward) that the threads
+ * take in turn from an atomic counter: a thread that shares its core with another
+ * program's gets fewer. */
+typedef struct {
+    int kind, is_double, k, base; /* kind: KS_FORWARD, KS_BACKWARD or KS_ASSEMBLE */
+    unsigned long long x, grid, table, weight, y, grad_y, grad_weight, grad_x;
+    unsigned long long coef, scale_base, scale_sp, mask, grad_coef, grad_base, grad_sp;
+    Py_ssize_t batch, n_in, n_out, n_knots, rows, total, chunk, next;
+} ks_job;
+
+#if defined(__GNUC__)
+#define KS_TAKE(counter, step) __atomic_fetch_add(counter, step, __ATOMIC_RELAXED)
+#else
+#define KS_TAKE(counter, step) ((*(counter) += (step)) - (step)) /* one thread only */
+#endif
+
+enum { KS_FORWARD, KS_BACKWARD, KS_ASSEMBLE };
+
+#define KS_JOB_CALL(REAL, SUFFIX)                                                             \
+    if (job->kind == KS_ASSEMBLE)                                                             \
+        assemble_##SUFFIX((const REAL *)job->coef, (const REAL *)job->scale_base,             \
+                          (const REAL *)job->scale_sp, (const REAL *)job->mask,               \
+                          (REAL *)job->weight, start, end, job->n_out,                        \
+                          job->n_knots - job->k - 1);                                         \
+    else if (job->kind == KS_BACKWARD) {                                                      \
+        contract_backward_any_order_##SUFFIX(                                                 \
+            (const REAL *)job->x, (const REAL *)job->grid, (const REAL *)job->table,          \
+            (const REAL *)job->weight, (const REAL *)job->grad_y, (REAL *)job->grad_weight,   \
+            (REAL *)job->grad_x, start, end, job->batch, job->n_in, job->n_out, job->n_knots, \
+            job->rows, job->k, job->base);                                                    \
+        parameter_grads_##SUFFIX((const REAL *)job->grad_weight, (const REAL *)job->coef,     \
+                                 (const REAL *)job->scale_sp, (const REAL *)job->mask,        \
+                                 (REAL *)job->grad_coef, (REAL *)job->grad_base,              \
+                                 (REAL *)job->grad_sp, start, end, job->n_out,                \
+                                 job->n_knots - job->k - 1);                                  \
+    } else                                                                                    \
+        contract_any_order_##SUFFIX((const REAL *)job->x, (const REAL *)job->grid,            \
+                                    (const REAL *)job->table, (const REAL *)job->weight,      \
+                                    (REAL *)job->y, start, end, job->n_in, job->n_out,        \
+                                    job->n_knots, job->rows, job->k, job->base)
+
+static void ks_work(void *data)
+{
+    ks_job *job = (ks_job *)data;
+    for (;;) {
+        const Py_ssize_t start = KS_TAKE(&job->next, job->chunk);
+        if (start >= job->total)
+            return;
+        const Py_ssize_t end = start + job->chunk < job->total ? start + job->chunk : job->total;
+        if (job->is_double) {
+            KS_JOB_CALL(double, f64);
+        } else {
+            KS_JOB_CALL(float, f32);
+        }
+    }
+}
+
+/* GOMP_parallel of the OpenMP runtime torch runs on (its address comes from Python): the
+ * chunks run on torch's own worker threads, which would otherwise spin beside ours. */
+typedef void (*ks_parallel)(void (*)(void *), void *, unsigned, unsigned);
+
+static void ks_run(ks_job *job, unsigned long long parallel, int threads)
+{
+    job->next = 0;
+    if (parallel && threads > 1)
+        ((ks_parallel)(uintptr_t)parallel)(ks_work, job, (unsigned)threads, 0);
+    else
+        ks_work(job);
+}
+
+static int ks_check(const ks_job *job, const char *name)
+{
+    if (job->k < 0 || job->k + 1 > KS_MAX_BASES || job->n_knots < job->k + 2 ||
+        job->rows != job->n_knots + 1 || job->batch < 0 || job->n_in < 0 || job->n_out < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: inconsistent sizes", name);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *contract(PyObject *self, PyObject *args)
+{
+    ks_job job = {0};
+    unsigned long long parallel;
+    int threads;
+    if (!PyArg_ParseTuple(args, "KKKKKKKKKnnnnniipKi", &job.x, &job.grid, &job.table,
+                          &job.coef, &job.scale_base, &job.scale_sp, &job.mask, &job.weight,
+                          &job.y, &job.batch, &job.n_in, &job.n_out, &job.n_knots, &job.rows,
+                          &job.k, &job.base, &job.is_double, &parallel, &threads))
+        return NULL;
+    if (!ks_check(&job, "contract"))
+        return NULL;
+    const Py_ssize_t size = job.is_double ? 8 : 4;
+    Py_BEGIN_ALLOW_THREADS
+    job.kind = KS_ASSEMBLE;
+    job.total = job.n_in;
+    job.chunk = 4;
+    ks_run(&job, parallel, threads);
+    job.kind = KS_FORWARD;
+    job.total = job.batch;
+    job.chunk = KS_BLOCK_BYTES / (size * (job.n_out > 0 ? job.n_out : 1));
+    job.chunk = job.chunk < 1 ? 1 : job.chunk > KS_BLOCK ? KS_BLOCK : job.chunk;
+    ks_run(&job, parallel, threads);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *contract_backward(PyObject *self, PyObject *args)
+{
+    ks_job job = {0};
+    unsigned long long parallel;
+    int threads;
+    if (!PyArg_ParseTuple(args, "KKKKKKKKKKKKKnnnnniipKi", &job.x, &job.grid, &job.table,
+                          &job.coef, &job.scale_sp, &job.mask, &job.weight, &job.grad_y,
+                          &job.grad_weight, &job.grad_x, &job.grad_coef, &job.grad_base,
+                          &job.grad_sp, &job.batch, &job.n_in, &job.n_out, &job.n_knots,
+                          &job.rows, &job.k, &job.base, &job.is_double, &parallel, &threads))
+        return NULL;
+    if (!ks_check(&job, "contract_backward"))
+        return NULL;
+    job.kind = KS_BACKWARD;
+    job.total = job.n_in;
+    job.chunk = 4; /* inputs per chunk: a block of grad_y rows is reused across them */
+    Py_BEGIN_ALLOW_THREADS
+    ks_run(&job, parallel, threads);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"features", features, METH_VARARGS,
      "features(x, grid, table, out, index, slopes, batch, n_in, n_knots, rows, k, base, "
@@ -86,6 +251,15 @@ static PyMethodDef methods[] = {
     {"backward", backward, METH_VARARGS,
      "backward(grad, x, index, slopes, out, batch, n_in, n_features, n, base, is_double): "
      "d(loss)/dx from d(loss)/d(features)."},
+    {"contract", contract, METH_VARARGS,
+     "contract(x, grid, table, coef, scale_base, scale_sp, mask, weight, y, batch, n_in, "
+     "n_out, n_knots, rows, k, base, is_double, parallel, threads): the weights assembled "
+     "into weight and the features of x contracted with them into y."},
+    {"contract_backward", contract_backward, METH_VARARGS,
+     "contract_backward(x, grid, table, coef, scale_sp, mask, weight, grad_y, grad_weight, "
+     "grad_x, grad_coef, grad_base, grad_sp, batch, n_in, n_out, n_knots, rows, k, base, "
+     "is_double, parallel, threads): the gradients of contract (grad_weight is scratch, "
+     "grad_x 0 for none)."},
     {NULL, NULL, 0, NULL},
 };
 
