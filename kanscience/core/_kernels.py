@@ -149,7 +149,8 @@ def contract(
     assert _LOOPS is not None, "callers check contract_usable() first"
     batch, n_in = x.shape
     n_out = coef.shape[1]
-    tensors = [t.detach().contiguous() for t in (x, grid, table, coef, scale_base, scale_sp, mask)]
+    # only addresses are taken (no graph to detach from inside an autograd function)
+    tensors = [t.contiguous() for t in (x, grid, table, coef, scale_base, scale_sp, mask)]
     weight = x.new_empty(n_in, coef.shape[2] + 1, n_out)
     y = x.new_empty(batch, n_out)
     _LOOPS.contract(
@@ -185,13 +186,13 @@ def contract_backward(
     assert _LOOPS is not None, "callers check contract_usable() first"
     batch, n_in = x.shape
     n_out = coef.shape[1]
-    tensors = [t.detach().contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight)]
-    grad_y = grad_y.detach().contiguous()
+    tensors = [t.contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight)]
+    grad_y = grad_y.contiguous()
     grad_x = torch.empty_like(x) if want_x else None
-    grads = [torch.empty_like(coef), torch.empty_like(mask), torch.empty_like(mask)]
+    grad_coef, grad_base, grad_sp = (torch.empty_like(t) for t in (coef, mask, mask))
     scratch = torch.empty_like(weight)  # the weights' gradient, kept alive through the call
     _LOOPS.contract_backward(
-        *_pointers(*tensors, grad_y, scratch, grad_x, *grads),
+        *_pointers(*tensors, grad_y, scratch, grad_x, grad_coef, grad_base, grad_sp),
         batch,
         n_in,
         n_out,
@@ -202,7 +203,7 @@ def contract_backward(
         x.dtype == torch.float64,
         *_threads(batch * n_in * (k + 2) * n_out),
     )
-    return grad_x, *grads
+    return grad_x, grad_coef, grad_base, grad_sp
 
 
 def spline_features(

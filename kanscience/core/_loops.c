@@ -44,23 +44,39 @@
 #endif
 
 #define REAL float
-#define EXP expf
+#define BITS uint32_t
+#define MANTISSA 23
+#define BIAS 127u
+#define EXP_LIMIT 87.0f
+#define EXP_DEGREE 7
 #define LANES 16
 #define NAME(x) x##_f32
 #include "_loops_body.h"
 #undef REAL
-#undef EXP
+#undef BITS
+#undef MANTISSA
+#undef BIAS
+#undef EXP_LIMIT
+#undef EXP_DEGREE
 #undef LANES
 #undef NAME
 #undef VECTOR
 
 #define REAL double
-#define EXP exp
+#define BITS uint64_t
+#define MANTISSA 52
+#define BIAS 1023u
+#define EXP_LIMIT 708.0
+#define EXP_DEGREE 12
 #define LANES 8
 #define NAME(x) x##_f64
 #include "_loops_body.h"
 #undef REAL
-#undef EXP
+#undef BITS
+#undef MANTISSA
+#undef BIAS
+#undef EXP_LIMIT
+#undef EXP_DEGREE
 #undef LANES
 #undef NAME
 #undef VECTOR

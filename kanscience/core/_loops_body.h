@@ -1,5 +1,7 @@
 /* The loops for one floating type, included twice by _loops.c with REAL (float or double),
- * EXP (expf or exp), LANES (the values in a 64-byte vector) and NAME(x) (x##_f32 or
+ * BITS (the unsigned integer of REAL's width), MANTISSA and BIAS (of its exponent),
+ * EXP_LIMIT and EXP_DEGREE (of NAME(exp)), LANES (the values in a 64-byte vector) and
+ * NAME(x) (x##_f32 or
  * x##_f64) defined. The spline order k is an argument of always-inlined functions called
  * with constant k, so the compiler unrolls the loops over the k + 1 bases for each order
  * (2.5x faster than a run-time order). */
@@ -18,15 +20,40 @@ static KS_INLINE VECTOR NAME(load)(const REAL *from)
 
 static KS_INLINE void NAME(store)(REAL *to, VECTOR v) { memcpy(to, &v, sizeof v); }
 
+/* exp(v) without a library call, so loops over it vectorize: 2^n exp(r) with
+ * r = v - n ln 2 in [-ln2/2, ln2/2] (n rounded by adding and subtracting 1.5 2^MANTISSA,
+ * ln 2 in two parts) and exp(r) by its Taylor polynomial of degree EXP_DEGREE, within an
+ * ulp or two of the library's; v is clamped to +-EXP_LIMIT, where exp is below the
+ * smallest normal number or near the largest (no overflow: silu and its slope, the only
+ * users, are the same there to rounding) except at infinity. NaN gives NaN. */
+static KS_INLINE REAL NAME(exp)(REAL v)
+{
+    const REAL shifter = (REAL)1.5 * (REAL)((BITS)1 << MANTISSA), original = v;
+    v = v < -EXP_LIMIT ? -EXP_LIMIT : v > EXP_LIMIT ? EXP_LIMIT : v;
+    const REAL shifted = v * (REAL)1.4426950408889634 + shifter;
+    const REAL n = shifted - shifter;
+    const REAL r = (v - n * (REAL)0.693145751953125) - n * (REAL)1.428606820309417e-06;
+    REAL p = 1;
+    for (int d = EXP_DEGREE; d >= 1; d--)
+        p = 1 + p * (r * (REAL)(1.0 / d));
+    BITS n_bits, shifter_bits;
+    memcpy(&n_bits, &shifted, sizeof n_bits);
+    memcpy(&shifter_bits, &shifter, sizeof shifter_bits);
+    const BITS scale_bits = (n_bits - shifter_bits + BIAS) << MANTISSA;
+    REAL scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    return original == (REAL)INFINITY ? original : p * scale; /* silu(-inf) is NaN */
+}
+
 static KS_INLINE REAL NAME(base_value)(const REAL x, const int base)
 {
-    return base == 0 ? x / (1 + EXP(-x)) : base == 1 ? x : 0;
+    return base == 0 ? x / (1 + NAME(exp)(-x)) : base == 1 ? x : 0;
 }
 
 static KS_INLINE REAL NAME(base_slope)(const REAL x, const int base)
 {
     if (base == 0) {
-        const REAL sigmoid = 1 / (1 + EXP(-x));
+        const REAL sigmoid = 1 / (1 + NAME(exp)(-x));
         return sigmoid * (1 + x * (1 - sigmoid));
     }
     return base == 1 ? 1 : 0;
@@ -171,11 +198,19 @@ static KS_INLINE void NAME(block_bases)(
                 slopes[b][r] = slope[r] * row[1];
         }
     }
-    for (int b = 0; b < count; b++)
-        base_values[b] = NAME(base_value)(xs[b], base);
-    if (base_slopes)
+    if (base_slopes && base == 0) /* silu and its slope from one exponential */
+        for (int b = 0; b < count; b++) {
+            const REAL sigmoid = 1 / (1 + NAME(exp)(-xs[b]));
+            base_values[b] = xs[b] * sigmoid;
+            base_slopes[b] = sigmoid * (1 + xs[b] * (1 - sigmoid));
+        }
+    else {
         for (int b = 0; b < count; b++)
-            base_slopes[b] = NAME(base_slope)(xs[b], base);
+            base_values[b] = NAME(base_value)(xs[b], base);
+        if (base_slopes)
+            for (int b = 0; b < count; b++)
+                base_slopes[b] = NAME(base_slope)(xs[b], base);
+    }
 }
 
 /* The samples of a block in groups that share their k + 1 bases (one interval), so the
@@ -337,8 +372,9 @@ static KS_INLINE void NAME(contract_backward)(
                         along += NAME(load)(g + o0) * slope;
                     }
                     REAL total = 0;
-                    for (int l = 0; l < LANES; l++)
-                        total += along[l];
+                    if (o0 > 0) /* some full vectors were summed */
+                        for (int l = 0; l < LANES; l++)
+                            total += along[l];
                     for (Py_ssize_t o = o0; o < n_out; o++) {
                         REAL slope = base_slopes[b] * w[o];
                         for (int r = 0; r < n; r++)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -250,12 +250,9 @@ class KAN(nn.Module):
         Skipping them saves two operations per layer on the hot path; the answer is cached
         per parameter version, so edits to the parameters are always seen.
         """
-        params = (
-            self.subnode_scale[layer],
-            self.subnode_bias[layer],
-            self.node_scale[layer],
-            self.node_bias[layer],
-        )
+        name = str(layer)  # ParameterList's own key: skips two Python calls per lookup
+        lists = (self.subnode_scale, self.subnode_bias, self.node_scale, self.node_bias)
+        params = [cast(Tensor, parameters._parameters[name]) for parameters in lists]
         key = tuple((p._version, p.data_ptr(), p.requires_grad) for p in params)
         cached = self._affine_cache.get(layer)
         if cached is None or cached[0] != key:
