@@ -242,3 +242,18 @@ def test_fixed_inputs_form_no_features_on_the_compiled_path():
         inside = model(x)
         assert layer._memo[id(x)].features is None
     torch.testing.assert_close(inside, model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 1000, 99_999, 1 << 20, 12_345_678])
+def test_compiled_row_permutation_equals_the_torch_network(rows, monkeypatch):
+    """The compiled cycle walk gives the rows of the torch Feistel network, a bijection."""
+    from kanscience.train._permutation import RowPermutation
+
+    permutation = RowPermutation(rows, seed=rows)
+    positions = torch.arange(min(rows, 4096))
+    compiled = permutation(positions)
+    monkeypatch.setattr(kernels, "_LOOPS", None)
+    assert torch.equal(compiled, permutation(positions))
+    if rows <= 4096:
+        assert sorted(compiled.tolist()) == list(range(rows))
+    assert int(compiled.min()) >= 0 and int(compiled.max()) < rows

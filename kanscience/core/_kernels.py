@@ -41,6 +41,7 @@ __all__ = [
     "contract_backward",
     "contract_usable",
     "features_backward",
+    "permute_rows",
     "spline_features",
     "usable",
 ]
@@ -204,6 +205,19 @@ def contract_backward(
         *_threads(batch * n_in * (k + 2) * n_out),
     )
     return grad_x, grad_coef, grad_base, grad_sp
+
+
+def permute_rows(positions: Tensor, rows: int, half: int, keys: list[int]) -> Tensor | None:
+    """``RowPermutation``'s rows at ``positions`` (:mod:`kanscience.train._permutation`)
+    as one compiled loop, or None where the extension is missing or ``positions`` is not on
+    the CPU (the caller then uses its torch operations): the cycle walk of a few batch
+    entries costs one pass of about twenty tensor operations each in torch."""
+    if _LOOPS is None or positions.device.type != "cpu":
+        return None
+    positions = positions.to(torch.int64).contiguous()
+    out = torch.empty_like(positions)
+    _LOOPS.permute(positions.data_ptr(), out.data_ptr(), positions.numel(), rows, half, *keys)
+    return out
 
 
 def spline_features(

@@ -260,6 +260,46 @@ static PyObject *contract_backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* RowPermutation (kanscience/train/_permutation.py) position by position: a balanced
+ * Feistel network on 2 * half bits, walked along its cycle until the value is below rows.
+ * Integer arithmetic as the torch version does it (int64, masks), so the rows are the same. */
+static PyObject *permute(PyObject *self, PyObject *args)
+{
+    unsigned long long positions, out;
+    Py_ssize_t count;
+    long long rows, half, k0, k1, k2, k3;
+    if (!PyArg_ParseTuple(args, "KKnLLLLLL", &positions, &out, &count, &rows, &half, &k0, &k1,
+                          &k2, &k3))
+        return NULL;
+    if (count < 0 || rows < 1 || half < 1 || half > 31 || rows > (1LL << (2 * half))) {
+        PyErr_SetString(PyExc_ValueError, "permute: inconsistent sizes");
+        return NULL;
+    }
+    const int64_t keys[4] = {k0, k1, k2, k3};
+    const int64_t multipliers[4] = {0x9E3779B1LL, 0x85EBCA6BLL, 0xC2B2AE35LL, 0x27D4EB2FLL};
+    const int64_t mask = ((int64_t)1 << half) - 1;
+    const int64_t *from = (const int64_t *)(uintptr_t)positions;
+    int64_t *to = (int64_t *)(uintptr_t)out;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t at = 0; at < count; at++) {
+        int64_t value = from[at];
+        do {
+            int64_t left = value >> half, right = value & mask;
+            for (int round = 0; round < 4; round++) {
+                int64_t mixed = ((right ^ keys[round]) * multipliers[round]) & 0xFFFFFFFFLL;
+                mixed ^= mixed >> 15;
+                const int64_t next = left ^ (mixed & mask);
+                left = right;
+                right = next;
+            }
+            value = (left << half) | right;
+        } while (value >= rows);
+        to[at] = value;
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"features", features, METH_VARARGS,
      "features(x, grid, table, out, index, slopes, batch, n_in, n_knots, rows, k, base, "
@@ -276,6 +316,9 @@ static PyMethodDef methods[] = {
      "grad_x, grad_coef, grad_base, grad_sp, batch, n_in, n_out, n_knots, rows, k, base, "
      "is_double, parallel, threads): the gradients of contract (grad_weight is scratch, "
      "grad_x 0 for none)."},
+    {"permute", permute, METH_VARARGS,
+     "permute(positions, out, count, rows, half, key0, key1, key2, key3): the rows at "
+     "positions of RowPermutation."},
     {NULL, NULL, 0, NULL},
 };
 

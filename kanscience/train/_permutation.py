@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..core import _kernels as kernels
+
 __all__ = ["RowPermutation"]
 
 _ROUNDS = 4  # Luby-Rackoff: four rounds make a Feistel network a strong pseudo-random permutation
@@ -46,6 +48,9 @@ class RowPermutation:
 
     def __call__(self, positions: Tensor) -> Tensor:
         """The rows at ``positions`` (int64 in ``[0, rows)``) of the permutation."""
+        compiled = kernels.permute_rows(positions, self.rows, self.half, self.keys)
+        if compiled is not None:
+            return compiled
         value = self._network(positions.to(torch.int64))
         outside = value >= self.rows
         while bool(outside.any()):
