@@ -1,4 +1,4 @@
-"""The one compiled piece: kanscience.core._loops, the B-spline feature loops (C).
+"""The one compiled piece: kanscience.core._loops, the B-spline layer loops (C).
 
 Everything else is in pyproject.toml. The extension is optional: without a C compiler the
 package installs and the same features come from torch operations (slower on small

@@ -218,7 +218,8 @@ def test_orders_beyond_the_compiled_loops_take_the_torch_path():
     assert not kernels.contract_usable(x.float(), 3, grid)  # mixed dtypes
     with pytest.raises(ValueError, match="contract: inconsistent sizes"):
         kernels._LOOPS.contract(
-            *[0] * 9,
+            False,
+            *[0] * 15,
             3,
             2,
             1,

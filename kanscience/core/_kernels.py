@@ -1,4 +1,4 @@
-"""Fused CPU loops for the B-spline features, compiled C (``kanscience/core/_loops.c``).
+"""Fused CPU loops for the B-spline layers, compiled C (``kanscience/core/_loops.c``).
 
 A small KAN (the networks of science: a few inputs, grid 5) is dispatch-bound: evaluating
 the bases with torch takes about twenty tensor operations per layer (interval search,
@@ -16,7 +16,9 @@ loop over the samples, and the x-gradient of the features another:
   features and their rows of ``W`` (read or written once per group of samples in the same
   grid interval), so the cost does not grow with the grid, and only ``x`` and ``W`` are
   kept for the backward pass. Large calls are cut into chunks of rows (forward) or of
-  inputs (backward) that torch's own OpenMP threads take in turn.
+  inputs (backward) that torch's own OpenMP threads take in turn;
+- :func:`permute_rows` gives the rows of the streamed fit's permutation
+  (:class:`kanscience.train._permutation.RowPermutation`).
 
 The results equal the torch path's to rounding (NaN and Inf kept). :func:`usable` says when
 the loops apply: the extension built (it is compiled when the package is installed; an
@@ -133,6 +135,23 @@ def _pointers(*tensors: Tensor | None) -> list[int]:
     return [0 if t is None else t.data_ptr() for t in tensors]
 
 
+def _sizes(x: Tensor, coef: Tensor, grid: Tensor, table: Tensor, k: int, base: str) -> tuple:
+    """The size, type and thread arguments that follow the addresses in a contraction."""
+    batch, n_in = x.shape
+    n_out = coef.shape[1]
+    return (
+        batch,
+        n_in,
+        n_out,
+        grid.shape[1],
+        table.shape[1],
+        k,
+        _BASES[base],
+        x.dtype == torch.float64,
+        *_threads(batch * n_in * (k + 2) * n_out),
+    )
+
+
 def contract(
     x: Tensor,
     grid: Tensor,
@@ -149,22 +168,14 @@ def contract(
     (batch, n_out)."""
     assert _LOOPS is not None, "callers check contract_usable() first"
     batch, n_in = x.shape
-    n_out = coef.shape[1]
     # only addresses are taken (no graph to detach from inside an autograd function)
     tensors = [t.contiguous() for t in (x, grid, table, coef, scale_base, scale_sp, mask)]
-    weight = x.new_empty(n_in, coef.shape[2] + 1, n_out)
-    y = x.new_empty(batch, n_out)
+    weight = x.new_empty(n_in, coef.shape[2] + 1, coef.shape[1])
+    y = x.new_empty(batch, coef.shape[1])
     _LOOPS.contract(
-        *_pointers(*tensors, weight, y),
-        batch,
-        n_in,
-        n_out,
-        grid.shape[1],
-        table.shape[1],
-        k,
-        _BASES[base],
-        x.dtype == torch.float64,
-        *_threads(batch * n_in * (k + 2) * n_out),
+        False,
+        *_pointers(*tensors, weight, y, None, None, None, None, None, None),
+        *_sizes(x, coef, grid, table, k, base),
     )
     return y, weight
 
@@ -185,24 +196,17 @@ def contract_backward(
     """``(grad_x, grad_coef, grad_base, grad_sp)`` of :func:`contract` for the output
     gradient ``grad_y`` (batch, n_out); ``grad_x`` None unless ``want_x``."""
     assert _LOOPS is not None, "callers check contract_usable() first"
-    batch, n_in = x.shape
-    n_out = coef.shape[1]
-    tensors = [t.contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight)]
-    grad_y = grad_y.contiguous()
+    x, grid, table, coef, scale_sp, mask, weight, grad_y = (
+        t.contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight, grad_y)
+    )
     grad_x = torch.empty_like(x) if want_x else None
     grad_coef, grad_base, grad_sp = (torch.empty_like(t) for t in (coef, mask, mask))
     scratch = torch.empty_like(weight)  # the weights' gradient, kept alive through the call
-    _LOOPS.contract_backward(
-        *_pointers(*tensors, grad_y, scratch, grad_x, grad_coef, grad_base, grad_sp),
-        batch,
-        n_in,
-        n_out,
-        grid.shape[1],
-        table.shape[1],
-        k,
-        _BASES[base],
-        x.dtype == torch.float64,
-        *_threads(batch * n_in * (k + 2) * n_out),
+    _LOOPS.contract(
+        True,
+        *_pointers(x, grid, table, coef, None, scale_sp, mask, weight, None, grad_y, scratch),
+        *_pointers(grad_x, grad_coef, grad_base, grad_sp),
+        *_sizes(x, coef, grid, table, k, base),
     )
     return grad_x, grad_coef, grad_base, grad_sp
 

@@ -1,7 +1,9 @@
-/* Fused CPU loops for the B-spline features (see kanscience/core/_kernels.py), compiled
- * when the package is installed, so that a new process calls them without a compilation
- * pause. Arguments are the addresses of contiguous tensors (checked by the Python side)
- * and their sizes; the loops run without the GIL. */
+/* The compiled loops of kanscience (see kanscience/core/_kernels.py): the B-spline features
+ * and their x-gradient, a layer's contraction of the features with its weights and its
+ * backward pass, and the streamed fit's row permutation. Compiled when the package is
+ * installed, so that a new process calls them without a compilation pause. Arguments are
+ * the addresses of contiguous tensors (checked by the Python side) and their sizes; the
+ * loops run without the GIL, the contraction in chunks on torch's OpenMP threads. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
@@ -52,15 +54,6 @@
 #define LANES 16
 #define NAME(x) x##_f32
 #include "_loops_body.h"
-#undef REAL
-#undef BITS
-#undef MANTISSA
-#undef BIAS
-#undef EXP_LIMIT
-#undef EXP_DEGREE
-#undef LANES
-#undef NAME
-#undef VECTOR
 
 #define REAL double
 #define BITS uint64_t
@@ -71,15 +64,6 @@
 #define LANES 8
 #define NAME(x) x##_f64
 #include "_loops_body.h"
-#undef REAL
-#undef BITS
-#undef MANTISSA
-#undef BIAS
-#undef EXP_LIMIT
-#undef EXP_DEGREE
-#undef LANES
-#undef NAME
-#undef VECTOR
 
 static PyObject *features(PyObject *self, PyObject *args)
 {
@@ -211,51 +195,43 @@ static int ks_check(const ks_job *job, const char *name)
     return 1;
 }
 
+/* contract(backward, x, grid, table, coef, scale_base, scale_sp, mask, weight, y, grad_y,
+ * grad_weight, grad_x, grad_coef, grad_base, grad_sp, batch, n_in, n_out, n_knots, rows, k,
+ * base, is_double, parallel, threads): forward, the weights assembled into weight and the
+ * features of x contracted with them into y; backward, the gradients of x (grad_x 0 for
+ * none) and of the parameters, grad_weight being scratch. Unused addresses are 0. */
 static PyObject *contract(PyObject *self, PyObject *args)
 {
     ks_job job = {0};
+    int backward, threads;
     unsigned long long parallel;
-    int threads;
-    if (!PyArg_ParseTuple(args, "KKKKKKKKKnnnnniipKi", &job.x, &job.grid, &job.table,
-                          &job.coef, &job.scale_base, &job.scale_sp, &job.mask, &job.weight,
-                          &job.y, &job.batch, &job.n_in, &job.n_out, &job.n_knots, &job.rows,
-                          &job.k, &job.base, &job.is_double, &parallel, &threads))
+    if (!PyArg_ParseTuple(args, "pKKKKKKKKKKKKKKKnnnnniipKi", &backward, &job.x, &job.grid,
+                          &job.table, &job.coef, &job.scale_base, &job.scale_sp, &job.mask,
+                          &job.weight, &job.y, &job.grad_y, &job.grad_weight, &job.grad_x,
+                          &job.grad_coef, &job.grad_base, &job.grad_sp, &job.batch, &job.n_in,
+                          &job.n_out, &job.n_knots, &job.rows, &job.k, &job.base,
+                          &job.is_double, &parallel, &threads))
         return NULL;
     if (!ks_check(&job, "contract"))
         return NULL;
     const Py_ssize_t size = job.is_double ? 8 : 4;
     Py_BEGIN_ALLOW_THREADS
-    job.kind = KS_ASSEMBLE;
-    job.total = job.n_in;
-    job.chunk = 4;
-    ks_run(&job, parallel, threads);
-    job.kind = KS_FORWARD;
-    job.total = job.batch;
-    job.chunk = KS_BLOCK_BYTES / (size * (job.n_out > 0 ? job.n_out : 1));
-    job.chunk = job.chunk < 1 ? 1 : job.chunk > KS_BLOCK ? KS_BLOCK : job.chunk;
-    ks_run(&job, parallel, threads);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
-
-static PyObject *contract_backward(PyObject *self, PyObject *args)
-{
-    ks_job job = {0};
-    unsigned long long parallel;
-    int threads;
-    if (!PyArg_ParseTuple(args, "KKKKKKKKKKKKKnnnnniipKi", &job.x, &job.grid, &job.table,
-                          &job.coef, &job.scale_sp, &job.mask, &job.weight, &job.grad_y,
-                          &job.grad_weight, &job.grad_x, &job.grad_coef, &job.grad_base,
-                          &job.grad_sp, &job.batch, &job.n_in, &job.n_out, &job.n_knots,
-                          &job.rows, &job.k, &job.base, &job.is_double, &parallel, &threads))
-        return NULL;
-    if (!ks_check(&job, "contract_backward"))
-        return NULL;
-    job.kind = KS_BACKWARD;
-    job.total = job.n_in;
-    job.chunk = 4; /* inputs per chunk: a block of grad_y rows is reused across them */
-    Py_BEGIN_ALLOW_THREADS
-    ks_run(&job, parallel, threads);
+    if (backward) {
+        job.kind = KS_BACKWARD;
+        job.total = job.n_in;
+        job.chunk = 4; /* inputs per chunk: a block of grad_y rows is reused across them */
+        ks_run(&job, parallel, threads);
+    } else {
+        job.kind = KS_ASSEMBLE;
+        job.total = job.n_in;
+        job.chunk = 4;
+        ks_run(&job, parallel, threads);
+        job.kind = KS_FORWARD;
+        job.total = job.batch;
+        job.chunk = KS_BLOCK_BYTES / (size * (job.n_out > 0 ? job.n_out : 1));
+        job.chunk = job.chunk < 1 ? 1 : job.chunk > KS_BLOCK ? KS_BLOCK : job.chunk;
+        ks_run(&job, parallel, threads);
+    }
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -308,14 +284,8 @@ static PyMethodDef methods[] = {
      "backward(grad, x, index, slopes, out, batch, n_in, n_features, n, base, is_double): "
      "d(loss)/dx from d(loss)/d(features)."},
     {"contract", contract, METH_VARARGS,
-     "contract(x, grid, table, coef, scale_base, scale_sp, mask, weight, y, batch, n_in, "
-     "n_out, n_knots, rows, k, base, is_double, parallel, threads): the weights assembled "
-     "into weight and the features of x contracted with them into y."},
-    {"contract_backward", contract_backward, METH_VARARGS,
-     "contract_backward(x, grid, table, coef, scale_sp, mask, weight, grad_y, grad_weight, "
-     "grad_x, grad_coef, grad_base, grad_sp, batch, n_in, n_out, n_knots, rows, k, base, "
-     "is_double, parallel, threads): the gradients of contract (grad_weight is scratch, "
-     "grad_x 0 for none)."},
+     "contract(backward, 15 addresses, batch, n_in, n_out, n_knots, rows, k, base, is_double, "
+     "parallel, threads): a layer's compiled contraction or its backward (see the source)."},
     {"permute", permute, METH_VARARGS,
      "permute(positions, out, count, rows, half, key0, key1, key2, key3): the rows at "
      "positions of RowPermutation."},

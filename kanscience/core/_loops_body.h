@@ -523,3 +523,14 @@ KS_CLONES static void NAME(contract_backward_any_order)(
 }
 
 #undef KS_BY_ORDER
+
+/* the parameters of this inclusion, so that the next one defines its own */
+#undef REAL
+#undef BITS
+#undef MANTISSA
+#undef BIAS
+#undef EXP_LIMIT
+#undef EXP_DEGREE
+#undef LANES
+#undef NAME
+#undef VECTOR
