@@ -19,13 +19,13 @@
 /* Most bases per input value the loops take (order k <= 15); the Python side checks. */
 #define KS_MAX_BASES 16
 /* Most rows whose bases the contraction evaluates together (vector loops over them). */
-#define KS_BLOCK 128
+#define KS_BLOCK 256
 /* Most intervals per grid that the loops group samples by (more: one sample at a time). */
 #define KS_MAX_KEYS 1024
 /* Bytes of the rows of y (or grad_y) processed together: they stay in the L2 cache while
  * each input's weights are visited once per block instead of once per row, and the block
  * holds enough samples per grid interval for the loops that share rows to gain. */
-#define KS_BLOCK_BYTES 65536
+#define KS_BLOCK_BYTES 262144
 
 /* Loops whose iterations are independent (the pointers they write never alias what they
  * read), so the compiler vectorizes them without run-time overlap checks. */
