@@ -220,3 +220,22 @@ def test_simplest_number_within_a_tolerance_is_the_simplest_not_the_closest():
     assert simplest_number(-2.5, 1e-9) == sympy.Rational(-5, 2)
     with pytest.raises(ValueError, match="tolerance"):
         simplest_number(1.0, -1.0)
+
+
+def test_a_factor_enters_a_power_of_a_fitted_sum_through_its_root():
+    """c (a + b y)^n has one constant too many: merged into the base it keeps the value and
+    snaps to the law (a network spreading the scale 1 over 0.169 and 2.432^2)."""
+    from kanscience.symbolic import merge_constants, snap_constants
+
+    y = sympy.Symbol("y", real=True)
+    fitted = 0.169070951772246 * (7.5e-7 - 2.43200003699466 * y) ** 2
+    merged = merge_constants(fitted)
+    assert len(merged.atoms(sympy.Float)) == 2  # was 3
+    for value in (-1.3, 0.2, 2.0):
+        assert abs(float(merged.subs(y, value)) - float(fitted.subs(y, value))) < 1e-12
+    assert snap_constants(merged, tol=1e-2) == y**2
+    odd = merge_constants(-8.0 * (0.5 * y + 0.25) ** 3)  # a real cube root of -8
+    assert abs(float(odd.subs(y, 0.7)) - float((-8.0 * (0.5 * y + 0.25) ** 3).subs(y, 0.7))) < 1e-12
+    assert len(odd.atoms(sympy.Float)) == 2
+    even = -4.0 * (0.5 * y + 0.25) ** 2  # no real square root: left as it is
+    assert merge_constants(even) == even

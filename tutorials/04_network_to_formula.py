@@ -28,7 +28,13 @@ import torch
 
 from kanscience import KAN, Penalty, create_dataset, fit, prune
 from kanscience.plot import plot
-from kanscience.symbolic import auto_symbolic, ex_round, snap_constants, symbolic_formula
+from kanscience.symbolic import (
+    auto_symbolic,
+    ex_round,
+    merge_constants,
+    snap_constants,
+    symbolic_formula,
+)
 
 torch.set_num_threads(1)
 
@@ -72,15 +78,17 @@ print(f"all-symbolic model after polishing the constants: test RMSE {history.tes
 
 # %% [markdown]
 # The formula, raw, rounded and with its constants snapped to simple numbers (fractions,
-# and multiples of $\pi$; tiny leftovers of pruned-away paths snap to zero). Snapping
-# lets sympy multiply out factors such as $0.013 \cdot 8.8^2$, so we snap a second time:
+# and multiples of $\pi$; tiny leftovers of pruned-away paths snap to zero). A network
+# spreads one scale over several constants ($0.169\,(2.432\,y)^2$ is $1.0\,y^2$), so the
+# constants are first merged, one per degree of freedom, then snapped; snapping lets sympy
+# multiply out factors again, so we snap a second time:
 
 # %%
 x, y = sympy.symbols("x y", real=True)
 raw = symbolic_formula(symbolic, [x, y])[0]
 print("raw:    ", raw)
 print("rounded:", ex_round(raw, 3))
-snapped = snap_constants(raw, tol=1e-2, constants=[sympy.pi])
+snapped = snap_constants(merge_constants(raw), tol=1e-2, constants=[sympy.pi])
 print("snapped once:", snapped)
 snapped = snap_constants(snapped, tol=1e-2, constants=[sympy.pi])  # sympy merged factors
 print("snapped:     ", snapped)

@@ -78,6 +78,21 @@ def _float_coefficient(term: sympy.Basic) -> bool:
     return isinstance(coefficient, sympy.Float)
 
 
+def _float_sum_power(factor: sympy.Expr, constant: sympy.Expr) -> bool:
+    """``factor`` is a sum with float coefficients to a positive integer power that a real
+    ``constant`` can enter (its root is real: positive, or an odd power)."""
+    if not isinstance(factor, sympy.Pow):
+        return False
+    base, power = factor.args
+    if not (isinstance(base, sympy.Add) and isinstance(power, sympy.Integer)):
+        return False
+    exponent = int(power)
+    if exponent < 1 or not all(_float_coefficient(t) for t in base.args):
+        return False
+    value = _as_float(constant)
+    return isinstance(value, sympy.Float) and (float(value) > 0 or exponent % 2 == 1)
+
+
 def _merge_product(product: sympy.Expr) -> sympy.Expr:
     """The numeric factors of a product as one Float if any is a float; a numeric factor
     distributed over a sum whose every term has a float coefficient (one constant less)."""
@@ -90,11 +105,21 @@ def _merge_product(product: sympy.Expr) -> sympy.Expr:
     if any(a.has(sympy.Float) for a in constants):
         constant = _as_float(constant)
     sums = [a for a in rest if a.is_Add and all(_float_coefficient(t) for t in a.args)]
+    powers = [a for a in rest if _float_sum_power(a, constant)]
     if constant != 1 and sums and constant.is_number:
         target = sums[0]
         terms = cast("tuple[sympy.Expr, ...]", target.args)
         distributed = sympy.Add(*(_merge_product(sympy.Mul(constant, t)) for t in terms))
         rest[rest.index(target)] = distributed
+        constant = sympy.S.One
+    elif constant != 1 and powers:  # c (a + b y)^n = (c^(1/n) a + c^(1/n) b y)^n
+        target = powers[0]
+        base, exponent = cast("tuple[sympy.Expr, sympy.Integer]", target.args)
+        value = float(constant)  # the real root (odd powers take negative constants)
+        root = sympy.Float(math.copysign(abs(value) ** (1 / int(exponent)), value))
+        terms = cast("tuple[sympy.Expr, ...]", base.args)
+        distributed = sympy.Add(*(_merge_product(sympy.Mul(root, t)) for t in terms))
+        rest[rest.index(target)] = sympy.Pow(distributed, exponent)
         constant = sympy.S.One
     merged = sympy.Mul(constant, *rest)
     return merged if expression_complexity(merged) <= expression_complexity(product) else product
@@ -107,7 +132,8 @@ def merge_constants(expr: sympy.Expr) -> sympy.Expr:
     A fitted constant times exact ones (``9.8696 x / pi^2``) is one free constant: folded
     to ``1.0000000 x`` it can be snapped (:func:`snap_constants`). A numeric factor of a
     product is also distributed over a sum whose every term has a float coefficient
-    (``0.5 z (2.4 sin(x) + 0.6 exp(y))`` has one constant too many).
+    (``0.5 z (2.4 sin(x) + 0.6 exp(y))`` has one constant too many), or over the base of a
+    positive integer power of such a sum.
 
     >>> x, y, z = sympy.symbols("x y z")
     >>> merge_constants(9.86960440108936 * x / sympy.pi**2)
@@ -116,6 +142,12 @@ def merge_constants(expr: sympy.Expr) -> sympy.Expr:
     z*(0.3*exp(y) + 1.2*sin(x))
     >>> merge_constants(sympy.sqrt(2) * x / (2 * sympy.pi))
     sqrt(2)*x/(2*pi)
+
+    A numeric factor enters a power of such a sum through its root (``0.169 (2.432 y)^2``
+    is ``(1.0 y)^2``):
+
+    >>> merge_constants(0.25 * (2.0 * y + 0.4) ** 2)
+    (1.0*y + 0.2)**2
     """
 
     def visit(e: sympy.Basic) -> sympy.Basic:
