@@ -171,6 +171,28 @@ def test_compiled_contraction_equals_dense_features_times_weights(dtype, tol, k,
         torch.testing.assert_close(got, want, rtol=tol, atol=tol * float(want.abs().max()))
 
 
+def test_the_input_gradient_alone_skips_the_parameters_and_is_the_same():
+    """Attribution on a frozen layer asks for the gradient of x only: the compiled backward
+    then skips the weights' gradient, and the gradient of x is bitwise the one computed
+    beside the parameters' (threads over inputs: each column of it by one thread)."""
+    grid = _grid(5, 7, 3, seed=1, dtype=torch.float64)
+    x = _samples(400, 5, seed=2, dtype=torch.float64).requires_grad_()
+    coef, scale_base, scale_sp, mask = _layer_tensors(5, 6, 7, 3, seed=3, dtype=torch.float64)
+    grad = torch.randn(400, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    y = contraction.spline_contract(x, coef, scale_base, scale_sp, mask, grid, 3)
+    (with_parameters, *_) = torch.autograd.grad(y, (x, coef, scale_base, scale_sp), grad)
+    frozen = [t.detach() for t in (coef, scale_base, scale_sp)]
+    y = contraction.spline_contract(x, *frozen, mask, grid, 3)
+    (alone,) = torch.autograd.grad(y, x, grad)
+    assert torch.equal(alone, with_parameters)
+    table = splines.spline_table(grid, 3)
+    _, weight = kernels.contract(x.detach(), grid, table, *frozen, mask, 3, "silu")
+    grads = kernels.contract_backward(
+        x.detach(), grid, table, frozen[0], frozen[2], mask, weight, grad, 3, "silu", True, False
+    )
+    assert torch.equal(grads[0], alone) and grads[1:] == (None, None, None)
+
+
 def test_threads_share_a_contraction_without_changing_a_bit(monkeypatch):
     """Large contractions run in chunks on torch's threads: every row (forward) and every
     input (backward) is summed by one thread in one order, so the result is the one-thread

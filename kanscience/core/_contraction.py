@@ -155,7 +155,18 @@ class _SparseContract(torch.autograd.Function):
             return (*grads, *(None,) * 5)
         wants = ctx.needs_input_grad[:4]
         grads = kernels.contract_backward(
-            x, grid, table, coef, scale_sp, mask, weight, grad, ctx.k, ctx.base, wants[0]
+            x,
+            grid,
+            table,
+            coef,
+            scale_sp,
+            mask,
+            weight,
+            grad,
+            ctx.k,
+            ctx.base,
+            wants[0],
+            any(wants[1:]),
         )
         return *(g if w else None for g, w in zip(grads, wants)), None, None, None, None, None
 

@@ -192,16 +192,21 @@ def contract_backward(
     k: int,
     base: str,
     want_x: bool,
-) -> tuple[Tensor | None, Tensor, Tensor, Tensor]:
+    want_parameters: bool = True,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]:
     """``(grad_x, grad_coef, grad_base, grad_sp)`` of :func:`contract` for the output
-    gradient ``grad_y`` (batch, n_out); ``grad_x`` None unless ``want_x``."""
+    gradient ``grad_y`` (batch, n_out); ``grad_x`` None unless ``want_x``, the parameters'
+    None unless ``want_parameters`` (then their loops are skipped: attribution on a frozen
+    model needs only ``grad_x``)."""
     assert _LOOPS is not None, "callers check contract_usable() first"
     x, grid, table, coef, scale_sp, mask, weight, grad_y = (
         t.contiguous() for t in (x, grid, table, coef, scale_sp, mask, weight, grad_y)
     )
     grad_x = torch.empty_like(x) if want_x else None
-    grad_coef, grad_base, grad_sp = (torch.empty_like(t) for t in (coef, mask, mask))
-    scratch = torch.empty_like(weight)  # the weights' gradient, kept alive through the call
+    grad_coef = grad_base = grad_sp = scratch = None
+    if want_parameters:
+        grad_coef, grad_base, grad_sp = (torch.empty_like(t) for t in (coef, mask, mask))
+        scratch = torch.empty_like(weight)  # the weights' gradient, alive through the call
     _LOOPS.contract(
         True,
         *_pointers(x, grid, table, coef, None, scale_sp, mask, weight, None, grad_y, scratch),

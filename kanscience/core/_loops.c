@@ -145,11 +145,12 @@ enum { KS_FORWARD, KS_BACKWARD, KS_ASSEMBLE };
             (const REAL *)job->weight, (const REAL *)job->grad_y, (REAL *)job->grad_weight,   \
             (REAL *)job->grad_x, start, end, job->batch, job->n_in, job->n_out, job->n_knots, \
             job->rows, job->k, job->base);                                                    \
-        parameter_grads_##SUFFIX((const REAL *)job->grad_weight, (const REAL *)job->coef,     \
-                                 (const REAL *)job->scale_sp, (const REAL *)job->mask,        \
-                                 (REAL *)job->grad_coef, (REAL *)job->grad_base,              \
-                                 (REAL *)job->grad_sp, start, end, job->n_out,                \
-                                 job->n_knots - job->k - 1);                                  \
+        if (job->grad_weight)                                                                 \
+            parameter_grads_##SUFFIX(                                                         \
+                (const REAL *)job->grad_weight, (const REAL *)job->coef,                      \
+                (const REAL *)job->scale_sp, (const REAL *)job->mask, (REAL *)job->grad_coef, \
+                (REAL *)job->grad_base, (REAL *)job->grad_sp, start, end, job->n_out,         \
+                job->n_knots - job->k - 1);                                                   \
     } else                                                                                    \
         contract_any_order_##SUFFIX((const REAL *)job->x, (const REAL *)job->grid,            \
                                     (const REAL *)job->table, (const REAL *)job->weight,      \
@@ -199,7 +200,8 @@ static int ks_check(const ks_job *job, const char *name)
  * grad_weight, grad_x, grad_coef, grad_base, grad_sp, batch, n_in, n_out, n_knots, rows, k,
  * base, is_double, parallel, threads): forward, the weights assembled into weight and the
  * features of x contracted with them into y; backward, the gradients of x (grad_x 0 for
- * none) and of the parameters, grad_weight being scratch. Unused addresses are 0. */
+ * none) and of the parameters (grad_weight, their scratch, 0 for none). Unused addresses
+ * are 0. */
 static PyObject *contract(PyObject *self, PyObject *args)
 {
     ks_job job = {0};

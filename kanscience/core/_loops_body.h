@@ -59,71 +59,6 @@ static KS_INLINE REAL NAME(base_slope)(const REAL x, const int base)
     return base == 1 ? 1 : 0;
 }
 
-/* The k + 1 bases that may be nonzero at one input value: their indices (clamped to the
- * valid range, so outside the grid several may coincide), values and, unless slopes is
- * NULL, x-derivatives, from the row of the per-interval table that holds x. */
-static KS_INLINE void NAME(local)(
-    const REAL value_x, const REAL *knots, const REAL *table, Py_ssize_t n_knots, const int k,
-    Py_ssize_t *index, REAL *values, REAL *slopes)
-{
-    const int n = k + 1;
-    const Py_ssize_t n_basis = n_knots - n;
-    /* searchsorted(right=True), the table row: the number of knots <= x, found by a
-     * binary search without branches (its steps depend on the grid size only, so the CPU
-     * never mispredicts them; NaN compares false and gives row 0, like torch) */
-    const REAL *first = knots;
-    for (Py_ssize_t length = n_knots; length > 1;) {
-        const Py_ssize_t half = length >> 1;
-        first += half * (Py_ssize_t)(first[half - 1] <= value_x); /* arithmetic, not a jump */
-        length -= half;
-    }
-    const Py_ssize_t low = (first - knots) + (*first <= value_x);
-    const REAL *row = table + low * (2 + (Py_ssize_t)n * n);
-    const REAL s = (value_x - row[0]) * row[1];
-    for (int r = 0; r < n; r++) {
-        Py_ssize_t basis = low - n + r;
-        basis = basis < 0 ? 0 : basis;
-        index[r] = basis > n_basis - 1 ? n_basis - 1 : basis;
-        REAL value = row[2 + k * n + r];
-        for (int p = k - 1; p >= 0; p--) /* Horner in s */
-            value = value * s + row[2 + p * n + r];
-        values[r] = value;
-        if (slopes) {
-            REAL slope = k * row[2 + k * n + r];
-            for (int p = k - 1; p > 0; p--)
-                slope = slope * s + p * row[2 + p * n + r];
-            slopes[r] = slope * row[1];
-        }
-    }
-}
-
-static KS_INLINE void NAME(features)(
-    const REAL *x, const REAL *grid, const REAL *table, REAL *features, int64_t *index,
-    REAL *slopes, Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_knots, Py_ssize_t rows,
-    const int k, int base, int want_slopes)
-{
-    const int n = k + 1;
-    const Py_ssize_t n_basis = n_knots - n;
-    const Py_ssize_t width = 2 + (Py_ssize_t)n * n;
-    Py_ssize_t at_index[KS_MAX_BASES];
-    REAL values[KS_MAX_BASES];
-    for (Py_ssize_t b = 0; b < batch; b++) {
-        for (Py_ssize_t i = 0; i < n_in; i++) {
-            const Py_ssize_t at = b * n_in + i;
-            REAL *out = features + at * (n_basis + 1);
-            for (Py_ssize_t c = 0; c <= n_basis; c++)
-                out[c] = 0;
-            out[0] = NAME(base_value)(x[at], base);
-            NAME(local)(x[at], grid + i * n_knots, table + i * rows * width, n_knots, k,
-                        at_index, values, want_slopes ? slopes + at * n : NULL);
-            for (int r = 0; r < n; r++) {
-                index[at * n + r] = at_index[r];
-                out[1 + at_index[r]] += values[r];
-            }
-        }
-    }
-}
-
 static KS_INLINE void NAME(backward)(
     const REAL *grad, const REAL *x, const int64_t *index, const REAL *slopes, REAL *out,
     Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_features, const int n, int base)
@@ -146,11 +81,14 @@ static KS_INLINE Py_ssize_t NAME(block_rows)(Py_ssize_t n_out)
     return rows < 1 ? 1 : rows > KS_BLOCK ? KS_BLOCK : rows;
 }
 
-/* The local bases of one input at count <= KS_BLOCK values xs, as NAME(local) gives them:
- * index[b][r], values[b][r] and, unless slopes is NULL, slopes[b][r]; the residual base's
- * values and slopes (unless base_slopes is NULL). One value at a time, its k + 1 bases
- * computed together (the table holds each power's coefficients of the k + 1 bases side
- * by side, so the compiler turns the loops over r into vector operations). */
+/* The local bases of one input at count <= KS_BLOCK values xs: for each value the k + 1
+ * B-splines that may be nonzero there, from the row of the per-interval table that holds
+ * it: their indices index[b][r] (clamped to the valid range, so outside the grid several
+ * may coincide), values[b][r] and, unless slopes is NULL, x-derivatives slopes[b][r]; the
+ * residual base's values and slopes (unless base_slopes is NULL). One value at a time,
+ * its k + 1 bases computed together (the table holds each power's coefficients of the
+ * k + 1 bases side by side, so the compiler turns the loops over r into vector
+ * operations). */
 static KS_INLINE void NAME(block_bases)(
     const REAL *xs, int count, const REAL *knots, const REAL *table, Py_ssize_t n_knots,
     const int k, int base, int32_t (*index)[KS_MAX_BASES], REAL (*values)[KS_MAX_BASES],
@@ -163,10 +101,13 @@ static KS_INLINE void NAME(block_bases)(
     /* the searches first, in a loop of their own: short and independent, the CPU runs
      * many at once instead of waiting on each chain of loads */
     for (int b = 0; b < count; b++) {
-        const REAL *first = knots; /* branch-free binary search, as in NAME(local) */
+        /* searchsorted(right=True), the table row: the number of knots <= x, by a binary
+         * search without branches (its steps depend on the grid size only, so the CPU
+         * never mispredicts them; NaN compares false and gives row 0, like torch) */
+        const REAL *first = knots;
         for (Py_ssize_t length = n_knots; length > 1;) {
             const Py_ssize_t half = length >> 1;
-            first += half * (Py_ssize_t)(first[half - 1] <= xs[b]);
+            first += half * (Py_ssize_t)(first[half - 1] <= xs[b]); /* arithmetic, no jump */
             length -= half;
         }
         lows[b] = (int)(first - knots) + (*first <= xs[b]);
@@ -210,6 +151,45 @@ static KS_INLINE void NAME(block_bases)(
         if (base_slopes)
             for (int b = 0; b < count; b++)
                 base_slopes[b] = NAME(base_slope)(xs[b], base);
+    }
+}
+
+/* The dense features of x (batch, n_in): per value the residual base and the G + k
+ * B-splines (zero but for the k + 1 of NAME(block_bases)), their indices and, with
+ * want_slopes, their x-slopes, for the torch path's contraction and backward. */
+static KS_INLINE void NAME(features)(
+    const REAL *x, const REAL *grid, const REAL *table, REAL *features, int64_t *index,
+    REAL *slopes, Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_knots, Py_ssize_t rows,
+    const int k, int base, int want_slopes)
+{
+    const int n = k + 1;
+    const Py_ssize_t n_basis = n_knots - n;
+    const Py_ssize_t width = 2 + (Py_ssize_t)n * n;
+    int32_t at_index[KS_BLOCK][KS_MAX_BASES];
+    REAL values[KS_BLOCK][KS_MAX_BASES], at_slopes[KS_BLOCK][KS_MAX_BASES];
+    REAL xs[KS_BLOCK], base_values[KS_BLOCK];
+    for (Py_ssize_t start = 0; start < batch; start += KS_BLOCK) {
+        const int count = (int)(start + KS_BLOCK < batch ? KS_BLOCK : batch - start);
+        for (Py_ssize_t i = 0; i < n_in; i++) {
+            for (int b = 0; b < count; b++)
+                xs[b] = x[(start + b) * n_in + i];
+            NAME(block_bases)(xs, count, grid + i * n_knots, table + i * rows * width, n_knots,
+                              k, base, at_index, values, want_slopes ? at_slopes : NULL,
+                              base_values, NULL);
+            for (int b = 0; b < count; b++) {
+                const Py_ssize_t at = (start + b) * n_in + i;
+                REAL *out = features + at * (n_basis + 1);
+                for (Py_ssize_t c = 0; c <= n_basis; c++)
+                    out[c] = 0;
+                out[0] = base_values[b];
+                for (int r = 0; r < n; r++) {
+                    index[at * n + r] = at_index[b][r];
+                    out[1 + at_index[b][r]] += values[b][r];
+                    if (want_slopes)
+                        slopes[at * n + r] = at_slopes[b][r];
+                }
+            }
+        }
     }
 }
 
@@ -325,10 +305,10 @@ static KS_INLINE void NAME(contract)(
 }
 
 /* The backward pass of contract for the inputs i0 <= i < i1 (the threads split the
- * inputs, so each owns its rows of grad_weight and columns of grad_x): grad_weight
- * (n_in, G + k + 1, n_out) rows set to sum_b feature(x_bi) grad_y[b, :], and, unless
- * grad_x is NULL, grad_x[b, i] = sum_o grad_y[b, o] (the x-slopes of the k + 2 nonzero
- * features times their weights)[o]. */
+ * inputs, so each owns its rows of grad_weight and columns of grad_x): unless grad_weight
+ * is NULL, its (n_in, G + k + 1, n_out) rows set to sum_b feature(x_bi) grad_y[b, :], and,
+ * unless grad_x is NULL, grad_x[b, i] = sum_o grad_y[b, o] (the x-slopes of the k + 2
+ * nonzero features times their weights)[o]. */
 static KS_INLINE void NAME(contract_backward)(
     const REAL *x, const REAL *grid, const REAL *table, const REAL *weight, const REAL *grad_y,
     REAL *grad_weight, REAL *grad_x, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t batch,
@@ -345,8 +325,9 @@ static KS_INLINE void NAME(contract_backward)(
     int order[KS_BLOCK], first[KS_BLOCK + 1], lone[KS_BLOCK];
     const REAL *row[KS_MAX_BASES];
     REAL *grad_row[KS_MAX_BASES];
-    for (Py_ssize_t at = i0 * per_input; at < i1 * per_input; at++)
-        grad_weight[at] = 0;
+    if (grad_weight)
+        for (Py_ssize_t at = i0 * per_input; at < i1 * per_input; at++)
+            grad_weight[at] = 0;
     for (Py_ssize_t start = 0; start < batch; start += block) {
         const int count = (int)(start + block < batch ? block : batch - start);
         const REAL *g_block = grad_y + start * n_out;
@@ -357,7 +338,6 @@ static KS_INLINE void NAME(contract_backward)(
                               k, base, index, values, grad_x ? slopes : NULL, base_values,
                               grad_x ? base_slopes : NULL);
             const REAL *w = weight + i * per_input;
-            REAL *gw = grad_weight + i * per_input;
             if (grad_x) /* reads only: the same loop for every sample */
                 for (int b = 0; b < count; b++) {
                     const REAL *g = g_block + b * n_out;
@@ -383,6 +363,9 @@ static KS_INLINE void NAME(contract_backward)(
                     }
                     grad_x[(start + b) * n_in + i] = total;
                 }
+            if (!grad_weight)
+                continue;
+            REAL *gw = grad_weight + i * per_input;
             const int groups = NAME(group_by_interval)(index, count, k, (int)n_knots - 2 * n + 1,
                                                        order, first, lone);
             for (int g = 0; g < groups; g++) {
