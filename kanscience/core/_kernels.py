@@ -89,15 +89,18 @@ def usable(x: Tensor, *tensors: Tensor) -> bool:
 
 def contract_usable(x: Tensor, k: int, *tensors: Tensor) -> bool:
     """Whether :func:`contract` applies: the extension built, an order it takes, and CPU
-    tensors of one float dtype (it runs inside autograd functions, in any grad mode)."""
-    return (
-        _LOOPS is not None
-        and k <= MAX_ORDER
-        and x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.float64)
-        and x.ndim == 2
-        and all(t.dtype == x.dtype and t.device.type == "cpu" for t in tensors)
-    )
+    tensors of one float dtype (it runs inside autograd functions, in any grad mode).
+    Asked on every layer pass: plain attribute tests (1.6 us; comparing device types in a
+    generator took 7)."""
+    if _LOOPS is None or k > MAX_ORDER or not x.is_cpu or x.ndim != 2:
+        return False
+    dtype = x.dtype  # dtypes are singletons
+    if dtype is not torch.float32 and dtype is not torch.float64:
+        return False
+    for tensor in tensors:  # noqa: SIM110 (all() over a generator: 2.4 us against 1.6)
+        if tensor.dtype is not dtype or not tensor.is_cpu:
+            return False
+    return True
 
 
 def _openmp_parallel() -> int:
