@@ -105,6 +105,31 @@ def test_lm_recovers_symbolic_constants_exactly():
     assert abs(c - 1.7) < 1e-8 and abs(d - 0.25) < 1e-8
 
 
+def test_row_weights_equal_repeated_rows_and_zero_weights_dropped_rows():
+    # integer weights w are the rows repeated w times (w = 0: left out): the same normal
+    # equations, so the same steps and the same (weighted mean) error
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(60, 2, generator=generator, dtype=DTYPE) * 2 - 1
+    y = (torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2) + 0.05 * torch.randn(
+        60, 1, generator=generator, dtype=DTYPE
+    )
+    weight = torch.randint(0, 4, (60,), generator=generator).to(DTYPE)
+    repeats = weight.long()
+    weighted, repeated = (KAN([2, 3, 1], grid=4, seed=1, dtype=DTYPE) for _ in range(2))
+    by_weight, by_rows = LevenbergMarquardt(weighted), LevenbergMarquardt(repeated)
+    x_rows, y_rows = x.repeat_interleave(repeats, 0), y.repeat_interleave(repeats, 0)
+    for _ in range(5):
+        loss_weighted = by_weight.step(x, y, weight)
+        loss_rows = by_rows.step(x_rows, y_rows)
+        assert loss_weighted == pytest.approx(loss_rows, rel=1e-9)
+    for p, q in zip(weighted.parameters(), repeated.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="weight must hold 60 finite nonnegative"):
+        by_weight.step(x, y, -weight)
+    with pytest.raises(ValueError, match="weight must hold 60"):
+        by_weight.step(x, y, weight[:5])
+
+
 def test_a_failed_step_leaves_the_parameters_unchanged():
     x = torch.linspace(-1, 1, 50, dtype=DTYPE)[:, None]
     model = KAN([1, 2, 1], grid=3, seed=0, dtype=DTYPE)

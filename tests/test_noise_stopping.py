@@ -4,6 +4,7 @@ explains everything the data can tell (kanscience.discover._noise)."""
 import math
 import time
 
+import numpy as np
 import pytest
 import sympy
 import torch
@@ -328,3 +329,41 @@ def test_a_decomposition_under_way_outlives_the_grace_period_by_one_share():
     assert plain.seen is not None and plain.seen[0] < 0 and not plain.seen[1]
     assert decomposition.seen is not None and decomposition.seen[1]
     assert GRACE_SHARE * 100.0 - 1.0 < decomposition.seen[0] <= GRACE_SHARE * 100.0
+
+
+def test_a_log_model_retrained_on_y_reaches_the_least_squares_fit_on_y():
+    """On a law of one sign with noise of equal size on ``y`` (so that some samples are
+    negative), the log-link steps reach the least-squares fit on ``y`` itself (the
+    reference: scipy's least squares on ``y = exp(p x + q)``), which a fit of ``log|y|``
+    on the positive samples misses."""
+    from scipy.optimize import least_squares
+
+    from kanscience.core import KAN
+    from kanscience.discover._kan_fits import standardize, train_lm, train_log_link
+
+    generator = torch.Generator().manual_seed(5)
+    x = torch.rand(600, 1, generator=generator, dtype=torch.float64) * 4 - 2
+    y = torch.exp(-1.3 * x[:, 0]) + 0.4 * torch.randn(600, generator=generator, dtype=torch.float64)
+    assert bool((y < 0).any())
+    search = make_search(x, y, ["a"])
+    positive = search.fit_y > 0
+    t, mean, std = standardize(torch.log(search.fit_y[positive]))
+    model = KAN([1, 1], grid=3, k=3, seed=0, dtype=torch.float64)
+    model.set_symbolic_(0, 0, 0, "x", (1.0, 0.0, 1.0, 0.0))
+    train_lm(search, model, search.fit_x[positive], t[:, None], 40)
+    on_log = model.copy()
+    train_log_link(search, model, search.fit_x, search.fit_y, 1, mean, std, 60)
+
+    xs, ys = search.fit_x[:, 0].numpy(), search.fit_y.numpy()
+    reference = least_squares(
+        lambda p: np.exp(p[0] * xs + p[1]) - ys, x0=[-1.0, 0.0], xtol=1e-14, ftol=1e-14
+    ).x
+    grid = torch.linspace(-2, 2, 41, dtype=torch.float64)[:, None]
+    expected = torch.exp(reference[0] * grid[:, 0] + reference[1])
+
+    def curve(m: KAN) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.exp(std * m(grid)[:, 0] + mean)
+
+    torch.testing.assert_close(curve(model), expected, rtol=1e-5, atol=0)
+    assert float((curve(on_log) / expected - 1).abs().max()) > 1e-2

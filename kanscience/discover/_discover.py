@@ -31,7 +31,9 @@ then the product ``[n, [0, 1],
 on ``log|y|``; ``[n, [0, n // 2], 1]`` (sums of pairwise products) and ``[n, h, 1]`` on
 ``y`` and on ``log|y|``. The ``log|y|`` structures need a one-signed target; when noise
 makes samples of a positive law near zero negative, they fit the samples above the
-noise scale those samples show (:func:`kanscience.discover._kan_fits.signal_rows`).
+noise scale those samples show (:func:`kanscience.discover._kan_fits.signal_rows`), and
+their models are retrained on ``y`` itself, where noise is of equal size
+(:func:`kanscience.discover._kan_fits.train_log_link`).
 Settings are a frozen :class:`~kanscience.discover._options.DiscoverOptions`.
 
 The search stops once a formula fits the validation data to rounding error, or when

@@ -5,8 +5,10 @@ Levenberg-Marquardt (:class:`kanscience.train.LevenbergMarquardt`, grid updates 
 the first half of the steps, stopped once a step no longer lowers the error); a hidden
 layer is first trained by L-BFGS with pykan's sparsity penalty (which Levenberg-Marquardt
 cannot minimize) and pruned. Then the grid is refined and the model trained again by
-Levenberg-Marquardt. Every trained model is kept in ``search.models`` as a surrogate of the
-data for :mod:`kanscience.discover._split`.
+Levenberg-Marquardt. A model of ``log|y|`` is then retrained on ``y`` itself
+(:func:`train_log_link`, kept where it validates better): noise of equal size on ``y`` is
+large on ``log|y|`` where ``|y|`` is small. Every trained model is kept in
+``search.models`` as a surrogate of the data for :mod:`kanscience.discover._split`.
 
 Structures (``n`` inputs): additive ``[n, 1]``; ``f(sum_i g_i(x_i))`` as ``[n, 1, 1]``;
 the product ``[n, [0, 1], 1]`` (one multiplication node over one factor per variable)
@@ -121,6 +123,76 @@ def train_lm(search: Search, model: KAN, x: Tensor, y: Tensor, steps: int) -> No
             if not updating and not loss < previous * (1 - 1e-6):
                 break
             previous = loss
+
+
+def train_log_link(
+    search: Search,
+    model: KAN,
+    x: Tensor,
+    y: Tensor,
+    sign: int,
+    mean: float,
+    std: float,
+    steps: int,
+    weight: Tensor | None = None,
+) -> None:
+    """Levenberg-Marquardt on ``y`` itself for a model of the standardized ``log|y|``
+    (``y ~ sign exp(std t(x) + mean)``; in place; raises OutOfTime).
+
+    Noise of equal size on ``y`` is of size ``sigma / |y|`` on ``log|y|``: a fit of
+    ``log|y|`` by least squares lets the rows where ``|y|`` is small, all noise, pull as
+    hard as the rest. Each step is a Gauss-Newton step of the least squares on ``y`` (the
+    log link of a generalized linear model): the working response ``t + (sign y - mu) /
+    (std mu)`` with row weights ``(std mu)^2`` (times ``weight``), ``mu = exp(std t +
+    mean)``, defined for every row (noise may give a row of a positive law a negative
+    ``y``)."""
+    optimizer = LevenbergMarquardt(model)
+    previous = math.inf
+    with model.layers[0].reuse_features(x):
+        for _ in range(steps):
+            with torch.no_grad():
+                t = model(x)[:, 0]
+                mu = torch.exp(std * t + mean)
+                squared = (sign * y - mu) ** 2
+                error = float((squared if weight is None else weight * squared).mean())
+                if not error < previous * (1 - 1e-6):
+                    break
+                previous = error
+                working = t + (sign * y - mu) / (std * mu)
+                rows = (std * mu) ** 2
+                rows = rows / rows.mean() if weight is None else rows * weight / rows.mean()
+            optimizer.step(x, working[:, None], rows)
+            search.clock()
+
+
+def retrained_on_y(
+    search: Search,
+    model: KAN,
+    x: Tensor,
+    sign: int,
+    mean: float,
+    std: float,
+    validate: Callable[[KAN], float],
+) -> KAN:
+    """A copy of ``model`` (of the standardized ``log|y|`` on inputs ``x``, the fitting
+    rows' features) retrained on ``y`` itself (:func:`train_log_link`) where that lowers
+    its validation RMSE on ``y`` (``validate``), else ``model``."""
+    if search.time_left() <= 0:
+        return model
+    retrained = model.copy()
+    with suppress(TrainingDivergedError, OutOfTime, ValueError, RuntimeError):
+        train_log_link(
+            search,
+            retrained,
+            x,
+            search.fit_y,
+            sign,
+            mean,
+            std,
+            search.options.lm_steps,
+            search.fit_weight,
+        )
+    return retrained if validate(retrained) < validate(model) else model
 
 
 def train(
@@ -303,9 +375,10 @@ def kan_branch(
             dtype=torch.float64,
             library=search.library,
         )
-    model = train(
-        search, model, search.fit_x, t_std, hidden, validate=validator(search, transform, mean, std)
-    )
+    validate = validator(search, transform, mean, std)
+    model = train(search, model, search.fit_x, t_std, hidden, validate=validate)
+    if name != "y":
+        model = retrained_on_y(search, model, search.fit_x, transform[3], mean, std, validate)
     remember(search, model, transform, mean, std)
     source = f"{name}~{label or f'KAN{width}'}"
     symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
@@ -391,6 +464,9 @@ def product_branch(search: Search, transform: tuple, free: bool) -> None:
     model = free_output(trained, search.fit_x)
     with suppress(TrainingDivergedError, OutOfTime):
         train_lm(search, model, search.fit_x, t_std[:, None], search.options.lm_steps)
+    if name != "y":
+        validate = validator(search, transform, mean, std)
+        model = retrained_on_y(search, model, search.fit_x, transform[3], mean, std, validate)
     remember(search, model, transform, mean, std)
     source = f"{name}~f(product{width})"
     symbolic_model(search, model, search.fit_x, inverse, mean, std, source)

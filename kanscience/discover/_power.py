@@ -30,7 +30,7 @@ from torch import Tensor
 from ..core import KAN, trace
 from ..symbolic import fit_affine, symbolic_score
 from ..train import TrainingDivergedError
-from ._kan_fits import SURROGATE_GRID, standardize, train_lm
+from ._kan_fits import SURROGATE_GRID, retrained_on_y, standardize, train_lm
 from ._polish import screen
 from ._search import OutOfTime, Search, rmse
 
@@ -192,16 +192,23 @@ def power_branch(search: Search) -> None:
     def on_y(output: Tensor) -> float:
         return rmse(sign * torch.exp(std * output + mean), y) / spread if spread > 0 else 0.0
 
-    model = _fit(search, z, t, on_y)
-    if model is None:
+    fitted = _fit(search, z, t, on_y)
+    if fitted is None:
         return
+
+    def validation_error(candidate: KAN) -> float:
+        with torch.no_grad():
+            value = std * candidate(torch.log(search.val_x))[:, 0] + mean
+            return rmse(sign * torch.exp(value), search.val_y, search.val_weight)
+
+    model = retrained_on_y(search, fitted, z, sign, mean, std, validation_error)
     model.requires_grad_(False)
 
     def surrogate(points: Tensor) -> Tensor:
         return sign * torch.exp(std * model(torch.log(points))[:, 0] + mean)
 
+    error = validation_error(model)
     with torch.no_grad():
-        error = rmse(surrogate(search.val_x), search.val_y, search.val_weight)
         layers = trace(model, z[: search.options.max_symbolic])
     search.models.append((error, surrogate))
     z = z[: search.options.max_symbolic]

@@ -284,9 +284,10 @@ class LevenbergMarquardt:
         return coordinates
 
     def normal_equations(
-        self, x: Tensor, y: Tensor, coordinates: list[Coordinate]
+        self, x: Tensor, y: Tensor, coordinates: list[Coordinate], weight: Tensor | None = None
     ) -> tuple[Tensor, Tensor, float]:
-        """``(J^T J, J^T r, sum r^2)`` as float64, accumulated over row chunks."""
+        """``(J^T W J, J^T W r, r^T W r)`` as float64, accumulated over row chunks (``W``:
+        the rows' weights, identity when None)."""
         size = sum(c.index.numel() for c in coordinates)
         rows = max(1, JACOBIAN_ELEMENTS // max(size * y.shape[1], 1))
         gram = torch.zeros(size, size, dtype=torch.float64, device=x.device)
@@ -297,7 +298,11 @@ class LevenbergMarquardt:
             out, jac = output_jacobian(
                 self.model, x[chunk] if rows < x.shape[0] else x, coordinates
             )
-            residual = (out - y[chunk]).reshape(-1)
+            residual = out - y[chunk]
+            if weight is not None:  # rows scaled by sqrt(w): weighted sums of squares
+                root = weight[chunk].sqrt()[:, None]
+                residual, jac = residual * root, jac * root[..., None]
+            residual = residual.reshape(-1)
             jac = jac.reshape(residual.shape[0], size)
             # products in the model's precision (the Jacobian has no more), sums in float64
             gram += (jac.t() @ jac).double()
@@ -306,35 +311,59 @@ class LevenbergMarquardt:
         self.n_evaluations += 1
         return gram, gradient, total
 
-    def _equations(self, x: Tensor, y: Tensor, coordinates: list[Coordinate]) -> NormalEquations:
-        gram, gradient, total = self.normal_equations(x, y, coordinates)
+    def _equations(
+        self, x: Tensor, y: Tensor, coordinates: list[Coordinate], weight: Tensor | None
+    ) -> NormalEquations:
+        gram, gradient, total = self.normal_equations(x, y, coordinates, weight)
         cost = gram.new_full((1,), total)
         return NormalEquations(gram[None], gradient[None], cost)
 
-    def _key(self, x: Tensor, y: Tensor) -> tuple:
-        tensors = (x, y, *self._tensors)
+    def _key(self, x: Tensor, y: Tensor, weight: Tensor | None) -> tuple:
+        tensors = (x, y, *self._tensors) + (() if weight is None else (weight,))
         return tuple((id(t), t._version) for t in tensors)
 
     @torch.no_grad()
-    def step(self, x: Tensor, y: Tensor) -> float:
+    def step(self, x: Tensor, y: Tensor, weight: Tensor | None = None) -> float:
         """One damped Gauss-Newton step; returns the mean squared error after it.
 
         A trial point is judged by the normal equations formed there, which the next step
         reuses when nothing changed in between (no grid update, no edit): one Jacobian per
         accepted step and no separate loss evaluation.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_in)
+        y : Tensor, shape (batch, n_out)
+        weight : Tensor, shape (batch,), optional
+            Nonnegative weights of the rows' squared errors (inverse noise variances, for
+            noise of unequal size); the error returned is then the weighted mean.
+
+        Raises
+        ------
+        ValueError
+            If ``weight`` is not a finite, nonnegative vector of one value per row.
         """
+        if weight is not None:
+            weight = weight.to(dtype=x.dtype, device=x.device)
+            if weight.shape != (x.shape[0],) or not bool(
+                (torch.isfinite(weight) & (weight >= 0)).all()
+            ):
+                raise ValueError(
+                    f"weight must hold {x.shape[0]} finite nonnegative values (one per row of "
+                    f"x), got shape {tuple(weight.shape)}"
+                )
         cache = self._cache
-        if cache is not None and cache[0] == self._key(x, y):
+        if cache is not None and cache[0] == self._key(x, y, weight):
             coordinates, params, equations = cache[1:]
         else:
             coordinates = self.check()
-            params, equations = _read(coordinates), self._equations(x, y, coordinates)
+            params, equations = _read(coordinates), self._equations(x, y, coordinates, weight)
         in_model = [params]
 
         def evaluate(trial: Tensor, rows: Tensor | None) -> NormalEquations:
             _write(coordinates, trial)
             in_model[0] = trial
-            return self._equations(x, y, coordinates)
+            return self._equations(x, y, coordinates, weight)
 
         params, result = least_squares(
             evaluate,
@@ -348,8 +377,9 @@ class LevenbergMarquardt:
         if in_model[0] is not params:  # a rejected trial is in the model
             _write(coordinates, params)
         self._damping = result.damping
-        self._cache = (self._key(x, y), coordinates, params, result.equations)
-        return float(result.cost[0]) / y.numel()
+        self._cache = (self._key(x, y, weight), coordinates, params, result.equations)
+        total = y.numel() if weight is None else float(weight.sum()) * y.shape[1]
+        return float(result.cost[0]) / total
 
 
 def _read(coordinates: list[Coordinate]) -> Tensor:
