@@ -166,7 +166,7 @@ class _SparseContract(torch.autograd.Function):
             ctx.k,
             ctx.base,
             wants[0],
-            any(wants[1:]),
+            want_parameters=any(wants[1:]),
         )
         return *(g if w else None for g, w in zip(grads, wants)), None, None, None, None, None
 

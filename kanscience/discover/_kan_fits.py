@@ -35,7 +35,7 @@ from ..symbolic import auto_symbolic, fit_affine, symbolic_formula, symbolic_sco
 from ..symbolic._edges import _fix
 from ..train import LevenbergMarquardt, Penalty, TrainingDivergedError, fit
 from ._polish import candidates_from
-from ._search import OutOfTime, Search, rmse
+from ._search import OutOfTime, Search, rmse, row_weights
 
 __all__: list[str] = []
 
@@ -159,8 +159,7 @@ def train_log_link(
                     break
                 previous = error
                 working = t + (sign * y - mu) / (std * mu)
-                rows = (std * mu) ** 2
-                rows = rows / rows.mean() if weight is None else rows * weight / rows.mean()
+                rows = row_weights((std * mu) ** 2, weight)
             optimizer.step(x, working[:, None], rows)
             search.clock()
 

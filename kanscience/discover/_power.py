@@ -196,17 +196,17 @@ def power_branch(search: Search) -> None:
     if fitted is None:
         return
 
+    def on_x(candidate: KAN) -> Callable[[Tensor], Tensor]:
+        """``x -> y`` of a model of the standardized ``log|y|`` on ``log x``."""
+        return lambda points: sign * torch.exp(std * candidate(torch.log(points))[:, 0] + mean)
+
     def validation_error(candidate: KAN) -> float:
         with torch.no_grad():
-            value = std * candidate(torch.log(search.val_x))[:, 0] + mean
-            return rmse(sign * torch.exp(value), search.val_y, search.val_weight)
+            return rmse(on_x(candidate)(search.val_x), search.val_y, search.val_weight)
 
     model = retrained_on_y(search, fitted, z, sign, mean, std, validation_error)
     model.requires_grad_(False)
-
-    def surrogate(points: Tensor) -> Tensor:
-        return sign * torch.exp(std * model(torch.log(points))[:, 0] + mean)
-
+    surrogate = on_x(model)
     error = validation_error(model)
     with torch.no_grad():
         layers = trace(model, z[: search.options.max_symbolic])

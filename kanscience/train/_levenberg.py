@@ -319,8 +319,10 @@ class LevenbergMarquardt:
         return NormalEquations(gram[None], gradient[None], cost)
 
     def _key(self, x: Tensor, y: Tensor, weight: Tensor | None) -> tuple:
+        # the tensors themselves, compared by identity (_same): an id alone may be reused by
+        # a new tensor once the old one is freed (a new target or weight per step)
         tensors = (x, y, *self._tensors) + (() if weight is None else (weight,))
-        return tuple((id(t), t._version) for t in tensors)
+        return tuple((t, t._version) for t in tensors)
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor, weight: Tensor | None = None) -> float:
@@ -353,7 +355,7 @@ class LevenbergMarquardt:
                     f"x), got shape {tuple(weight.shape)}"
                 )
         cache = self._cache
-        if cache is not None and cache[0] == self._key(x, y, weight):
+        if cache is not None and _same(cache[0], self._key(x, y, weight)):
             coordinates, params, equations = cache[1:]
         else:
             coordinates = self.check()
@@ -380,6 +382,12 @@ class LevenbergMarquardt:
         self._cache = (self._key(x, y, weight), coordinates, params, result.equations)
         total = y.numel() if weight is None else float(weight.sum()) * y.shape[1]
         return float(result.cost[0]) / total
+
+
+def _same(key: tuple, other: tuple) -> bool:
+    """Whether two :meth:`LevenbergMarquardt._key` name the same tensors at the same
+    versions."""
+    return len(key) == len(other) and all(a is b and u == v for (a, u), (b, v) in zip(key, other))
 
 
 def _read(coordinates: list[Coordinate]) -> Tensor:
