@@ -252,3 +252,28 @@ def test_a_residual_problem_divides_out_the_other_groups(multiplicative):
     else:
         assert sub.fit_weight is None and sub.target == pytest.approx(1.5e-3)
     assert residual_search(search, [0], [([1], 1 / (b - b))], multiplicative, 0.0) is None
+
+
+def test_the_options_of_a_surrogate_group_include_the_law_within_its_error():
+    """On a surrogate's data (error 0.4% of the spread) the law fits to its error and a
+    simpler series within twice it: both are options for the assembly on the data (the
+    law first), and a cruder fit within 5% of the spread after them."""
+    from search_support import make_search
+
+    from kanscience.discover._ranking import Candidate, complexity
+    from kanscience.discover._split import simplest_fits
+
+    x = torch.linspace(0.1, 0.6, 500, dtype=torch.float64)[:, None]
+    search = make_search(x, 1 / torch.sqrt(1 - x[:, 0] ** 2), ["u"])
+    (u,) = search.symbols
+    spread = search.spread
+    formulas = {
+        "law": (1 / sympy.sqrt(1 - u**2), 0.0035),
+        "series": (sympy.Float(0.99) * sympy.exp(u**2 / 2), 0.007),
+        "crude": (1 + u**2 / 2, 0.03),
+    }
+    for name, (expr, error) in formulas.items():
+        search.found[name] = Candidate(expr, complexity(expr), 0.0, 1.0, error * spread)
+    assert complexity(formulas["series"][0]) < complexity(formulas["law"][0])
+    options = simplest_fits(search, 0.004 * spread)
+    assert options == [formulas[name][0] for name in ("law", "series", "crude")]

@@ -348,7 +348,7 @@ def test_ties_keep_the_subsets_the_data_cannot_tell_apart():
     tied = {t.terms: t for t in fit.ties}
     assert ((("cosh", 0),),) in tied
     lowest = min(fit.criterion, *(t.criterion for t in fit.ties))
-    assert all(t.criterion <= lowest + 2.0 for t in (fit, *fit.ties))
+    assert all(t.criterion <= lowest + 10.0 for t in (fit, *fit.ties))
     cosh_fit = tied[((("cosh", 0),),)]
     design = torch.stack([torch.ones_like(x), torch.cosh(x)], 1)
     reference = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
@@ -437,3 +437,65 @@ def test_a_products_pass_keeps_the_best_single_functions_in_its_pool():
     assert set(fit.terms) == {(("1/x", 0),), (("1/x", 0), ("x", 1))}
     assert fit.r2 > 1 - 1e-12
     assert fit.coefficients == pytest.approx((2.0, 2.0), rel=1e-10)
+
+
+def _relativistic_reciprocal_square(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x = (m, u), 1 / y^2, weights) for y = m / sqrt(1 - u^2), u = v / c in [0.1, 0.67],
+    with noise of 1% of the spread of y c^2 (so sigma / c^2 on y: weights c^4 times those
+    of the transform, 1 / g'(y)^2 = y^6 / 4)."""
+    gen = torch.Generator().manual_seed(seed)
+    n = 1500
+    m = 1 + 4 * torch.rand(n, generator=gen, dtype=F64)
+    c = 3 + 7 * torch.rand(n, generator=gen, dtype=F64)
+    u = (1 + torch.rand(n, generator=gen, dtype=F64)) / c
+    y = m / torch.sqrt(1 - u**2)
+    y = y + 0.01 * float((y * c**2).std()) / c**2 * torch.randn(n, generator=gen, dtype=F64)
+    weights = y**6 / 4 * c**4
+    return torch.stack([m, u], 1), y**-2, weights / weights.mean()
+
+
+def test_the_best_pairs_join_a_screened_pool():
+    """1 / y^2 = 1 / m^2 - u^2 / m^2 with 1% noise, among 379 features and products of the
+    discovery library: many pairs fit about as well (cos(u) / m^2 with 1 / m^2, exp(-u^2)
+    / m^2 ...) and the greedy screen fills its pool with near-copies of the best single
+    feature, leaving u^2 / m^2 out; ranking all pairs by their normal equations brings it
+    in, and the law is chosen with coefficients within 3% of 1 and -1. Without the pairs
+    (members 0) it is neither chosen nor among the ties."""
+    import kanscience.symbolic._sparse as sparse
+
+    x, target, weights = _relativistic_reciprocal_square(seed=0)
+    library = resolve_library(DISCOVERY_LIBRARY)
+    law = {(("1/x^2", 0),), (("1/x^2", 0), ("x^2", 1))}
+    fit = sparse_sum_fit(x, target, library, interactions=True, weights=weights, ties=2)
+    assert set(fit.terms) == law
+    coefficients = dict(zip(fit.terms, fit.coefficients, strict=True))
+    assert coefficients[(("1/x^2", 0),)] == pytest.approx(1.0, rel=0.03)
+    assert coefficients[(("1/x^2", 0), ("x^2", 1))] == pytest.approx(-1.0, rel=0.03)
+    sparse._PAIR_MEMBERS = 0
+    try:
+        greedy = sparse_sum_fit(x, target, library, interactions=True, weights=weights, ties=2)
+    finally:
+        sparse._PAIR_MEMBERS = 12
+    assert all(set(f.terms) != law for f in (greedy, *greedy.ties))
+
+
+def test_alternatives_beyond_the_tie_come_after_it_simplest_first(monkeypatch):
+    """The ties hold first the subsets within BIC_TIE of the best criterion (simplest
+    first), then those within ALTERNATIVE_BAND, simplest first: on the sample above both
+    kinds occur; with the band at BIC_TIE only the first kind comes back."""
+    import kanscience.symbolic._sparse as sparse
+
+    x, target, weights = _relativistic_reciprocal_square(seed=0)
+    library = resolve_library(DISCOVERY_LIBRARY)
+    fit = sparse_sum_fit(x, target, library, interactions=True, weights=weights, ties=12)
+    lowest = min(f.criterion for f in (fit, *fit.ties))
+    close = [f for f in fit.ties if f.criterion <= lowest + sparse.BIC_TIE]
+    assert fit.criterion <= lowest + sparse.BIC_TIE
+    assert list(fit.ties[: len(close)]) == close
+    beyond = fit.ties[len(close) :]
+    assert beyond, "the sample has alternatives beyond the tie"
+    assert all(lowest + sparse.BIC_TIE < f.criterion <= lowest + 10.0 for f in beyond)
+    assert [f.complexity for f in beyond] == sorted(f.complexity for f in beyond)
+    monkeypatch.setattr(sparse, "ALTERNATIVE_BAND", sparse.BIC_TIE)
+    narrow = sparse_sum_fit(x, target, library, interactions=True, weights=weights, ties=12)
+    assert [f.terms for f in narrow.ties] == [f.terms for f in close]

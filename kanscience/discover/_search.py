@@ -236,7 +236,7 @@ class Search:
         rounding errors, which are functions of the inputs, not noise."""
         if self._neighbours() is None:
             return ()
-        bound = self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
+        bound = self.indistinguishable()
         chosen = []
         for key, candidate in self.found.items():
             if candidate.val_rmse <= self.rounding:
@@ -249,6 +249,12 @@ class Search:
             if self.residual_z[key] < STRUCTURE_Z:
                 chosen.append(candidate)
         return tuple(chosen)
+
+    def indistinguishable(self) -> float:
+        """The largest validation RMSE that the validation rows cannot tell from the best
+        one: twice the standard error of a mean squared error (``sqrt(2 / n)``, relative)
+        above it."""
+        return self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
 
     def _structure(self, expr: sympy.Expr) -> float:
         try:

@@ -8,7 +8,9 @@ exponentials), ``y^2``, ``1 / y`` and ``1 / y^2``, with functions of ``1 / x`` b
 of ``x`` (:func:`with_reciprocals`). The subsets the fitting rows cannot tell apart are
 kept too (:data:`TIES`): the validation rows decide. No network is trained, so it costs
 milliseconds; each formula found is then polished, refitted and snapped like any other
-(:func:`kanscience.discover._polish.candidates_from`).
+(:func:`kanscience.discover._polish.candidates_from`): first those the validation rows
+cannot tell from the best, simplest first (on noisy data a law and a few series fit
+alike, and only their snapped constants tell them apart), then the rest by error.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ TIES = 2
 """Subsets a sparse-sum fit cannot tell apart from its choice (on the fitting rows) that
 are kept as candidates beside it: the validation rows, several times as many, may
 (``1 - x^2`` and ``a + b cos x`` on noisy data)."""
+EQUAL_POLISHED = 4
+"""Sums that the validation rows cannot tell from the best
+(:meth:`~kanscience.discover._search.Search.indistinguishable`) polished, simplest first,
+even once the search is solved: their snapped constants tell them apart."""
 
 
 class _Target(NamedTuple):
@@ -182,13 +188,17 @@ class SparseSum(Structure):
         deferred, features = [], {}
         best_error = {target.source: math.inf for target in targets}
         for library, interactions in passes:
+            # every target of a pass is fitted (milliseconds each) until one is exact to
+            # rounding: a series may solve the search on y or 1 / y while the law is
+            # exact on 1 / y^2; on measured data a pass after one that solved it is not
+            # (more terms, more spurious ones), on a surrogate's data only after an
+            # exact fit
+            exact = search.best_error() <= search.rounding
+            done = search.solved() if search.data_error == 0 else interactions and exact
+            if search.time_left() <= 0 or done:
+                break
             for target in targets:
-                exact = search.best_error() <= search.rounding
-                # on measured data the first fit that solves the search ends it (a later
-                # one, within the target error, may carry a spurious term); on a
-                # surrogate's data a series may solve it while the law is exact on 1 / y^2
-                done = search.solved() if search.data_error == 0 else interactions and exact
-                if search.time_left() <= 0 or done:
+                if search.time_left() <= 0 or search.best_error() <= search.rounding:
                     break
                 fit = sparse_sum_fit(
                     target.x,
@@ -212,11 +222,20 @@ class SparseSum(Structure):
                     if rank == 0 and explains and search.solved():
                         candidates_from(search, expr, source)
                     else:
-                        deferred.append((error, len(deferred), expr, source))
+                        deferred.append((error, tied.complexity, len(deferred), expr, source))
         on_log = best_error.get(f"{self.name}(log)", math.inf)
         context.log_first = on_log < best_error[self.name]
-        for error, _, expr, source in sorted(deferred, key=lambda item: item[:2]):
-            if search.time_left() <= 0 or search.solved():
+        # the sums the validation rows cannot tell from the best first, simplest first:
+        # on noisy data several fit equally, and their snapped constants tell them apart
+        # (a few are polished even once the search is solved); then the rest by error
+        equal = search.indistinguishable()
+        unique = {sympy.srepr(item[3]): item for item in reversed(deferred)}.values()
+        ranked = sorted(
+            unique, key=lambda item: (0, item[1], item[2]) if item[0] <= equal else (1, item[0])
+        )
+        for position, (error, _, _, expr, source) in enumerate(ranked):
+            chosen = error <= equal and position < EQUAL_POLISHED
+            if search.time_left() <= 0 or (not chosen and search.solved()):
                 break
             # a refit and snaps hardly move a sum fitted by least squares: one several
             # times worse than the best found is not polished (it stays a candidate)

@@ -175,11 +175,13 @@ def surrogate_search(
 
 def simplest_fits(sub: Search, error: float) -> list[sympy.Expr]:
     """The formulas of a sub-problem on surrogate data worth assembling: the simplest
-    within twice the surrogate's ``error``, within 1% and within 5% of the spread (the
-    surrogate data carry the surrogate's error)."""
+    within the surrogate's ``error`` and within twice it, within 1% and within 5% of the
+    spread (the surrogate data carry the surrogate's error: a law fits them to about
+    that error, and within twice it a simpler series may fit as well; the assembly on
+    the data tells them apart)."""
     options: list[sympy.Expr] = []
     spread = sub.spread if sub.spread > 0 else 1.0
-    for floor in (2 * error / spread, 1e-2, 5e-2):
+    for floor in (error / spread, 2 * error / spread, 1e-2, 5e-2):
         ranked, _ = rank(list(sub.found.values()), spread, floor=floor)
         if ranked and ranked[0].expr not in options:
             options.append(ranked[0].expr)

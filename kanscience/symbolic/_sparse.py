@@ -10,7 +10,8 @@ with coefficients from linear least squares (float64):
 2. when more than ``max_candidates`` features remain (by default as many as keep the
    subsets of ``max_terms`` of them under :data:`MAX_SUBSETS`) they are screened: orthogonal
    matching pursuit and the correlation with the target each rank them, and the pool
-   takes from both rankings in turn;
+   takes from both rankings in turn; the members of the pairs that explain the most
+   (all pairs ranked by their 2 x 2 normal equations) join it;
 3. every subset of the pool of ``1 .. max_terms`` features is scored through the Gram
    matrix of the standardized features (subsets whose columns are collinear beyond half
    the float64 digits are skipped); the best subsets of each size are solved again by a
@@ -21,7 +22,9 @@ with coefficients from linear least squares (float64):
    ``noise``) so that exact fits tie; subsets within :data:`BIC_TIE` of the best criterion
    also tie (the data cannot tell them apart), and the simplest (least library
    complexity) wins, the others coming back as ``ties`` on request (for a caller that
-   can tell them apart on other data); sizes stop growing once a subset fits exactly.
+   can tell them apart on other data), then those within :data:`ALTERNATIVE_BAND` (on
+   noisy data the best of many near-equivalent subsets owes a few units to the noise
+   it fits); sizes stop growing once a subset fits exactly.
 
 Examples
 --------
@@ -40,7 +43,7 @@ import dataclasses
 import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sympy
@@ -51,7 +54,14 @@ from ..core import FunctionLibrary, resolve_library
 from ..core._functions import LibraryLike
 from ._constants import checked_weights
 
-__all__ = ["BIC_TIE", "MAX_PRODUCTS", "MAX_SUBSETS", "SparseSumFit", "sparse_sum_fit"]
+__all__ = [
+    "ALTERNATIVE_BAND",
+    "BIC_TIE",
+    "MAX_PRODUCTS",
+    "MAX_SUBSETS",
+    "SparseSumFit",
+    "sparse_sum_fit",
+]
 
 _EPS = torch.finfo(torch.float64).eps
 _TINY = torch.finfo(torch.float64).tiny
@@ -64,10 +74,20 @@ _MIN_EIGEN_RATIO = math.sqrt(_EPS)
 _EXACT = 1e-12
 # subsets of each size solved exactly by QR after the Gram screening
 _KEEP_PER_SIZE = 8
+# features that the best pairs bring into a screened pool, and the rows and work
+# (multiply-adds) of the Gram matrix of all features that ranks the pairs
+_PAIR_MEMBERS = 12
+_PAIR_ROWS = 200
+_PAIR_FLOPS = 100_000_000
 # criterion differences below this are "not worth more than a bare mention" (Kass and
 # Raftery, 1995): such subsets tie, and the simplest wins (1 - x^2 over 1 - a cosh x on
 # noisy data)
 BIC_TIE = 2.0
+ALTERNATIVE_BAND = 10.0
+"""Subsets within this criterion of the best are returned as ties (alternatives) too,
+after those within :data:`BIC_TIE`: "strong" evidence begins here (Kass and Raftery), and
+the best of thousands of near-equivalent subsets on noisy data owes a few units to the
+noise it fits (a caller with held-out data tells them apart)."""
 
 
 _Term = tuple[tuple[str, int], ...]
@@ -104,9 +124,10 @@ class SparseSumFit:
     n_columns : int
         Number of input columns of the data.
     ties : tuple of SparseSumFit
-        The other subsets the data cannot tell apart from the chosen one (criterion within
-        :data:`BIC_TIE` of the best), simplest first, at most ``ties`` of them (an argument
-        of :func:`sparse_sum_fit`); each with no ties of its own.
+        Other subsets as good or nearly: first those the data cannot tell apart from the
+        chosen one (criterion within :data:`BIC_TIE` of the best), then those within
+        :data:`ALTERNATIVE_BAND`, simplest first in each; at most ``ties`` of them (an
+        argument of :func:`sparse_sum_fit`); each with no ties of its own.
     """
 
     terms: tuple[_Term, ...]
@@ -119,6 +140,15 @@ class SparseSumFit:
     n_columns: int
     library: FunctionLibrary = field(repr=False, compare=False)
     ties: tuple[SparseSumFit, ...] = ()
+
+    @property
+    def complexity(self) -> int:
+        """Library complexity of the terms, as the fit ranks them: the sum of their
+        functions' complexities, plus one per product."""
+        return sum(
+            sum(self.library[name].complexity for name, _ in term) + len(term) - 1
+            for term in self.terms
+        )
 
     def expression(self, symbols: Sequence[sympy.Symbol | str]) -> sympy.Expr:
         """The sum as a sympy expression of ``symbols`` (one per input column), built from
@@ -365,6 +395,40 @@ def _screen(z: Tensor, yc: Tensor, count: int) -> list[int]:
     return pool
 
 
+def _pair_screen(z: Tensor, yc: Tensor, count: int) -> list[int]:
+    """The members of the pairs of standardized features ``z`` that explain the most of
+    the centred target ``yc`` (all pairs, by their 2 x 2 normal equations; collinear pairs
+    skipped), best pair first, ``count`` distinct indices at most. With many rows the
+    Gram matrix is formed on an evenly spaced subset of them (a screen, not a fit)."""
+    n, p = z.shape
+    rows = max(_PAIR_ROWS, _PAIR_FLOPS // max(p * p, 1))
+    if n > rows:
+        step = -(-n // rows)
+        z, yc = z[::step], yc[::step]
+    gram, moment = z.T @ z, z.T @ yc
+    diagonal = gram.diagonal()
+    outer = diagonal[:, None] * diagonal[None, :]
+    determinant = outer - gram**2
+    explained = (
+        moment[:, None] ** 2 * diagonal[None, :]
+        - 2 * gram * moment[:, None] * moment[None, :]
+        + moment[None, :] ** 2 * diagonal[:, None]
+    ) / determinant.clamp_min(_TINY)
+    usable = torch.triu(determinant > _MIN_EIGEN_RATIO * outer, diagonal=1)
+    explained = torch.where(usable & torch.isfinite(explained), explained, -1.0)
+    flat_explained = explained.reshape(-1)
+    # each pair brings at most two new members; count^2 pairs bring count of them
+    best = torch.topk(flat_explained, min(count * count, flat_explained.numel()))
+    members: list[int] = []
+    for value, flat in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+        if value < 0 or len(members) >= count:
+            break
+        for index in divmod(flat, p):
+            if index not in members and len(members) < count:
+                members.append(index)
+    return members
+
+
 def _well_conditioned(g: Tensor) -> Tensor:
     """Which of a batch of Gram matrices are finite with an eigenvalue ratio of at least
     :data:`_MIN_EIGEN_RATIO` (the solver may fail to converge on a nearly singular one:
@@ -422,6 +486,33 @@ def _solve(z: Tensor, yc: Tensor) -> tuple[Tensor, Tensor, float]:
     return beta, (r_inv**2).sum(1), float(residual @ residual)
 
 
+def _pool_subsets(
+    features: _Features,
+    yc: Tensor,
+    total: float,
+    floor: float,
+    max_terms: int,
+    pool: list[int],
+    criterion: Callable[[float, int], float],
+) -> tuple[list[tuple], bool]:
+    """The entries of :func:`_best_subsets` for the subsets of ``pool`` (the best of each
+    size, sizes growing until one fits exactly), and whether one does."""
+    z = features.z[:, pool]
+    gram, moment = z.T @ z, z.T @ yc
+    entries: list[tuple] = []
+    exact = False
+    for size in range(1, min(max_terms, len(pool), z.shape[0] - 2) + 1):
+        for subset in _gram_best(gram, moment, total, size).tolist():
+            beta, variance, rss = _solve(z[:, subset], yc)
+            chosen = tuple(pool[i] for i in subset)
+            cost = sum(features.complexity[i] for i in chosen)
+            entries.append((criterion(rss, size), cost, chosen, beta, variance, rss))
+            exact = exact or rss <= floor
+        if exact:
+            break
+    return entries, exact
+
+
 def _best_subsets(
     features: _Features,
     yc: Tensor,
@@ -449,22 +540,23 @@ def _best_subsets(
         # the best sums of single functions in the pool
         pool += [singles[j] for j in _screen(features.z[:, singles], yc, max_terms)]
         pool = list(dict.fromkeys(pool))
-    z = features.z[:, pool]
-    gram, moment = z.T @ z, z.T @ yc
-    for size in range(1, min(max_terms, len(pool), n - 2) + 1):
-        exact = False
-        for subset in _gram_best(gram, moment, total, size).tolist():
-            beta, variance, rss = _solve(z[:, subset], yc)
-            chosen = tuple(pool[i] for i in subset)
-            cost = sum(features.complexity[i] for i in chosen)
-            entries.append((criterion(rss, size), cost, chosen, beta, variance, rss))
-            exact = exact or rss <= floor
-        if exact:
-            break
+    found, exact = _pool_subsets(features, yc, total, floor, max_terms, pool, criterion)
+    if not exact and len(pool) < p and max_terms >= 2:
+        # the greedy screen takes near-copies of the best single feature; the members of
+        # the best pairs (over all features) join it: on noisy data many pairs fit about
+        # equally, and the simplest may pair two features that are each poor alone
+        extra = [j for j in _pair_screen(features.z, yc, _PAIR_MEMBERS) if j not in pool]
+        if extra:
+            found, _ = _pool_subsets(features, yc, total, floor, max_terms, pool + extra, criterion)
+    entries += found
     # subsets the data cannot tell apart (criterion within BIC_TIE of the best): the
-    # simplest (least library complexity, which counts terms too) wins
+    # simplest (least library complexity, which counts terms too) wins; then the
+    # alternatives within ALTERNATIVE_BAND, simplest first
     lowest = min(e[0] for e in entries)
-    return sorted((e for e in entries if e[0] <= lowest + BIC_TIE), key=lambda e: (e[1], e[0]))
+    return sorted(
+        (e for e in entries if e[0] <= lowest + ALTERNATIVE_BAND),
+        key=lambda e: (e[0] > lowest + BIC_TIE, e[1], e[0]),
+    )
 
 
 def sparse_sum_fit(
