@@ -39,6 +39,7 @@ from ._search import Search, add, refit
 
 __all__ = [
     "CLOSED_FORMS",
+    "EQUAL_POLISHED",
     "GREEDY_OPTIONS",
     "SNAPS",
     "candidates_from",
@@ -82,6 +83,11 @@ GREEDY_ERROR = 0.1  # only formulas with R^2 > 0.99 are snapped one constant at 
 ZERO_SNAP = 0.25  # additive constants inside a formula up to this size are tried as 0
 SNAP_ROUNDS = 3  # snaps at one tolerance, each followed by a refit of the other constants
 EXACT_SNAP = 1e-9  # a refitted constant this close to a simple number is it (as in refit)
+EQUAL_POLISHED = 4
+"""Formulas that the validation rows cannot tell from the best
+(:meth:`~kanscience.discover._search.Search.indistinguishable`) polished, simplest first,
+where a structure finds several (sparse sums, assemblies of a split): their snapped
+constants tell them apart."""
 
 
 def snap_floats(

@@ -227,6 +227,11 @@ class Search:
         """Whether a candidate reaches the target error (or numerical exactness)."""
         return self.best_error() <= max(self.target, self.rounding)
 
+    def exact_to_rounding(self) -> bool:
+        """Whether a candidate is exact up to rounding (:attr:`rounding`), whatever the
+        target error."""
+        return self.best_error() <= self.rounding
+
     def consistent(self) -> tuple[Candidate, ...]:
         """The candidates that explain the data up to noise: residuals on the fitting and
         validation data with no structure (:func:`~kanscience.discover._noise.residual_structure`),
@@ -252,9 +257,14 @@ class Search:
 
     def indistinguishable(self) -> float:
         """The largest validation RMSE that the validation rows cannot tell from the best
-        one: twice the standard error of a mean squared error (``sqrt(2 / n)``, relative)
-        above it."""
-        return self.best_error() * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
+        one (:meth:`indistinguishable_from`)."""
+        return self.indistinguishable_from(self.best_error())
+
+    def indistinguishable_from(self, error: float) -> float:
+        """The largest validation RMSE that the validation rows cannot tell from ``error``:
+        twice the standard error of a mean squared error (``sqrt(2 / n)``, relative) above
+        it."""
+        return error * (1 + 2 * math.sqrt(2 / max(self.val_y.numel(), 1)))
 
     def _structure(self, expr: sympy.Expr) -> float:
         try:

@@ -27,7 +27,7 @@ from torch import Tensor
 from ..core import FunctionLibrary, SymbolicFunction
 from ..symbolic import sparse_sum_fit
 from ._kan_fits import signal_rows
-from ._polish import candidates_from
+from ._polish import EQUAL_POLISHED, candidates_from
 from ._search import Search, add
 from ._structure import Context, Structure
 
@@ -44,10 +44,6 @@ TIES = 2
 """Subsets a sparse-sum fit cannot tell apart from its choice (on the fitting rows) that
 are kept as candidates beside it: the validation rows, several times as many, may
 (``1 - x^2`` and ``a + b cos x`` on noisy data)."""
-EQUAL_POLISHED = 4
-"""Sums that the validation rows cannot tell from the best
-(:meth:`~kanscience.discover._search.Search.indistinguishable`) polished, simplest first,
-even once the search is solved: their snapped constants tell them apart."""
 
 
 class _Target(NamedTuple):
@@ -59,6 +55,20 @@ class _Target(NamedTuple):
     inverse: Callable[[sympy.Expr], sympy.Expr]
     source: str
     max_terms: int
+
+
+class _Deferred(NamedTuple):
+    """A sparse sum found but not yet polished."""
+
+    error: float  # validation RMSE as fitted
+    complexity: int  # library complexity of its terms
+    expr: sympy.Expr
+    source: str
+
+    def priority(self, equal: float) -> tuple[int, float]:
+        """Sort key: the sums within ``equal`` (indistinguishable from the best) first,
+        simplest first; then the others by error."""
+        return (0, self.complexity) if self.error <= equal else (1, self.error)
 
 
 def square_root(expr: sympy.Expr, row: dict[sympy.Symbol, float]) -> sympy.Expr:
@@ -193,12 +203,14 @@ class SparseSum(Structure):
             # exact on 1 / y^2; on measured data a pass after one that solved it is not
             # (more terms, more spurious ones), on a surrogate's data only after an
             # exact fit
-            exact = search.best_error() <= search.rounding
-            done = search.solved() if search.data_error == 0 else interactions and exact
+            if search.data_error == 0:
+                done = search.solved()
+            else:
+                done = interactions and search.exact_to_rounding()
             if search.time_left() <= 0 or done:
                 break
             for target in targets:
-                if search.time_left() <= 0 or search.best_error() <= search.rounding:
+                if search.time_left() <= 0 or search.exact_to_rounding():
                     break
                 fit = sparse_sum_fit(
                     target.x,
@@ -222,25 +234,26 @@ class SparseSum(Structure):
                     if rank == 0 and explains and search.solved():
                         candidates_from(search, expr, source)
                     else:
-                        deferred.append((error, tied.complexity, len(deferred), expr, source))
+                        deferred.append(_Deferred(error, tied.complexity, expr, source))
         on_log = best_error.get(f"{self.name}(log)", math.inf)
         context.log_first = on_log < best_error[self.name]
         # the sums the validation rows cannot tell from the best first, simplest first:
         # on noisy data several fit equally, and their snapped constants tell them apart
         # (a few are polished even once the search is solved); then the rest by error
         equal = search.indistinguishable()
-        unique = {sympy.srepr(item[3]): item for item in reversed(deferred)}.values()
-        ranked = sorted(
-            unique, key=lambda item: (0, item[1], item[2]) if item[0] <= equal else (1, item[0])
-        )
-        for position, (error, _, _, expr, source) in enumerate(ranked):
-            chosen = error <= equal and position < EQUAL_POLISHED
+        unique: dict[str, _Deferred] = {}
+        for item in deferred:  # the first of equal formulas (its source names its target)
+            unique.setdefault(sympy.srepr(item.expr), item)
+        # sorted() is stable: equally simple sums keep the order they were found in
+        ranked = sorted(unique.values(), key=lambda item: item.priority(equal))
+        for position, item in enumerate(ranked):
+            chosen = item.error <= equal and position < EQUAL_POLISHED
             if search.time_left() <= 0 or (not chosen and search.solved()):
                 break
             # a refit and snaps hardly move a sum fitted by least squares: one several
             # times worse than the best found is not polished (it stays a candidate)
-            if error > max(search.target, POLISH_RATIO * search.best_error()):
+            if item.error > max(search.target, POLISH_RATIO * search.best_error()):
                 break
-            candidates_from(search, expr, source)
+            candidates_from(search, item.expr, item.source)
         first = " (log first)" if context.log_first else ""
         search.log.append(f"{self.name}: {time.perf_counter() - start:.1f}s{first}")

@@ -123,6 +123,9 @@ class SparseSumFit:
         The extended BIC of the chosen subset (lower is better).
     n_columns : int
         Number of input columns of the data.
+    complexity : int
+        Library complexity of the terms, as the fit ranks them: the sum of their
+        functions' complexities, plus one per product.
     ties : tuple of SparseSumFit
         Other subsets as good or nearly: first those the data cannot tell apart from the
         chosen one (criterion within :data:`BIC_TIE` of the best), then those within
@@ -138,17 +141,9 @@ class SparseSumFit:
     r2: float
     criterion: float
     n_columns: int
+    complexity: int
     library: FunctionLibrary = field(repr=False, compare=False)
     ties: tuple[SparseSumFit, ...] = ()
-
-    @property
-    def complexity(self) -> int:
-        """Library complexity of the terms, as the fit ranks them: the sum of their
-        functions' complexities, plus one per product."""
-        return sum(
-            sum(self.library[name].complexity for name, _ in term) + len(term) - 1
-            for term in self.terms
-        )
 
     def expression(self, symbols: Sequence[sympy.Symbol | str]) -> sympy.Expr:
         """The sum as a sympy expression of ``symbols`` (one per input column), built from
@@ -459,10 +454,13 @@ def _combinations(count: int, size: int) -> Tensor:
     )
 
 
-def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int) -> Tensor:
+def _gram_best(gram: Tensor, moment: Tensor, total: float, size: int, first_new: int = 0) -> Tensor:
     """The subsets of ``size`` pool features with the smallest residual sum of squares by
-    the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped)."""
+    the normal equations (at most ``_KEEP_PER_SIZE``, collinear subsets skipped); only
+    those with a member at or after ``first_new`` (the others were scored before)."""
     subsets = _combinations(gram.shape[0], size)
+    if first_new:
+        subsets = subsets[subsets[:, -1] >= first_new]  # rows are increasing
     g = gram[subsets[:, :, None], subsets[:, None, :]]
     b = moment[subsets]
     usable = _well_conditioned(g)
@@ -494,20 +492,27 @@ def _pool_subsets(
     max_terms: int,
     pool: list[int],
     criterion: Callable[[float, int], float],
+    previous: Sequence[tuple] = (),
+    first_new: int = 0,
 ) -> tuple[list[tuple], bool]:
     """The entries of :func:`_best_subsets` for the subsets of ``pool`` (the best of each
-    size, sizes growing until one fits exactly), and whether one does."""
+    size, sizes growing until one fits exactly), and whether one does. ``previous``: the
+    entries of an earlier call on ``pool[:first_new]`` (none of them exact): only the
+    subsets with a later member are scored, and the best of each size over both kept."""
     z = features.z[:, pool]
     gram, moment = z.T @ z, z.T @ yc
     entries: list[tuple] = []
     exact = False
     for size in range(1, min(max_terms, len(pool), z.shape[0] - 2) + 1):
-        for subset in _gram_best(gram, moment, total, size).tolist():
+        found = []
+        for subset in _gram_best(gram, moment, total, size, first_new).tolist():
             beta, variance, rss = _solve(z[:, subset], yc)
             chosen = tuple(pool[i] for i in subset)
             cost = sum(features.complexity[i] for i in chosen)
-            entries.append((criterion(rss, size), cost, chosen, beta, variance, rss))
+            found.append((criterion(rss, size), cost, chosen, beta, variance, rss))
             exact = exact or rss <= floor
+        found += [entry for entry in previous if len(entry[2]) == size]
+        entries += sorted(found, key=lambda entry: entry[5])[:_KEEP_PER_SIZE]
         if exact:
             break
     return entries, exact
@@ -547,7 +552,9 @@ def _best_subsets(
         # equally, and the simplest may pair two features that are each poor alone
         extra = [j for j in _pair_screen(features.z, yc, _PAIR_MEMBERS) if j not in pool]
         if extra:
-            found, _ = _pool_subsets(features, yc, total, floor, max_terms, pool + extra, criterion)
+            found, _ = _pool_subsets(
+                features, yc, total, floor, max_terms, pool + extra, criterion, found, len(pool)
+            )
     entries += found
     # subsets the data cannot tell apart (criterion within BIC_TIE of the best): the
     # simplest (least library complexity, which counts terms too) wins; then the
@@ -685,7 +692,7 @@ def _fit_of(
 ) -> SparseSumFit:
     """The :class:`SparseSumFit` of one subset entry of :func:`_best_subsets`, its
     coefficients on the scale of the unstandardized features."""
-    criterion, _, chosen, beta, variance, rss = entry
+    criterion, cost, chosen, beta, variance, rss = entry
     order = sorted(range(len(chosen)), key=lambda i: chosen[i])  # by column, library order
     chosen = [chosen[i] for i in order]
     beta, variance = [beta[i] for i in order], [variance[i] for i in order]
@@ -705,5 +712,6 @@ def _fit_of(
         r2=1.0 - rss / total if total > 0 else 1.0,
         criterion=criterion,
         n_columns=n_columns,
+        complexity=cost,
         library=lib,
     )
