@@ -111,3 +111,23 @@ def test_a_target_no_monomial_can_carry_is_an_error():
 def test_bad_units_are_clear_errors(units, kwargs, message):
     with pytest.raises(DimensionError, match=message):
         parse_units(units, **kwargs)
+
+
+def test_equally_small_target_scales_are_offered_as_alternatives():
+    """An energy from m, v, c: m v^2 and m c^2 are equally small scales; the preferred
+    one comes first (pivots in column order), the other as an alternative, and each is
+    the other times a power of the group."""
+    dims = parse_units({"m": "kg", "v": "m/s", "c": "m/s"}, target="J")
+    problem = buckingham_pi(dims)
+    assert problem.target_scale == {"m": 1, "v": 2}
+    assert problem.alternative_scales == ({"m": 1, "c": 2},)
+    symbols = _symbols(dims)
+    (group,) = problem.group_expressions(symbols)
+    ratio = problem.scale_expression(symbols) / _monomial_of(problem.alternative_scales[0], symbols)
+    assert sympy.simplify(ratio - group**2) == 0 or sympy.simplify(ratio - group**-2) == 0
+    # a scale with larger exponents (m v c has the same units) is no alternative
+    assert all(sum(abs(e) for e in s.values()) == 3 for s in problem.alternative_scales)
+
+
+def _monomial_of(exponents, symbols):
+    return sympy.Mul(*[symbols[n] ** sympy.Rational(e) for n, e in exponents.items()])

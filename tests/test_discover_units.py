@@ -74,3 +74,41 @@ def test_units_of_the_wrong_variables_are_a_clear_error():
         discover((x, y), ["a", "b"], units={"a": "m"}, time_budget=5)
     with pytest.raises(DimensionError, match="no product of powers"):
         discover((x, y), ["a", "b"], units={"a": "m", "b": "m"}, target_units="s", time_budget=5)
+
+
+def _mass_and_speeds(seed: int) -> torch.Tensor:
+    """2,000 rows of (m, v, c) with v < c."""
+    gen = torch.Generator().manual_seed(seed)
+    low = torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64)
+    high = torch.tensor([5.0, 2.0, 10.0], dtype=torch.float64)
+    return low + (high - low) * torch.rand(2000, 3, generator=gen, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("law", "scale"),
+    [
+        # m c^2 leaves 1 / sqrt(1 - u^2), near 1; m v^2 leaves a steep function of u
+        (lambda m, v, c: m * c**2 / torch.sqrt(1 - (v / c) ** 2), {"m": 1, "c": 2}),
+        # m v^2 leaves a constant: the preferred scale stays
+        (lambda m, v, c: m * v**2 / 2, {"m": 1, "v": 2}),
+    ],
+)
+def test_the_target_scale_is_the_one_that_leaves_the_least_variation(law, scale):
+    from kanscience.core import Dataset
+    from kanscience.discover._units import dimensionless_data
+
+    x = _mass_and_speeds(5)
+    y = law(*x.unbind(1))[:, None]
+    data = Dataset(x[:1500], y[:1500], x[1500:], y[1500:])
+    names = ["m", "v", "c"]
+    dims = parse_units({"m": "kg", "v": "m/s", "c": "m/s"}, target="J", names=names)
+    reduced = dimensionless_data(data, names, dims)
+    assert reduced is not None
+    assert reduced.problem.target_scale == scale
+    symbols = reduced.symbols()
+    expected = sympy.Mul(*[symbols[n] ** e for n, e in scale.items()])
+    assert reduced.problem.scale_expression(symbols) == expected
+    # the scaled target is y over that scale, row by row
+    m, v, c = x[:1500].unbind(1)
+    divisor = m * (c**2 if "c" in scale else v**2)
+    assert torch.allclose(reduced.dataset.train_label[:, 0], y[:1500, 0] / divisor, rtol=1e-13)

@@ -63,13 +63,50 @@ def _monomial(x: Tensor, exponents: dict, names: Sequence[str]) -> Tensor:
     return out
 
 
+SCALE_VARIANCE_RATIO = 0.5
+"""An alternative target scale replaces the preferred one where it leaves at most this
+share of the variance of ``log |y / scale|`` (:func:`_steadiest_scale`)."""
+
+
+def _steadiest_scale(
+    problem: DimensionlessProblem, dataset: Dataset, names: Sequence[str]
+) -> DimensionlessProblem:
+    """``problem`` with the target scale, among the equally small ones, that leaves the
+    least of the target's variation to the groups (variance of ``log |y / scale|`` on the
+    training rows; the preferred scale unless another at least halves it): an energy
+    ``m c^2 / sqrt(1 - v^2 / c^2)`` is ``m c^2`` times a function near 1, a sum on
+    ``(y / scale)^-2`` of two terms, where ``m v^2`` leaves a steep function that is no
+    sparse sum."""
+    if not problem.alternative_scales:
+        return problem
+    x, y = dataset.train_input, dataset.train_label[:, 0]
+    rows = y != 0
+    if not bool(rows.any()):
+        return problem
+
+    def log_variance(scale: dict) -> float:
+        ratio = (y / _monomial(x, scale, names))[rows]
+        value = float(ratio.abs().log().var()) if ratio.numel() > 1 else math.inf
+        return value if math.isfinite(value) else math.inf
+
+    preferred = log_variance(problem.target_scale)
+    spread, steadiest = min(
+        ((log_variance(scale), j) for j, scale in enumerate(problem.alternative_scales)),
+    )
+    if not spread <= SCALE_VARIANCE_RATIO * preferred:
+        return problem
+    others = list(problem.alternative_scales)
+    chosen = others.pop(steadiest)
+    return replace(problem, target_scale=chosen, alternative_scales=(problem.target_scale, *others))
+
+
 def dimensionless_data(
     dataset: Dataset, names: Sequence[str], dimensions: Dimensions
 ) -> DimensionlessData | None:
     """Groups and scaled target of ``dataset``; None where they are not finite (a fractional
     power of a negative input, a zero scale), so the caller searches without units."""
     names = list(names)
-    problem = buckingham_pi(dimensions)
+    problem = _steadiest_scale(buckingham_pi(dimensions), dataset, names)
     group_names = tuple(f"Pi_{j + 1}" for j in range(len(problem.groups)))
 
     def transform(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:

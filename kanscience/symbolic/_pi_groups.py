@@ -44,10 +44,16 @@ class DimensionlessProblem:
     target_scale : dict
         ``{variable: exponent}`` whose product has the target's units (empty when the
         target is dimensionless), so ``target / scale`` is a function of the groups.
+    alternative_scales : tuple of dict
+        Other scales as small as ``target_scale`` (the same sum and largest of the
+        absolute exponents; ``m v^2`` beside ``m c^2`` for an energy): each is
+        ``target_scale`` times a monomial of the groups, so any of them may stand in its
+        place (the data can tell which makes ``target / scale`` simplest).
     """
 
     groups: tuple[dict[str, Fraction], ...]
     target_scale: dict[str, Fraction]
+    alternative_scales: tuple[dict[str, Fraction], ...] = ()
 
     def group_expressions(self, symbols: Mapping[str, sympy.Symbol]) -> list[sympy.Expr]:
         """The groups as sympy monomials of ``symbols``."""
@@ -147,11 +153,11 @@ def buckingham_pi(dimensions: Dimensions) -> DimensionlessProblem:
         groups = tuple(
             {names[i]: Fraction(e) for i, e in enumerate(vector) if e} for vector in best[1]
         )
-    scale: dict[str, Fraction] = {}
+    scales: list[dict[str, Fraction]] = [{}]
     if dimensions.target is not None and any(dimensions.target):
         target = sympy.Matrix([sympy.Rational(e) for e in dimensions.target])
-        found = _target_scale(matrix, target, names)
-        if found is None:
+        scales = _target_scales(matrix, target, names)
+        if not scales:
             have = ", ".join(
                 f"{n}: {_unit_text(dimensions.variables[n], dimensions.base)}" for n in names
             )
@@ -161,8 +167,7 @@ def buckingham_pi(dimensions: Dimensions) -> DimensionlessProblem:
                 "the units are inconsistent, or a dimensional constant is missing from the "
                 "variables"
             )
-        scale = found
-    return DimensionlessProblem(groups, scale)
+    return DimensionlessProblem(groups, scales[0], tuple(scales[1:]))
 
 
 def _unit_text(vector: Sequence[Fraction], base: Sequence[str]) -> str:
@@ -175,12 +180,14 @@ def _unit_text(vector: Sequence[Fraction], base: Sequence[str]) -> str:
     return "*".join(parts) or "1"
 
 
-def _target_scale(
+def _target_scales(
     matrix: sympy.Matrix, target: sympy.Matrix, names: list[str]
-) -> dict[str, Fraction] | None:
-    """Smallest-exponent monomial of the variables with the target's units (None if none)."""
+) -> list[dict[str, Fraction]]:
+    """The smallest-exponent monomials of the variables with the target's units (none if
+    there is none): the preferred one first (then fewest divisions), then the others of
+    the same sum and largest of the absolute exponents."""
     rank = matrix.rank()
-    best = None
+    found: dict[tuple, tuple] = {}
     for pivots in itertools.combinations(range(len(names)), rank):
         sub = _columns(matrix, pivots)
         if sub.rank() < rank:
@@ -189,17 +196,20 @@ def _target_scale(
         if sub * solution != target:
             continue
         exponents = [sympy.Rational(s) for s in solution]
+        scale = tuple((names[p], _fraction(s)) for p, s in zip(pivots, exponents) if s != 0)
         cost = (
             sum(abs(e) for e in exponents),  # smallest exponents first,
             max(abs(e) for e in exponents),  # then no large single power,
             sum(1 for e in exponents if e < 0),  # then fewest divisions
             pivots,
         )
-        if best is None or cost < best[0]:
-            best = (cost, pivots, solution)
-    if best is None:
-        return None
-    return {names[p]: _fraction(s) for p, s in zip(best[1], best[2]) if s != 0}
+        if scale not in found or cost < found[scale]:
+            found[scale] = cost
+    ranked = sorted(found, key=lambda scale: found[scale])
+    if not ranked:
+        return []
+    smallest = found[ranked[0]][:2]
+    return [dict(scale) for scale in ranked if found[scale][:2] == smallest]
 
 
 # ---------------------------------------------------------------------- consistency
