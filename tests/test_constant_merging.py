@@ -12,7 +12,7 @@ import torch
 from search_support import make_search
 
 from kanscience.discover._polish import CLOSED_FORMS, candidates_from, snap_floats, snap_greedy
-from kanscience.discover._ranking import Candidate, complexity, rank, readable
+from kanscience.discover._ranking import SCALE_COST, Candidate, complexity, rank, readable
 from kanscience.discover._search import Search
 from kanscience.symbolic import expression_complexity, merge_constants, snap_constants
 
@@ -120,9 +120,9 @@ def test_a_closed_form_constant_counts_no_more_than_a_fitted_float(closed, fitte
 
 def test_ranking_elsewhere_is_unchanged():
     t = sympy.Symbol("t")
-    assert complexity(0.4 * sympy.exp(-(t**2) / 2) + 1.7) == 12
+    assert complexity(0.4 * sympy.exp(-(t**2) / 2) + 1.7) == 13
     assert complexity(2 * t + 1) == complexity(t) + 4  # small numbers count one node
-    assert complexity(1.3 * t) == complexity(t) + 2  # the overall factor counts one
+    assert complexity(1.3 * t) == complexity(t) + 3  # the overall factor counts two
     assert complexity(sympy.sin(1.3 * t)) == complexity(sympy.sin(t)) + 4  # inner: three
 
 
@@ -239,3 +239,20 @@ def test_a_factor_enters_a_power_of_a_fitted_sum_through_its_root():
     assert len(odd.atoms(sympy.Float)) == 2
     even = -4.0 * (0.5 * y + 0.25) ** 2  # no real square root: left as it is
     assert merge_constants(even) == even
+
+
+def test_a_law_that_needs_no_factor_beats_an_approximation_that_needs_one():
+    """On noisy data both fit alike; the approximation's overall factor (0.707, or its
+    snap 20/(9 pi)) is a constant the data chose, and costs more than no factor at all."""
+    m, v, c = sympy.symbols("m v c", positive=True)
+    law = c**2 * m / sympy.sqrt(1 - v**2 / c**2)
+    rest = c**2 * m / sympy.sqrt(sympy.cos(v / c) - sympy.Rational(1, 2))
+    for factor in (sympy.Float(0.707177), 20 / (9 * sympy.pi)):
+        approximation = factor * rest
+        assert complexity(approximation) == complexity(rest) + SCALE_COST
+        assert complexity(law) <= complexity(approximation)
+        found = [
+            Candidate(approximation, complexity(approximation), 0.0, 1.0, val_rmse=1.0),
+            Candidate(law, complexity(law), 0.0, 1.0, val_rmse=1.002),
+        ]
+        assert rank(found, spread=100.0)[0][0].expr == law

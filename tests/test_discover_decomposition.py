@@ -269,11 +269,63 @@ def test_the_options_of_a_surrogate_group_include_the_law_within_its_error():
     spread = search.spread
     formulas = {
         "law": (1 / sympy.sqrt(1 - u**2), 0.0035),
-        "series": (sympy.Float(0.99) * sympy.exp(u**2 / 2), 0.007),
-        "crude": (1 + u**2 / 2, 0.03),
+        "series": (sympy.exp(u**2 / 2), 0.007),
+        "crude": (1 + u, 0.03),
     }
     for name, (expr, error) in formulas.items():
         search.found[name] = Candidate(expr, complexity(expr), 0.0, 1.0, error * spread)
     assert complexity(formulas["series"][0]) < complexity(formulas["law"][0])
     options = simplest_fits(search, 0.004 * spread)
     assert options == [formulas[name][0] for name in ("law", "series", "crude")]
+
+
+def test_the_options_of_a_surrogate_group_include_other_forms_that_fit_as_well():
+    """A surrogate fitted to noisy data has an error far above what its smooth slice
+    resolves: the simplest formula within that error is an approximation, and the law
+    of another family (structure and transform) that fits the slice as well as the best
+    comes right after it, the simplest of its family."""
+    from search_support import make_search
+
+    from kanscience.discover._ranking import Candidate, complexity
+    from kanscience.discover._split import simplest_fits
+
+    x = torch.linspace(0.1, 0.6, 500, dtype=torch.float64)[:, None]
+    search = make_search(x, 1 / torch.sqrt(1 - x[:, 0] ** 2), ["u"])
+    (u,) = search.symbols
+    spread = search.spread
+    half = sympy.Rational(1, 2)
+    formulas = {
+        "approximation": (0.543 / sympy.sqrt(sympy.cos(u) - half), 0.0115, "sparse(1/y^2)"),
+        "law": (0.768 / sympy.sqrt(1 - u**2), 0.0082, "sparse(1/y^2)/tie1"),
+        "fitted law": (1 / sympy.sqrt(1.695 - 1.683 * u**2), 0.0080, "sparse(1/y^2)/tie1"),
+        "poor": (1 + u**2 / 2, 0.03, "sparse"),
+    }
+    for name, (expr, error, source) in formulas.items():
+        search.found[name] = Candidate(expr, complexity(expr), 0.0, 1.0, error * spread, source)
+    options = simplest_fits(search, 0.02 * spread)
+    assert options[:2] == [formulas["approximation"][0], formulas["law"][0]]
+    assert formulas["fitted law"][0] not in options  # not the simplest of its family
+
+
+def test_an_assembly_polishes_the_combinations_the_data_cannot_tell_apart(monkeypatch):
+    """On 1% noise an approximation with more constants and the law assemble alike (the
+    approximation fits a little better): both are polished, and the law, snapped to
+    exact constants, ranks first; polishing only the best, the approximation would."""
+    from search_support import make_search
+
+    import kanscience.discover._split as split
+
+    gen = torch.Generator().manual_seed(3)
+    u = 0.1 + 0.57 * torch.rand(2000, 1, generator=gen, dtype=torch.float64)
+    y = 1 / torch.sqrt(1 - u[:, 0] ** 2)
+    y = y * (1 + 0.01 * torch.randn(2000, generator=gen, dtype=torch.float64))
+    (symbol,) = make_search(u, y, ["u"]).symbols
+    approximation = 0.7 / sympy.sqrt(sympy.cos(1.01 * symbol) - 0.5) + 0.01 * symbol**3
+    law = 0.768 / sympy.sqrt(1 - 0.99 * symbol**2)
+    exact = 1 / sympy.sqrt(1 - symbol**2)
+    for polished, law_first in ((split.EQUAL_POLISHED, True), (1, False)):
+        monkeypatch.setattr(split, "EQUAL_POLISHED", polished)
+        search = make_search(u, y, ["u"])
+        combine = lambda terms: sympy.Float(1.0) * terms[0]  # noqa: E731
+        split.assemble_best(search, [[approximation, law]], combine, "split")
+        assert (sympy.simplify(search.ranked()[0].expr - exact) == 0) == law_first

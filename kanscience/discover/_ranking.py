@@ -30,6 +30,8 @@ from ._forms import SYMPY_ERRORS
 
 __all__ = [
     "CONSTANT_COST",
+    "SCALE_COST",
+    "RANK_TOLERANCE",
     "ROUNDING",
     "Candidate",
     "complexity",
@@ -65,8 +67,9 @@ def complexity(expr: sympy.Expr) -> int:
     """Nodes of the expression tree; a constant sub-expression (``0.3``, ``1/(2 pi)``) is
     one node if it is a small number (an integer up to 3 or a half of one: exponents,
     signs) and :data:`CONSTANT_COST` nodes otherwise, except the overall factor and
-    offset (units and zero points), which count as one. A closed-form constant counts as
-    much as a fitted float, never more (``x / (2 pi)`` and ``0.159 x`` alike).
+    offset (units and zero points), which count :data:`SCALE_COST`. A closed-form
+    constant counts as much as a fitted float, never more (``x / (2 pi)`` and ``0.159 x``
+    alike).
 
     On noisy data many formulas fit equally well; the constant cost prefers a law whose
     constants are simple over a smaller-looking one with made-up constants
@@ -76,11 +79,11 @@ def complexity(expr: sympy.Expr) -> int:
     >>> complexity(sympy.exp(t / (2 * sympy.pi))), complexity(sympy.exp(0.159 * t))
     (6, 6)
     >>> complexity(0.4 * sympy.exp(-t ** 2 / 2) + 1.7)
-    12
+    13
     >>> complexity(t / (2 * sympy.pi)), complexity(0.159 * t)
-    (3, 3)
+    (4, 4)
     """
-    return _nodes(expr) - (CONSTANT_COST - 1) * _free_scale_and_offset(expr)
+    return _nodes(expr) - (CONSTANT_COST - SCALE_COST) * _free_scale_and_offset(expr)
 
 
 def _scale_and_offset_constants(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
@@ -95,6 +98,11 @@ def _scale_and_offset_constants(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Exp
 
 
 CONSTANT_COST = 3
+SCALE_COST = 2
+"""Nodes of an overall factor or offset that is not a small number: less than another
+constant (units and zero points are arbitrary), more than none (a law that needs no
+factor beats an equally good approximation that needs one: ``m / sqrt(1 - v^2 / c^2)``
+against ``0.707 m / sqrt(cos(v / c) - 1/2)``)."""
 
 
 def _small(number: sympy.Basic) -> bool:
@@ -207,8 +215,15 @@ def error_bound(error: float, spread: float, relative: float, floor: float = ROU
     return max((1 + relative) * error, floor * spread)
 
 
+RANK_TOLERANCE = 0.1
+"""Relative validation error within which :func:`rank` calls formulas equally good."""
+
+
 def rank(
-    found: list[Candidate], spread: float, floor: float = ROUNDING, relative: float = 0.1
+    found: list[Candidate],
+    spread: float,
+    floor: float = ROUNDING,
+    relative: float = RANK_TOLERANCE,
 ) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
     """(Pareto front ranked best first, all candidates by complexity).
 
@@ -242,7 +257,7 @@ def rank_consistent_first(
     found: list[Candidate],
     consistent: list[bool],
     spread: float,
-    relative: float = 0.1,
+    relative: float = RANK_TOLERANCE,
 ) -> tuple[Candidate, ...]:
     """:func:`rank`, with the front of the candidates that explain the data up to noise
     (``consistent``, one flag per candidate) first: on noisy data a simpler formula whose

@@ -34,8 +34,16 @@ import torch
 from torch import Tensor
 
 from ..symbolic import formula_to_torch
-from ._polish import candidates_from
-from ._ranking import rank
+from ._polish import EQUAL_POLISHED, candidates_from
+from ._ranking import (
+    RANK_TOLERANCE,
+    Candidate,
+    complexity,
+    error_bound,
+    family,
+    rank,
+    simplicity,
+)
 from ._search import CARRIED, Search, SurrogateModel, evaluate, probe, refit, row_weights
 
 if TYPE_CHECKING:
@@ -49,6 +57,9 @@ __all__: list[str] = []
 # threshold
 THRESHOLD = 0.2
 MAX_COMBINATIONS = 16
+FAMILY_OPTIONS = 2
+"""Options of a surrogate group beyond the simplest within the surrogate's error: the
+simplest of other families (structure and transform) that fit the slice as well."""
 ASSEMBLY_TOLERANCE = 0.1
 """RMS misfit, as a share of the surrogate's spread, allowed to a split's assembly beyond
 what the surrogate's own error accounts for."""
@@ -185,7 +196,25 @@ def simplest_fits(sub: Search, error: float) -> list[sympy.Expr]:
         ranked, _ = rank(list(sub.found.values()), spread, floor=floor)
         if ranked and ranked[0].expr not in options:
             options.append(ranked[0].expr)
-    return options
+    # after the first, the other forms that fit the slice as well as the best: the
+    # surrogate's error may hide which is the law (1 / sqrt(1 - u^2) beside
+    # 1 / sqrt(cos u - 1/2)), and the data, or the simplest whole formula, decide
+    alternatives = [e for e in _simplest_per_family(sub, spread) if e not in options[:1]]
+    return list(dict.fromkeys(options[:1] + alternatives[:FAMILY_OPTIONS] + options[1:]))
+
+
+def _simplest_per_family(sub: Search, spread: float) -> list[sympy.Expr]:
+    """The simplest formula of each :func:`family` (structure and transform) within
+    :func:`rank`'s tolerance of the best validation error of ``sub``, simplest first."""
+    found = list(sub.found.values())
+    if not found:
+        return []
+    tolerance = error_bound(min(c.val_rmse for c in found), spread, RANK_TOLERANCE)
+    simplest: dict[str, Candidate] = {}
+    for c in sorted(found, key=lambda c: (simplicity(c.expr, c.complexity), c.val_rmse)):
+        if c.val_rmse <= tolerance:
+            simplest.setdefault(family(c), c)
+    return [c.expr for c in simplest.values()]
 
 
 def residual_search(
@@ -276,21 +305,34 @@ def assemble_best(
     source: str,
 ) -> None:
     """Refit ``combine`` of one option per part on the real data, the combinations of the
-    simplest options first (at most :data:`MAX_COMBINATIONS`), and polish the best."""
+    simplest options first (at most :data:`MAX_COMBINATIONS`), and polish the best; then,
+    unless it is exact, the others that the validation rows cannot tell from it, simplest
+    first (at most :data:`EQUAL_POLISHED` in all): on noisy data a law and an
+    approximation assemble alike, and the simpler after snapping is the law."""
     search.start_branch(max(search.deadline - time.perf_counter(), 0.0))
     choices = sorted(
         itertools.product(*[list(enumerate(p)) for p in parts]), key=lambda c: sum(i for i, _ in c)
     )[:MAX_COMBINATIONS]
-    best, best_error = None, float("inf")
+    assembled: list[tuple[float, sympy.Expr]] = []
     for choice in choices:
-        if best is not None and search.time_left() <= 0:
+        if assembled and search.time_left() <= 0:
             break
         fitted = refit(search, combine([expr for _, expr in choice]))
         value = evaluate(search, fitted)[0]
-        if value < best_error:
-            best, best_error = fitted, value
-    if best is not None:
-        candidates_from(search, best, source)
+        if math.isfinite(value):
+            assembled.append((value, fitted))
+    if not assembled:
+        return
+    best_error, best = min(assembled, key=lambda item: item[0])
+    candidates_from(search, best, source)
+    equal = search.indistinguishable_from(best_error)
+    others = sorted(
+        (expr for value, expr in assembled if value <= equal and expr != best), key=complexity
+    )
+    for expr in others[: EQUAL_POLISHED - 1]:
+        if search.exact() or search.time_left() <= 0:
+            break
+        candidates_from(search, expr, source)
 
 
 def _assembling_groups(
