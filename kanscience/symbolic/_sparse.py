@@ -45,6 +45,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sympy
 import torch
@@ -91,6 +92,19 @@ noise it fits (a caller with held-out data tells them apart)."""
 
 
 _Term = tuple[tuple[str, int], ...]
+
+
+class _Entry(NamedTuple):
+    """One scored subset of features."""
+
+    criterion: float  # extended BIC
+    complexity: int  # library complexity of its terms
+    chosen: tuple[int, ...]  # feature indices
+    beta: Tensor | tuple  # coefficients of the standardized features
+    variance: Tensor | tuple  # unscaled covariance diagonal
+    rss: float
+
+
 """A term: its factors, each (library function name, input column)."""
 
 MAX_PRODUCTS = 1000
@@ -492,27 +506,27 @@ def _pool_subsets(
     max_terms: int,
     pool: list[int],
     criterion: Callable[[float, int], float],
-    previous: Sequence[tuple] = (),
+    previous: Sequence[_Entry] = (),
     first_new: int = 0,
-) -> tuple[list[tuple], bool]:
+) -> tuple[list[_Entry], bool]:
     """The entries of :func:`_best_subsets` for the subsets of ``pool`` (the best of each
     size, sizes growing until one fits exactly), and whether one does. ``previous``: the
     entries of an earlier call on ``pool[:first_new]`` (none of them exact): only the
     subsets with a later member are scored, and the best of each size over both kept."""
     z = features.z[:, pool]
     gram, moment = z.T @ z, z.T @ yc
-    entries: list[tuple] = []
+    entries: list[_Entry] = []
     exact = False
     for size in range(1, min(max_terms, len(pool), z.shape[0] - 2) + 1):
-        found = []
+        found: list[_Entry] = []
         for subset in _gram_best(gram, moment, total, size, first_new).tolist():
             beta, variance, rss = _solve(z[:, subset], yc)
             chosen = tuple(pool[i] for i in subset)
             cost = sum(features.complexity[i] for i in chosen)
-            found.append((criterion(rss, size), cost, chosen, beta, variance, rss))
+            found.append(_Entry(criterion(rss, size), cost, chosen, beta, variance, rss))
             exact = exact or rss <= floor
-        found += [entry for entry in previous if len(entry[2]) == size]
-        entries += sorted(found, key=lambda entry: entry[5])[:_KEEP_PER_SIZE]
+        found += [entry for entry in previous if len(entry.chosen) == size]
+        entries += sorted(found, key=lambda entry: entry.rss)[:_KEEP_PER_SIZE]
         if exact:
             break
     return entries, exact
@@ -525,16 +539,15 @@ def _best_subsets(
     floor: float,
     max_terms: int,
     max_candidates: int,
-) -> list[tuple]:
-    """(criterion, complexity, chosen feature indices, beta, covariance diagonal, RSS) of
-    the subsets of ``features`` for the centred target ``yc`` that tie with the best,
+) -> list[_Entry]:
+    """The scored subsets of ``features`` for the centred target ``yc`` that tie with the best,
     best first (see the module docstring)."""
     n, p = features.z.shape
 
     def criterion(rss: float, k: int) -> float:
         return n * math.log(max(rss, floor) / n) + k * math.log(n) + 2 * math.log(math.comb(p, k))
 
-    entries: list[tuple] = [(criterion(total, 0), 0, (), (), (), total)]
+    entries: list[_Entry] = [_Entry(criterion(total, 0), 0, (), (), (), total)]
     if total <= floor or p == 0:
         return entries
     pool = _screen(features.z, yc, max_candidates) if p > max_candidates else list(range(p))
@@ -559,10 +572,10 @@ def _best_subsets(
     # subsets the data cannot tell apart (criterion within BIC_TIE of the best): the
     # simplest (least library complexity, which counts terms too) wins; then the
     # alternatives within ALTERNATIVE_BAND, simplest first
-    lowest = min(e[0] for e in entries)
+    lowest = min(e.criterion for e in entries)
     return sorted(
-        (e for e in entries if e[0] <= lowest + ALTERNATIVE_BAND),
-        key=lambda e: (e[0] > lowest + BIC_TIE, e[1], e[0]),
+        (e for e in entries if e.criterion <= lowest + ALTERNATIVE_BAND),
+        key=lambda e: (e.criterion > lowest + BIC_TIE, e.complexity, e.criterion),
     )
 
 
@@ -668,9 +681,9 @@ def sparse_sum_fit(
         features = _features(xt, lib, with_products, cache, (x, library))
         features = _reweighted(features, weight)
         entries = _best_subsets(features, yc, total, floor, max_terms, max_candidates)
-        if best is None or entries[0][:2] < best[0][0][:2]:
+        if best is None or entries[0][:2] < best[0][0][:2]:  # criterion, then complexity
             best = (entries, features)
-        if best[0][0][5] <= floor:
+        if best[0][0].rss <= floor:
             break
     assert best is not None
     entries, features = best
@@ -682,7 +695,7 @@ def sparse_sum_fit(
 
 
 def _fit_of(
-    entry: tuple,
+    entry: _Entry,
     features: _Features,
     mean_y: float,
     total: float,
