@@ -232,6 +232,34 @@ def test_a_surrogate_is_judged_by_the_part_of_its_error_that_is_not_noise():
     assert context.best_surrogate(search, 0.03) is None
 
 
+def test_a_surrogate_carries_its_departure_from_the_law_not_the_noise():
+    """The error a surrogate brings to the tests on it (symmetries, splits) is its departure
+    from the law: for a model missing a small smooth term, about that term's RMS on the
+    validation rows; for the law itself, no more than the margin of the noise's estimate
+    (``sqrt(2 sqrt(2 / n))`` of the noise), a fraction of its validation RMSE."""
+    search, context, law = _noisy_sine_problem(9, 12000)
+    amplitude = 0.1 * float(law.std())
+    missing = amplitude * float(torch.cos(4 * search.val_x[:, 1]).pow(2).mean().sqrt())
+
+    def close(z):
+        return torch.sin(3 * z[:, 0]) + z[:, 1] - amplitude * torch.cos(4 * z[:, 1])
+
+    def exact(z):
+        return torch.sin(3 * z[:, 0]) + z[:, 1]
+
+    noise = 0.3 * float(law.std())
+    for model, departure in ((close, missing), (exact, 0.0)):
+        error = float((model(search.val_x) - search.val_y).pow(2).mean().sqrt())
+        search.models = [(error, model)]
+        chosen = context.best_surrogate(search, 0.1)
+        assert chosen is not None and chosen[0] is model
+        n = search.val_y.numel()
+        margin = math.sqrt(2 * math.sqrt(2 / n)) * noise
+        # the departure within the noise estimate's margin, far below the validation RMSE
+        assert abs(chosen[1] - departure) < 1.5 * margin
+        assert chosen[1] < 0.5 * error
+
+
 def test_a_direct_structure_under_way_outlives_the_grace_period():
     """After the grace period no structure starts, but a direct one (cheap, the source of
     the simplest laws) that is under way runs to its own deadline."""

@@ -18,9 +18,12 @@ log |g|``) in the new variables.
 
 A symmetry or scaling holds when moving along it departs from the law by less than
 :data:`CLEAR_SCORE` of the change across it, or by no more than the surrogate's own error
-does (twice its validation RMSE) and less than :data:`MAX_SCORE` of the change plus what
-that error adds (on noisy data the surrogate's error is the noise's, and an exact law's
-score grows with it).
+does (twice its departure from the law, :meth:`~kanscience.discover._search.Search.departure`)
+and less than :data:`MAX_SCORE` of the change plus what that error adds (an exact law's
+score grows with the surrogate's error). On noisy data the departure, not the validation
+RMSE, which is mostly the noise's: a pair that changes the law by less than the noise but
+more than the surrogate's departure is measured, and a broken symmetry is not accepted
+for being hidden by the noise.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ __all__ = [
 
 
 SurrogateModel = tuple[Callable[[Tensor], Tensor], float]
-"""A smooth callable ``x -> y`` approximating the data, and its validation RMSE."""
+"""A smooth callable ``x -> y`` approximating the data, and its error: its departure from
+the law (:meth:`Search.departure`), at most its validation RMSE."""
 
 
 GRACE_SHARE = 0.1
@@ -138,6 +139,8 @@ class Search:
     residual_z: dict = field(default_factory=dict)
     """z-score of each candidate's residual structure (:mod:`kanscience.discover._noise`)."""
     graph: NeighbourGraph | None = None
+    validation_graph: NeighbourGraph | None = None
+    """The neighbour graph of the validation rows alone (:meth:`departure`)."""
     fit_weight: Tensor | None = None
     """Relative weights of the fitting rows' squared errors (the inverse variances of their
     noise, mean 1), where the noise is not equal throughout (a dimensionless target:
@@ -292,19 +295,47 @@ class Search:
         noise = noise_variance(residual, x, graph)
         return math.sqrt(max(float(residual.pow(2).mean()) - noise, 0.0))
 
-    def _residual(self, fn: Callable[[Tensor], Tensor]) -> Tensor | None:
-        """The residual on the fitting and validation rows, weighted (times the square root
-        of the weights) so that its noise is of equal size throughout."""
-        x = torch.cat([self.fit_x, self.val_x])
+    def departure(self, fn: Callable[[Tensor], Tensor]) -> float:
+        """An upper bound on the RMS departure of a model ``x -> y`` (a trained surrogate)
+        from the law, on the validation rows: their mean squared residual less the noise's
+        variance (:func:`~kanscience.discover._noise.noise_variance` on the validation
+        rows alone: the fitting rows' residuals are smaller by what the model learned of
+        their noise), plus twice the standard error of that variance (``sqrt(2 / n)``,
+        relative). On noisy data a model's validation RMSE is mostly the noise's, while a
+        test of structure on the model (a symmetry, a split) errs by the model's departure
+        alone. Without noise it is the validation RMSE; ``inf`` where the model cannot be
+        evaluated."""
+        n = self.val_x.shape[0]
+        residual = self._residual(fn, validation_only=True)
+        if residual is None:
+            return math.inf
+        mean_square = float(residual.pow(2).mean())
+        if n <= 4 * NEIGHBOURS:
+            return math.sqrt(mean_square)
+        if self.validation_graph is None:
+            self.validation_graph = neighbour_graph(self.val_x)
+        noise = noise_variance(residual, self.val_x, self.validation_graph)
+        return math.sqrt(mean_square - noise + 2 * math.sqrt(2 / n) * noise)
+
+    def _residual(
+        self, fn: Callable[[Tensor], Tensor], validation_only: bool = False
+    ) -> Tensor | None:
+        """The residual on the fitting and validation rows (or the validation rows only),
+        weighted (times the square root of the weights) so that its noise is of equal size
+        throughout."""
+        rows = [(self.val_x, self.val_y, self.val_weight)]
+        if not validation_only:
+            rows.insert(0, (self.fit_x, self.fit_y, self.fit_weight))
+        x = torch.cat([r[0] for r in rows])
         try:
             with torch.no_grad():
-                residual = fn(x) - torch.cat([self.fit_y, self.val_y])
+                residual = fn(x) - torch.cat([r[1] for r in rows])
         except (ValueError, TypeError, RuntimeError, OverflowError):
             return None
         if residual.shape != (x.shape[0],) or not bool(torch.isfinite(residual).all()):
             return None
-        if self.fit_weight is not None and self.val_weight is not None:
-            residual = residual * torch.cat([self.fit_weight, self.val_weight]).sqrt()
+        if all(r[2] is not None for r in rows):
+            residual = residual * torch.cat([r[2] for r in rows]).sqrt()
         return residual
 
     def _neighbours(self) -> NeighbourGraph | None:

@@ -162,7 +162,7 @@ def surrogate_search(
     search: Search, x: Tensor, values: Tensor, columns: list[int], seconds: float, error: float
 ) -> Search:
     """A sub-problem of ``search`` on surrogate data: inputs ``x`` (the columns ``columns``
-    of the problem), targets ``values`` (a surrogate's, of validation RMSE about
+    of the problem), targets ``values`` (a surrogate's, departing from the law by about
     ``error``), ``seconds`` to solve it; solved at 1.5 times that error."""
     n_val = max(1, x.shape[0] // 5)
     return Search(

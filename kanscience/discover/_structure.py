@@ -74,7 +74,9 @@ class Context:
         """The given surrogate, else the most accurate trained model if its validation
         RMSE is at most ``max_error`` times the target's spread, or if its residuals are
         indistinguishable from noise, or if what is not noise in them is that small (on
-        noisy data no model gets below the noise, however accurate it is)."""
+        noisy data no model gets below the noise, however accurate it is). Its error is
+        its departure from the law (:meth:`Search.departure`), not its validation RMSE:
+        the tests on it (symmetries, splits) and the targets of its groups err by that."""
         if self.surrogate is not None:
             return self.surrogate
         if not search.models:
@@ -82,7 +84,7 @@ class Context:
         error, fn = min(search.models, key=lambda m: m[0])
         limit = max_error * search.spread
         if error <= limit or search.structure_z(fn) < STRUCTURE_Z or search.misfit(fn) <= limit:
-            return fn, error
+            return fn, min(error, search.departure(fn))
         return None
 
 

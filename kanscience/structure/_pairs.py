@@ -181,7 +181,7 @@ def pair_symmetries(
     kinds : tuple of str
         Subset of :data:`PAIR_KINDS` to test.
     noise : float
-        RMS error of ``f`` as a model of the data (a surrogate's validation RMSE): a pair
+        RMS error of ``f`` as a model of the law (a surrogate's departure from it): a pair
         whose cross move changes ``f`` by less than three times this has no measurable
         effect and is not reported.
 
