@@ -35,6 +35,7 @@ from ..symbolic import auto_symbolic, fit_affine, symbolic_formula, symbolic_sco
 from ..symbolic._edges import _fix
 from ..train import LevenbergMarquardt, Penalty, TrainingDivergedError, fit
 from ._polish import candidates_from
+from ._pursuit import best_functions
 from ._search import OutOfTime, Search, rmse, row_weights
 
 __all__: list[str] = []
@@ -308,9 +309,18 @@ def remember(search: Search, model: KAN, transform: tuple, mean: float, std: flo
 
 
 def symbolic_model(
-    search: Search, model: KAN, x: Tensor, inverse: Any, mean: float, std: float, source: str
+    search: Search,
+    model: KAN,
+    x: Tensor,
+    inverse: Any,
+    mean: float,
+    std: float,
+    source: str,
+    target: Tensor | None = None,
 ) -> None:
-    """auto_symbolic ``model``, then add its formula and (time permitting) runner-up variants."""
+    """auto_symbolic ``model``, then add its formula and (time permitting) runner-up
+    variants; with ``target`` (the standardized transformed target at the rows of ``x``),
+    also the variants of :func:`outer_on_data`."""
     options = search.options
     try:
         symbolic, report = auto_symbolic(
@@ -339,6 +349,8 @@ def symbolic_model(
         _fix(variant, choice.layer, choice.i, choice.j, runner_up.name, runner_up.params)
         edge = f"{choice.layer},{choice.i},{choice.j}"
         variants.append((variant, f"{source}/edge{edge}={runner_up.name}"))
+    if target is not None:
+        variants += outer_on_data(search, symbolic, x, target, source)
     for number, (variant, name) in enumerate(variants):
         if number and search.time_left() <= 0:
             return
@@ -347,6 +359,45 @@ def symbolic_model(
         except ValueError:
             continue
         candidates_from(search, inverse(std * expr + mean), name)
+
+
+OUTER_OPTIONS = 2
+"""Functions of the output edge fitted on the data (:func:`outer_on_data`) made into
+formulas: this many best by score, and as many best by R^2."""
+
+
+def outer_on_data(
+    search: Search, symbolic: KAN, x: Tensor, target: Tensor, source: str
+) -> list[tuple[KAN, str]]:
+    """Variants of a symbolic KAN ``y = f(h(x))`` whose single output edge ``f`` is fitted
+    on the data, ``target ~ c f(a h(x) + b) + d`` at the formula ``h`` of its inner edges,
+    for the :data:`OUTER_OPTIONS` best library functions by score and as many by R^2.
+
+    On noisy data the trained output spline is smoothed towards what the inner splines
+    could absorb (an arcsin of ``n sin(theta)`` comes out nearly linear), while the points
+    ``(h(x), y)`` of the snapped inner formula still trace the outer law under the noise
+    (where several functions fit them equally, the one with the law ranks by R^2).
+    None where the model has more than one output edge or its inner edges are not all
+    symbolic."""
+    last = symbolic.layers[-1]
+    if len(symbolic.layers) < 2 or last.in_dim != 1 or last.out_dim != 1:
+        return []
+    if any(bool((layer.mask != 0).any()) for layer in symbolic.layers[:-1]):
+        return []
+    rows = search.options.max_symbolic
+    with torch.no_grad():
+        inner = symbolic.node_values(x[:rows])[-2][:, 0]
+    t = target.reshape(-1)[:rows]
+    if not (bool(torch.isfinite(inner).all()) and float(inner.std()) > 0):
+        return []
+    fits = fit_affine(inner, t, search.library, grid_number=search.options.grid_number)
+    variants = []
+    for k in best_functions(search, fits.r2[:, 0], OUTER_OPTIONS):
+        variant = symbolic.copy()
+        name = search.library.names[k]
+        _fix(variant, len(symbolic.layers) - 1, 0, 0, name, fits.params[k, 0].tolist())
+        variants.append((variant, f"{source}/outer={name}"))
+    return variants
 
 
 def kan_branch(
@@ -380,7 +431,7 @@ def kan_branch(
         model = retrained_on_y(search, model, search.fit_x, transform[3], mean, std, validate)
     remember(search, model, transform, mean, std)
     source = f"{name}~{label or f'KAN{width}'}"
-    symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
+    symbolic_model(search, model, search.fit_x, inverse, mean, std, source, t_std)
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
     return model
 
@@ -468,7 +519,7 @@ def product_branch(search: Search, transform: tuple, free: bool) -> None:
         model = retrained_on_y(search, model, search.fit_x, transform[3], mean, std, validate)
     remember(search, model, transform, mean, std)
     source = f"{name}~f(product{width})"
-    symbolic_model(search, model, search.fit_x, inverse, mean, std, source)
+    symbolic_model(search, model, search.fit_x, inverse, mean, std, source, t_std)
     search.log.append(f"{source}: {time.perf_counter() - start:.1f}s")
 
 

@@ -42,7 +42,7 @@ RECIPROCAL_MARGIN = 10.0
 """``1 / y`` is fitted where ``|y|`` exceeds this multiple of the noise's bound."""
 
 
-def _best(search: Search, r2: Tensor, count: int) -> list[int]:
+def best_functions(search: Search, r2: Tensor, count: int) -> list[int]:
     """Indices of the best functions of one edge's fits: the ``count`` best by score
     (simplicity against R^2), then the ``count`` best by R^2 alone (a pursuit's second
     term must fit what the first leaves, however complex), skipping fits that explain
@@ -92,7 +92,7 @@ def _pursue(
     grid = search.options.grid_number
     first = fit_affine(z, y, search.library, AFFINE_RANGE, AFFINE_RANGE, grid)
     names = search.library.names
-    chosen = _best(search, first.r2[:, 0], FIRST)
+    chosen = best_functions(search, first.r2[:, 0], FIRST)
     if not chosen:
         return []
     formulas = []
@@ -114,7 +114,7 @@ def _pursue(
         grid,
     )
     for edge, f in enumerate(chosen):
-        for g in _best(search, second.r2[:, edge], SECOND):
+        for g in best_functions(search, second.r2[:, edge], SECOND):
             terms = [
                 _term(search, names[f], first.params[f, 0].tolist(), symbol),
                 _term(search, names[g], second.params[g, edge].tolist(), symbol),
