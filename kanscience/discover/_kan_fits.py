@@ -382,7 +382,7 @@ def outer_on_data(
     last = symbolic.layers[-1]
     if len(symbolic.layers) < 2 or last.in_dim != 1 or last.out_dim != 1:
         return []
-    if any(bool((layer.mask != 0).any()) for layer in symbolic.layers[:-1]):
+    if any(bool((layer.mask != 0).any()) for layer in list(symbolic.layers)[:-1]):
         return []
     rows = search.options.max_symbolic
     with torch.no_grad():

@@ -323,19 +323,22 @@ class Search:
         """The residual on the fitting and validation rows (or the validation rows only),
         weighted (times the square root of the weights) so that its noise is of equal size
         throughout."""
-        rows = [(self.val_x, self.val_y, self.val_weight)]
+        x, y, weight = self.val_x, self.val_y, self.val_weight
         if not validation_only:
-            rows.insert(0, (self.fit_x, self.fit_y, self.fit_weight))
-        x = torch.cat([r[0] for r in rows])
+            x, y = torch.cat([self.fit_x, x]), torch.cat([self.fit_y, y])
+            if self.fit_weight is not None and weight is not None:
+                weight = torch.cat([self.fit_weight, weight])
+            else:
+                weight = None
         try:
             with torch.no_grad():
-                residual = fn(x) - torch.cat([r[1] for r in rows])
+                residual = fn(x) - y
         except (ValueError, TypeError, RuntimeError, OverflowError):
             return None
         if residual.shape != (x.shape[0],) or not bool(torch.isfinite(residual).all()):
             return None
-        if all(r[2] is not None for r in rows):
-            residual = residual * torch.cat([r[2] for r in rows]).sqrt()
+        if weight is not None:
+            residual = residual * weight.sqrt()
         return residual
 
     def _neighbours(self) -> NeighbourGraph | None:
