@@ -92,6 +92,7 @@ noise it fits (a caller with held-out data tells them apart)."""
 
 
 _Term = tuple[tuple[str, int], ...]
+"""A term: its factors, each (library function name, input column)."""
 
 
 class _Entry(NamedTuple):
@@ -104,8 +105,6 @@ class _Entry(NamedTuple):
     variance: Tensor | tuple  # unscaled covariance diagonal
     rss: float
 
-
-"""A term: its factors, each (library function name, input column)."""
 
 MAX_PRODUCTS = 1000
 """Products of two features are searched only when there are at most this many."""
@@ -681,7 +680,11 @@ def sparse_sum_fit(
         features = _features(xt, lib, with_products, cache, (x, library))
         features = _reweighted(features, weight)
         entries = _best_subsets(features, yc, total, floor, max_terms, max_candidates)
-        if best is None or entries[0][:2] < best[0][0][:2]:  # criterion, then complexity
+        first = entries[0]
+        if best is None or (first.criterion, first.complexity) < (
+            best[0][0].criterion,
+            best[0][0].complexity,
+        ):
             best = (entries, features)
         if best[0][0].rss <= floor:
             break
